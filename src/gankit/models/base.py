@@ -1,0 +1,127 @@
+"""The Recipe protocol: one family's networks, optimizers, training step and sampler — nothing else.
+
+A recipe declares its networks by name (``nets``); the Trainer checkpoints, wraps (DDP), averages (EMA) and
+logs them by those names. Inside ``train_step`` a recipe calls ``self.w.<name>`` for a network whose own
+weights get gradients in that backward pass (the DDP-wrapped module when distributed) and the plain
+attribute otherwise, and reports scalars with ``self.report(name, tensor)`` — no ``.item()`` in the step.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from types import SimpleNamespace
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ..config import Config
+from ..errors import ConfigError
+
+
+class Recipe:
+    name: ClassVar[str]
+    Options: ClassVar[type]
+    nets: ClassVar[tuple[str, ...]] = ("G", "D")
+    ema_nets: ClassVar[tuple[str, ...]] = ("G",)
+    conditional: ClassVar[bool] = False
+
+    def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int = 0, device="cpu"):
+        self.cfg, self.opts = cfg, cfg.model
+        self.shape, self.num_classes = tuple(shape), num_classes
+        self.device = torch.device(device)
+        self.gen: torch.Generator | None = None  # noise source, owned (and checkpointed) by the Trainer
+        self._report = None
+        self.build()
+        for n in self.nets:
+            getattr(self, n).to(self.device)
+        self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
+        self.optim = self.make_optimizers()
+
+    # ---- to implement -------------------------------------------------------------------------
+    def build(self) -> None:
+        """Create the networks as attributes named in ``nets``."""
+        raise NotImplementedError
+
+    def train_step(self, batch: dict) -> None:
+        raise NotImplementedError
+
+    def generate(self, G: nn.Module, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        return G(z)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.opts.latent_dim
+
+    @classmethod
+    def validate(cls, cfg: Config) -> None:
+        """Raise ConfigError for option combinations that cannot work."""
+
+    # ---- shared -------------------------------------------------------------------------------
+    def networks(self) -> dict[str, nn.Module]:
+        return {n: getattr(self, n) for n in self.nets}
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        t = self.cfg.train
+        lrs = {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr}
+        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr)) for n in self.nets}
+
+    def report(self, name: str, value: torch.Tensor) -> None:
+        if self._report is not None:
+            self._report(name, value)
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, generator=generator if generator is not None else self.gen,
+                           device=self.device)
+
+    def random_labels(self, n: int) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        return torch.randint(0, self.num_classes, (n,), generator=self.gen, device=self.device)
+
+    @torch.no_grad()
+    def sample(self, G: nn.Module, z: torch.Tensor, label=None, batch: int = 256) -> torch.Tensor:
+        """Images in [-1, 1] for latents ``z`` (in eval mode, restoring the mode after)."""
+        was = G.training
+        G.eval()
+        try:
+            outs = []
+            for i in range(0, z.shape[0], batch):
+                lab = None if label is None else label[i: i + batch]
+                outs.append(self.generate(G, z[i: i + batch], lab).float())
+            return torch.cat(outs) if outs else torch.empty(0, *self.shape)
+        finally:
+            G.train(was)
+
+    def epoch_report(self, data, step: int) -> dict[str, float]:
+        """Periodic, recipe-specific evaluation (e.g. seed 000's D accuracy on 150 real + 150 fake)."""
+        return {}
+
+
+def make_optimizer(params, t, lr: float) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if t.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))
+    return torch.optim.SGD(params, lr=lr, momentum=t.momentum, nesterov=t.nesterov)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module):
+    """Turn off weight gradients of ``modules`` (a critic used only to score G's samples), restore after."""
+    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, r in saved:
+            p.requires_grad_(r)
+
+
+def check_pow2_size(name: str, size: int, stages: int) -> int:
+    """Start size of a generator that doubles ``stages`` times to reach ``size``."""
+    start = size / 2 ** stages
+    if start < 1 or not float(start).is_integer():
+        raise ConfigError(f"{name}: image size {size} is not a multiple of 2^{stages} "
+                          f"(use data.size={2 ** stages * max(1, math.ceil(size / 2 ** stages))} or change the number of stages)")
+    return int(start)

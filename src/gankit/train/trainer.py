@@ -1,0 +1,356 @@
+"""The one training loop for every family. It knows nothing about any particular GAN.
+
+Device and precision, seeding, DDP (each network wrapped separately, rank 0 writes), EMA, budgets
+(steps / epochs / minutes), periodic logs, grids, checkpoints and recipe reports, resume, Ctrl-C.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .. import config as C
+from ..data import ImageSet, load as load_data
+from ..errors import CheckpointError, ConfigError, GankitError
+from ..models import recipe_class
+from ..viz.grid import save_grid
+from ..viz.plots import plot_losses
+from . import checkpoint as ckpt
+from .rundir import new_run_dir
+from .stats import Collector
+from .sampler import EpochSampler
+
+
+class TrainingDiverged(GankitError):
+    pass
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name}: CUDA is not available on this machine")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("train.device=mps: MPS is not available on this machine")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise ConfigError(f"train.device must be auto, cpu, cuda[:N] or mps, got '{name}'")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, cfg: C.Config, out: str | Path = "runs", resume: str | Path | None = None,
+                 progress: bool | None = None, data: ImageSet | None = None):
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        t = cfg.train
+        self.device = pick_device(t.device)
+        if self.distributed and not dist.is_initialized():
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group(backend)
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.cfg = cfg
+        self.is_main = self.rank == 0
+        self.progress = sys.stdout.isatty() if progress is None else progress
+
+        seed_everything(t.seed + self.rank)
+        self.data = data if data is not None else load_data(cfg.data)
+        if self.data.skipped and self.is_main:
+            print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
+        cls = recipe_class(cfg.recipe)
+        self.recipe = cls(cfg, self.data.shape, self.data.num_classes, self.device)
+        self.recipe._report = self.stats = Collector()
+        self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
+        self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
+                    for n in cls.ema_nets if t.ema > 0}
+        try:
+            self.sampler = EpochSampler(len(self.data), t.batch_size, t.seed, self.rank, self.world)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        g = torch.Generator(self.device).manual_seed(t.seed + 12345)
+        n_grid = t.grid * t.grid
+        self.z_fixed = self.recipe.latent(n_grid, g)
+        self.label_fixed = (torch.arange(n_grid, device=self.device) // t.grid % max(1, self.data.num_classes)
+                            if cls.conditional else None)
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.best = None
+
+        if resume is not None:
+            self.run_dir = Path(resume)
+            self._restore(ckpt.load(resume))
+        else:
+            self.run_dir = new_run_dir(out, f"{cfg.recipe}-{self.data.tag()}") if self.is_main else None
+        if self.distributed:
+            self._wrap_ddp()
+        self._tb = None
+
+    # ------------------------------------------------------------------ setup helpers
+    def _wrap_ddp(self):
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        for n, net in self.recipe.networks().items():
+            if any(p.requires_grad for p in net.parameters()):
+                setattr(self.recipe.w, n, DDP(net, device_ids=ids))
+        # DDP broadcast rank 0's weights at wrap time; make the EMA copies agree as well.
+        for n, e in self.ema.items():
+            e.load_state_dict(getattr(self.recipe, n).state_dict())
+
+    def _restore(self, c: ckpt.Checkpoint):
+        nets = self.recipe.networks()
+        for n, net in nets.items():
+            sd = c.net(f"net.{n}")
+            if not sd:
+                raise CheckpointError(f"{c.path}: holds no weights for network {n}")
+            net.load_state_dict(sd)
+        for n, e in self.ema.items():
+            sd = c.net(f"ema.{n}")
+            e.load_state_dict(sd if sd else nets[n].state_dict())
+        for n, opt in self.recipe.optim.items():
+            meta = c.state.get("optim", {}).get(n)
+            if meta is not None:
+                opt.load_state_dict(ckpt.unpack_optimizer(f"optim.{n}", meta, c.tensors))
+        if "z_fixed" in c.tensors:
+            self.z_fixed = c.tensors["z_fixed"].to(self.device)
+        ckpt.restore_rng(c.state["rng"], c.tensors, self.recipe.gen)
+        self.sampler.load(c.state["data"])
+        self.step = c.step
+        self.elapsed = float(c.state.get("elapsed", 0.0))
+        self.best = c.state.get("best")
+        if self.rank > 0:  # only rank 0's RNG streams are saved: give the other ranks fresh, distinct ones
+            torch.manual_seed(self.cfg.train.seed * 1_000_003 + self.rank * 7919 + self.step)
+            self.recipe.gen.manual_seed(self.cfg.train.seed * 7919 + 1 + self.rank + 104729 * self.step)
+
+    # ------------------------------------------------------------------ budgets
+    def total_steps(self) -> int | None:
+        t, limits = self.cfg.train, []
+        if t.steps is not None:
+            limits.append(t.steps)
+        if t.epochs is not None:
+            limits.append(math.ceil(t.epochs * self.sampler.steps_per_epoch))
+        return min(limits) if limits else None
+
+    # ------------------------------------------------------------------ I/O (rank 0)
+    def _write_start_files(self, resumed: bool):
+        d = self.run_dir
+        (d / "samples").mkdir(parents=True, exist_ok=True)
+        cfg_text = C.dump(self.cfg)
+        if not resumed:
+            ckpt.write_text_atomic(d / "config.yaml", cfg_text)
+            info = {"gankit": ckpt.gankit_version(), "torch": torch.__version__, "python": sys.version.split()[0],
+                    "device": str(self.device), "world_size": self.world, "argv": sys.argv,
+                    "data": {"name": self.data.name, "source": self.data.source, "n": len(self.data),
+                             "shape": list(self.data.shape), "fingerprint": self.data.fingerprint(),
+                             "skipped": self.data.skipped},
+                    "params": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()}}
+            ckpt.write_text_atomic(d / "run.json", json.dumps(info, indent=1))
+        else:  # drop log lines from steps the checkpoint never reached (a crash after the last save)
+            m = d / "metrics.jsonl"
+            if m.exists():
+                keep = [ln for ln in m.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
+                ckpt.write_text_atomic(m, "".join(ln + "\n" for ln in keep))
+
+    def tb(self):
+        if self._tb is None and self.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
+            except ImportError:
+                self._tb = False
+        return self._tb or None
+
+    def log(self, row: dict):
+        if not self.is_main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        w = self.tb()
+        if w is not None:
+            for k, v in row.items():
+                if "/" in k and isinstance(v, (int, float)) and math.isfinite(v):
+                    w.add_scalar(k, v, row["step"])
+
+    def sampling_nets(self) -> dict:
+        return {n: self.ema.get(n, getattr(self.recipe, n)) for n in self.recipe.nets}
+
+    def save_grid(self, name: str):
+        if not self.is_main:
+            return
+        G = self.sampling_nets()["G"]
+        imgs = self.recipe.sample(G, self.z_fixed, self.label_fixed)
+        save_grid(imgs, self.run_dir / "samples" / f"{name}.png", self.cfg.train.grid)
+
+    def checkpoint_tensors(self) -> tuple[dict, dict]:
+        tensors, optim = {}, {}
+        for n, net in self.recipe.networks().items():
+            for k, v in net.state_dict().items():
+                tensors[f"net.{n}.{k}"] = v.detach().cpu().clone()
+        for n, e in self.ema.items():
+            for k, v in e.state_dict().items():
+                tensors[f"ema.{n}.{k}"] = v.detach().cpu().clone()
+        for n, opt in self.recipe.optim.items():
+            optim[n] = ckpt.pack_optimizer(f"optim.{n}", opt, tensors)
+        tensors["z_fixed"] = self.z_fixed.detach().cpu().clone()
+        rng = ckpt.rng_state(self.recipe.gen, tensors)
+        state = {"step": self.step, "epoch": self.sampler.epoch_float, "data": self.sampler.state(),
+                 "elapsed": self.elapsed, "config": C.to_plain(self.cfg), "optim": optim, "rng": rng,
+                 "best": self.best, "ema_nets": list(self.ema),
+                 "data_info": {"name": self.data.name, "shape": list(self.data.shape),
+                               "classes": self.data.classes, "fingerprint": self.data.fingerprint()}}
+        return tensors, state
+
+    def save_checkpoint(self):
+        if not self.is_main:
+            return None
+        tensors, state = self.checkpoint_tensors()
+        path = ckpt.write(self.run_dir / "checkpoints", f"step-{self.step:07d}", tensors, state)
+        ckpt.prune(self.run_dir / "checkpoints", self.cfg.train.keep)
+        plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png",
+                    f"{self.cfg.recipe} ({self.cfg.preset}) on {self.data.tag()}")
+        return path
+
+    # ------------------------------------------------------------------ the loop
+    @torch.no_grad()
+    def update_ema(self):
+        decay = self.cfg.train.ema
+        for n, e in self.ema.items():
+            src = getattr(self.recipe, n)
+            for pe, p in zip(e.parameters(), src.parameters()):
+                pe.lerp_(p.detach(), 1 - decay)
+            for be, b in zip(e.buffers(), src.buffers()):
+                be.copy_(b)
+
+    def autocast(self):
+        p = self.cfg.train.precision
+        if p == "fp32":
+            return nullcontext()
+        dtype = torch.bfloat16 if p == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _should_stop(self, total, deadline, interrupted) -> bool:
+        stop = (total is not None and self.step >= total) or (deadline is not None and time.time() >= deadline) \
+            or interrupted
+        if self.distributed:  # every rank must leave the loop at the same step
+            flag = torch.tensor([float(stop)], device=self.device if self.device.type == "cuda" else "cpu")
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        return stop
+
+    def fit(self) -> Path | None:
+        t = self.cfg.train
+        total = self.total_steps()
+        if total is None and t.minutes is None:
+            raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
+        resumed = self.step > 0
+        if self.is_main:
+            self._write_start_files(resumed)
+            if not resumed:
+                self.save_grid("step-0000000")
+        deadline = time.time() + t.minutes * 60 if t.minutes is not None else None
+        interrupted = {"flag": False}
+
+        def on_sigint(signum, frame):
+            if interrupted["flag"]:
+                raise KeyboardInterrupt
+            interrupted["flag"] = True
+            if self.is_main:
+                print("\ninterrupted: saving a checkpoint before exiting (Ctrl-C again to abort)", file=sys.stderr)
+
+        old_handler = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+        report_every = (max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch))
+                        if t.report_every_epochs else None)
+        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL right after this step's save
+        bar = self._progress(total, deadline)
+        t_log, n_log, t0 = time.time(), 0, time.time()
+        last_saved = self.step if resumed else None
+        try:
+            while not self._should_stop(total, deadline, interrupted["flag"]):
+                idx = self.sampler.next()
+                batch = self.data.batch(idx, self.device)
+                with self.autocast():
+                    self.recipe.train_step(batch)
+                if self.ema:
+                    self.update_ema()
+                self.step += 1
+                n_log += 1
+                if self.step % t.log_every == 0 or self.step == total:
+                    now = time.time()
+                    row = {"step": self.step, "epoch": round(self.sampler.epoch_float, 4),
+                           "time": round(self.elapsed + now - t0, 2),
+                           "perf/img_per_s": round(n_log * t.batch_size * self.world / max(now - t_log, 1e-9), 1),
+                           **self.stats.flush()}
+                    t_log, n_log = now, 0
+                    bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+                    if bad:
+                        self.log(row)
+                        raise TrainingDiverged(f"non-finite {', '.join(bad)} at step {self.step}; the last good "
+                                               f"checkpoint is kept — resume with a lower train.lr")
+                    self.log(row)
+                    if bar is not None:
+                        bar.update(self.step, row)
+                    elif self.is_main:
+                        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                              flush=True)
+                if report_every and self.step % report_every == 0:
+                    rep = self.recipe.epoch_report(self.data, self.step)
+                    if rep:
+                        self.log({"step": self.step, **rep})
+                if self.step % t.sample_every == 0:
+                    self.save_grid(f"step-{self.step:07d}")
+                if self.step % t.ckpt_every == 0:
+                    self.elapsed += time.time() - t0
+                    t0 = time.time()
+                    self.save_checkpoint()
+                    last_saved = self.step
+                    if crash_at and self.step >= crash_at:
+                        os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            if bar is not None:
+                bar.close()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+        self.elapsed += time.time() - t0
+        if self.is_main and last_saved != self.step:
+            self.save_grid(f"step-{self.step:07d}")
+            self.save_checkpoint()
+        if self._tb:
+            self._tb.close()
+        if self.distributed:
+            dist.barrier()
+        return self.run_dir
+
+    def _progress(self, total, deadline):
+        if not (self.progress and self.is_main):
+            return None
+        from .progress import Progress
+        return Progress(total, deadline, start=self.step)
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
