@@ -46,7 +46,7 @@ class ImageSet:
     def num_classes(self) -> int:
         return len(self.classes)
 
-    def batch(self, index: torch.Tensor, device=None) -> dict:
+    def batch(self, index: torch.Tensor, device=None, generator: torch.Generator | None = None) -> dict:
         """Float images in [-1, 1] (and labels) for the given indices."""
         x = self.images[index]
         if device is not None:

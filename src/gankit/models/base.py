@@ -31,6 +31,7 @@ class Recipe:
         self.shape, self.num_classes = tuple(shape), num_classes
         self.device = torch.device(device)
         self.gen: torch.Generator | None = None  # noise source, owned (and checkpointed) by the Trainer
+        self.step, self.total_steps = 0, None  # set by the Trainer before each train_step (LR schedules)
         self._report = None
         self.build()
         for n in self.nets:
@@ -52,6 +53,29 @@ class Recipe:
     @property
     def latent_dim(self) -> int:
         return self.opts.latent_dim
+
+    @classmethod
+    def load_data(cls, cfg: Config):
+        """The training data. Default: one in-memory ImageSet. A family with paired/unpaired/HR-LR data returns
+        its own object with the same surface: ``len()``, ``shape``, ``num_classes``, ``classes``, ``name``,
+        ``source``, ``skipped``, ``tag()``, ``fingerprint()`` and ``batch(index, device, generator) -> dict``."""
+        from ..data import load
+
+        return load(cfg.data)
+
+    def fixed_inputs(self, data, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """What the periodic sample grid is drawn from (saved in checkpoints): a fixed latent bank here;
+        a translation family returns a fixed batch of held-out inputs instead."""
+        out = {"z": self.latent(n, generator)}
+        if self.conditional:
+            side = max(1, round(n ** 0.5))
+            out["label"] = torch.arange(n, device=self.device) // side % max(1, self.num_classes)
+        return out
+
+    def visualize(self, nets: dict[str, nn.Module], fixed: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+        """Images in [-1, 1] for the periodic grid, and how many per row. ``nets`` holds the EMA copies."""
+        n = fixed["z"].shape[0]
+        return self.sample(nets["G"], fixed["z"], fixed.get("label")), max(1, round(n ** 0.5))
 
     @classmethod
     def validate(cls, cfg: Config) -> None:

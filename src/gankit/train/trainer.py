@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from .. import config as C
-from ..data import ImageSet, load as load_data
+from ..data import ImageSet
 from ..errors import CheckpointError, ConfigError, GankitError
 from ..models import recipe_class
 from ..viz.grid import save_grid
@@ -78,10 +78,10 @@ class Trainer:
         self.progress = sys.stdout.isatty() if progress is None else progress
 
         seed_everything(t.seed + self.rank)
-        self.data = data if data is not None else load_data(cfg.data)
+        cls = recipe_class(cfg.recipe)
+        self.data = data if data is not None else cls.load_data(cfg)
         if self.data.skipped and self.is_main:
             print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
-        cls = recipe_class(cfg.recipe)
         self.recipe = cls(cfg, self.data.shape, self.data.num_classes, self.device)
         self.recipe._report = self.stats = Collector()
         self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
@@ -91,11 +91,9 @@ class Trainer:
             self.sampler = EpochSampler(len(self.data), t.batch_size, t.seed, self.rank, self.world)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.data_gen = torch.Generator().manual_seed(t.seed * 31 + 17 + self.rank)  # augmentation draws
         g = torch.Generator(self.device).manual_seed(t.seed + 12345)
-        n_grid = t.grid * t.grid
-        self.z_fixed = self.recipe.latent(n_grid, g)
-        self.label_fixed = (torch.arange(n_grid, device=self.device) // t.grid % max(1, self.data.num_classes)
-                            if cls.conditional else None)
+        self.fixed = self.recipe.fixed_inputs(self.data, t.grid * t.grid, g)
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.best = None
@@ -135,8 +133,11 @@ class Trainer:
             meta = c.state.get("optim", {}).get(n)
             if meta is not None:
                 opt.load_state_dict(ckpt.unpack_optimizer(f"optim.{n}", meta, c.tensors))
-        if "z_fixed" in c.tensors:
-            self.z_fixed = c.tensors["z_fixed"].to(self.device)
+        for k in self.fixed:
+            if f"fixed.{k}" in c.tensors:
+                self.fixed[k] = c.tensors[f"fixed.{k}"].to(self.device)
+        if "rng.data" in c.tensors:
+            self.data_gen.set_state(c.tensors["rng.data"])
         ckpt.restore_rng(c.state["rng"], c.tensors, self.recipe.gen)
         self.sampler.load(c.state["data"])
         self.step = c.step
@@ -201,9 +202,8 @@ class Trainer:
     def save_grid(self, name: str):
         if not self.is_main:
             return
-        G = self.sampling_nets()["G"]
-        imgs = self.recipe.sample(G, self.z_fixed, self.label_fixed)
-        save_grid(imgs, self.run_dir / "samples" / f"{name}.png", self.cfg.train.grid)
+        imgs, nrow = self.recipe.visualize(self.sampling_nets(), self.fixed)
+        save_grid(imgs, self.run_dir / "samples" / f"{name}.png", nrow)
 
     def checkpoint_tensors(self) -> tuple[dict, dict]:
         tensors, optim = {}, {}
@@ -215,7 +215,9 @@ class Trainer:
                 tensors[f"ema.{n}.{k}"] = v.detach().cpu().clone()
         for n, opt in self.recipe.optim.items():
             optim[n] = ckpt.pack_optimizer(f"optim.{n}", opt, tensors)
-        tensors["z_fixed"] = self.z_fixed.detach().cpu().clone()
+        for k, v in self.fixed.items():
+            tensors[f"fixed.{k}"] = v.detach().cpu().clone()
+        tensors["rng.data"] = self.data_gen.get_state()
         rng = ckpt.rng_state(self.recipe.gen, tensors)
         state = {"step": self.step, "epoch": self.sampler.epoch_float, "data": self.sampler.state(),
                  "elapsed": self.elapsed, "config": C.to_plain(self.cfg), "optim": optim, "rng": rng,
@@ -291,7 +293,8 @@ class Trainer:
         try:
             while not self._should_stop(total, deadline, interrupted["flag"]):
                 idx = self.sampler.next()
-                batch = self.data.batch(idx, self.device)
+                batch = self.data.batch(idx, self.device, self.data_gen)
+                self.recipe.step, self.recipe.total_steps = self.step, total  # for schedules that depend on step
                 with self.autocast():
                     self.recipe.train_step(batch)
                 if self.ema:
