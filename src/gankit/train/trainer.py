@@ -344,8 +344,15 @@ class Trainer:
         if self._tb:
             self._tb.close()
         if self.distributed:
+            self._sync_buffers()
             dist.barrier()
         return self.run_dir
+
+    def _sync_buffers(self):
+        """BN running statistics are per-replica between DDP forwards: end every replica with rank 0's."""
+        for net in [*self.recipe.networks().values(), *self.ema.values()]:
+            for b in net.buffers():
+                dist.broadcast(b, src=0)
 
     def _progress(self, total, deadline):
         if not (self.progress and self.is_main):

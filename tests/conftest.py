@@ -1,0 +1,92 @@
+import gzip
+import os
+import pickle
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path_factory):
+    """Tests never touch the user's cache; one thread per test process (pytest -n 2 fills both cores)."""
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("GANKIT_CACHE", str(cache))
+    torch.set_num_threads(1)
+
+
+def write_idx(path: Path, arr: np.ndarray, gz: bool = True) -> Path:
+    codes = {np.uint8: 0x08}
+    header = bytes([0, 0, codes[arr.dtype.type], arr.ndim]) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    raw = header + arr.tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(raw))
+    else:
+        path.write_bytes(raw)
+    return path
+
+
+@pytest.fixture
+def tiny_idx(tmp_path):
+    """A fake MNIST folder: 64 train / 16 test images, 28x28, with a recognisable pattern per class."""
+    d = tmp_path / "mnist"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 64), ("t10k", 16)):
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 50, (n, 28, 28), dtype=np.uint8)
+        for i, y in enumerate(labels):
+            images[i, y * 2: y * 2 + 4, :] = 255
+        write_idx(d / f"{split}-images-idx3-ubyte", images, gz=(split == "train"))
+        write_idx(d / f"{split}-labels-idx1-ubyte", labels, gz=(split == "train"))
+    return d
+
+
+@pytest.fixture
+def tiny_cifar(tmp_path):
+    d = tmp_path / "cifar-10-batches-py"
+    d.mkdir()
+    rng = np.random.default_rng(1)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (20, 3072), dtype=np.uint8)
+        with open(d / name, "wb") as f:
+            pickle.dump({b"data": data, b"labels": list(rng.integers(0, 10, 20))}, f)
+    return tmp_path
+
+
+@pytest.fixture
+def png_folder(tmp_path):
+    """Two classes of small PNGs of assorted modes and sizes."""
+    from PIL import Image
+
+    d = tmp_path / "pics"
+    rng = np.random.default_rng(2)
+    for cls, modes in (("cats", ["RGB", "RGBA", "L"]), ("dogs", ["P", "LA", "RGB"])):
+        (d / cls).mkdir(parents=True)
+        for i, mode in enumerate(modes):
+            arr = rng.integers(0, 256, (20 + i, 24, 3), dtype=np.uint8)
+            im = Image.fromarray(arr, "RGB").convert(mode)
+            im.save(d / cls / f"{i}.png")
+    return d
+
+
+def gankit(*args, env=None, check=True, timeout=600):
+    """Run the gankit CLI in a fresh process (as a user would)."""
+    e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    p = subprocess.run([sys.executable, "-m", "gankit.cli", *map(str, args)], capture_output=True, text=True,
+                       env=e, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"gankit {' '.join(map(str, args))} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-images-idx3-ubyte.gz").exists(),
+                                  reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")

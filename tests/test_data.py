@@ -1,0 +1,108 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import needs_fmnist, write_idx
+from gankit.config import DataConfig
+from gankit.data import load
+from gankit.data.idx import read_idx
+from gankit.errors import DataError
+
+
+def test_idx_gz_and_raw(tiny_idx):
+    train = load(DataConfig(name=f"mnist:{tiny_idx}"))
+    test = load(DataConfig(name=f"mnist:{tiny_idx}", split="test"))  # raw (not gzipped) files
+    assert train.images.shape == (64, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert test.images.shape == (16, 1, 28, 28)
+    assert train.labels.tolist()[:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    b = train.batch(torch.tensor([0, 3]))
+    assert b["image"].min() >= -1 and b["image"].max() <= 1 and b["image"].max() == 1.0
+    assert b["label"].tolist() == [0, 3]
+    # the class pattern survives: rows 6..9 of image 3 are white
+    assert (train.images[3, 0, 6:10] == 255).all()
+
+
+def test_idx_found_via_env(tiny_idx, monkeypatch):
+    monkeypatch.setenv("GANKIT_DATA", str(tiny_idx.parent))
+    s = load(DataConfig(name="mnist", limit=10, size=32, channels=3))
+    assert s.images.shape == (10, 3, 32, 32) and s.tag() == "mnist32"
+
+
+def test_idx_corrupt(tmp_path):
+    bad = tmp_path / "train-images-idx3-ubyte"
+    bad.write_bytes(b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") * 3 + b"short")
+    with pytest.raises(DataError, match="train-images-idx3-ubyte"):
+        read_idx(bad)
+    write_idx(tmp_path / "x", np.zeros((2, 2), np.uint8))
+    (tmp_path / "y.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    with pytest.raises(DataError, match="y.gz"):
+        read_idx(tmp_path / "y.gz")
+
+
+def test_cifar_pickles(tiny_cifar):
+    s = load(DataConfig(name=f"cifar10:{tiny_cifar}"))
+    assert s.images.shape == (100, 3, 32, 32) and s.labels.shape == (100,)
+    assert s.classes[0] == "airplane"
+    t = load(DataConfig(name=str(tiny_cifar / "cifar-10-batches-py"), split="test"))  # detected from a plain path
+    assert len(t) == 20
+
+
+def test_cifar_refuses_code_and_missing(tiny_cifar):
+    (tiny_cifar / "cifar-10-batches-py" / "data_batch_3").write_bytes(pickle.dumps(print))
+    with pytest.raises(DataError, match="data_batch_3"):
+        load(DataConfig(name=f"cifar10:{tiny_cifar}"))
+    (tiny_cifar / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="missing CIFAR-10 batch"):
+        load(DataConfig(name=f"cifar10:{tiny_cifar}"))
+
+
+def test_image_folder_modes_and_classes(png_folder):
+    s = load(DataConfig(name=f"folder:{png_folder}", size=16))
+    assert s.images.shape == (6, 3, 16, 16) and s.classes == ["cats", "dogs"]
+    assert sorted(s.labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    with pytest.raises(DataError, match="set data.size"):  # non-square images need a size
+        load(DataConfig(name=f"folder:{png_folder}"))
+
+
+def test_corrupt_png_named_or_skipped(png_folder):
+    bad = png_folder / "cats" / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(DataError, match="broken.png"):
+        load(DataConfig(name=f"folder:{png_folder}", size=16))
+    s = load(DataConfig(name=f"folder:{png_folder}", size=16, skip_bad=True))
+    assert len(s) == 6 and s.skipped == 1
+
+
+def test_rgba_composited_on_background(tmp_path):
+    from PIL import Image
+
+    d = tmp_path / "a"
+    d.mkdir()
+    Image.new("RGBA", (8, 8), (255, 0, 0, 0)).save(d / "clear.png")
+    white = load(DataConfig(name=f"folder:{d}"))
+    black = load(DataConfig(name=f"folder:{d}", background="black"))
+    assert (white.images == 255).all() and (black.images == 0).all()
+
+
+def test_missing_data_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_DATA", str(tmp_path))
+    with pytest.raises(DataError, match="not found"):
+        load(DataConfig(name="cifar10"))
+    with pytest.raises(DataError, match="unknown dataset"):
+        load(DataConfig(name="imagenet"))
+
+
+def test_twemoji_embedded():
+    s = load(DataConfig(name="twemoji", size=32, limit=50))
+    assert s.images.shape == (50, 3, 32, 32) and s.tag() == "twemoji32"
+    # composited on white: the corners of most emoji are white
+    assert (s.images[:, :, 0, 0] == 255).float().mean() > 0.9
+
+
+@needs_fmnist
+def test_fashion_mnist_installed():
+    s = load(DataConfig(name="fashion-mnist"))
+    assert s.images.shape == (60000, 1, 28, 28) and s.classes[0] == "T-shirt/top"
+    assert len(load(DataConfig(name="fashion-mnist", split="test"))) == 10000
