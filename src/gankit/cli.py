@@ -41,14 +41,19 @@ def train(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="skip unreadable images and count them"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the resolved config and exit"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Rich progress bar"),
+    vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="srgan: torchvision VGG19 state_dict (model.vgg_weights)"),
 ):
     """Train a recipe (or resume a run) and write runs/NNNNN-<recipe>-<data>/."""
     from . import config as C
     from .train import checkpoint as ckpt
 
     flags = list(overrides or [])
+    if recipe is not None and "=" in recipe:  # `gankit train --resume RUN train.steps=9`: no recipe given
+        flags.insert(0, recipe)
+        recipe = None
     for key, val in (("data.name", data), ("train.steps", steps), ("train.epochs", epochs),
-                     ("train.minutes", minutes), ("train.seed", seed), ("train.device", device)):
+                     ("train.minutes", minutes), ("train.seed", seed), ("train.device", device),
+                     ("model.vgg_weights", vgg_weights)):
         if val is not None:
             flags.append(f"{key}={val}")
     if skip_bad:
@@ -226,7 +231,7 @@ def data_list():
 
 
 @data_app.command("fetch")
-def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist or cifar10"),
+def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist, cifar10 or inception (FID weights)"),
                root: Optional[Path] = typer.Option(None, "--root", help="default: ~/.cache/gankit")):
     """Download a dataset (the only command that uses the network)."""
     from .data.fetch import fetch
@@ -247,9 +252,44 @@ def data_check(spec: str = typer.Argument(..., help="dataset name, folder:PATH o
                            "classes": s.classes[:20], "skipped": s.skipped, "fingerprint": s.fingerprint()}, indent=1))
 
 
+from .cli_upscale import register as _register_upscale  # noqa: E402  (gankit upscale, gankit sr-eval)
+
+_register_upscale(app)
+from .cli_eval import register as _register_eval  # noqa: E402  (gankit eval, gankit metrics ...)
+
+_register_eval(app)
+
+
+from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
+
+app.command("translate")(_translate)
+
+
+@data_app.command("prepare")
+def data_prepare(src: Path = typer.Argument(..., help="folder of images (searched recursively)"),
+                 out: Path = typer.Option(..., "--out", help="folder for the prepared images"),
+                 crop_faces: Optional[Path] = typer.Option(None, "--crop-faces", metavar="CASCADE.xml",
+                                                           help="crop faces with this OpenCV cascade file"),
+                 size: int = typer.Option(64, "--size", help="side of the square crops"),
+                 margin: float = typer.Option(0.2, "--margin", help="extra border around a face, fraction of its size"),
+                 min_face: int = typer.Option(24, "--min-face", help="smallest face in pixels"),
+                 max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image")):
+    """Prepare a training folder: crop faces from drawings/photos (book ch.4), e.g. for `--data folder:OUT`."""
+    if crop_faces is None:
+        fail("nothing to do: give --crop-faces CASCADE.xml (e.g. lbpcascade_animeface.xml)")
+    from .data.prepare import crop_faces as crop
+
+    rep = crop(src, out, crop_faces, size=size, margin=margin, min_size=min_face, max_faces=max_faces,
+               log=lambda m: typer.echo(m, err=True))
+    typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
+               f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        ret = app(args=argv, standalone_mode=False)
+        if isinstance(ret, int):  # click returns typer.Exit's code instead of raising it here
+            return ret
     except GankitError as e:
         typer.echo(f"error: {e}", err=True)
         return 2
@@ -258,14 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except typer.Abort:
+        return 130
+    except Exception as e:  # usage errors (Typer's bundled click): show them, exit 2
+        if hasattr(e, "show") and hasattr(e, "exit_code"):
             e.show()
             return 2
-        if isinstance(e, click.exceptions.Abort):
-            return 130
         raise
     return 0
 

@@ -32,8 +32,7 @@ from .stats import Collector
 from .sampler import EpochSampler
 
 
-class TrainingDiverged(GankitError):
-    pass
+from .health import HealthMonitor, TrainingDiverged, params_finite  # noqa: E402  (TrainingDiverged: re-exported)
 
 
 def pick_device(name: str) -> torch.device:
@@ -97,6 +96,12 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0  # training seconds over all sessions of this run
         self.best = None
+        self.health = HealthMonitor(t.max_rollbacks, t.rollback_lr_factor)  # NaN guard + health.md
+        self._good = None  # in-memory state to roll back to before the first checkpoint
+        self.evaluator = None  # periodic FID/KID (train.eval_every) on rank 0; picks checkpoints/best
+        if t.eval_every and self.is_main:
+            from ..metrics.periodic import PeriodicEval
+            self.evaluator = PeriodicEval(cfg, self.data, self.device)
 
         if resume is not None:
             self.run_dir = Path(resume)
@@ -204,6 +209,11 @@ class Trainer:
             return
         imgs, nrow = self.recipe.visualize(self.sampling_nets(), self.fixed)
         save_grid(imgs, self.run_dir / "samples" / f"{name}.png", nrow)
+        if self.ema:  # health watches the raw G (the EMA copy lags behind what training is doing)
+            imgs, _ = self.recipe.visualize({n: getattr(self.recipe, n) for n in self.recipe.nets}, self.fixed)
+        div = self.health.on_grid(self.step, imgs, self.data, self.fixed)
+        if div:
+            self.log({"step": self.step, **div})
 
     def checkpoint_tensors(self) -> tuple[dict, dict]:
         tensors, optim = {}, {}
@@ -231,15 +241,34 @@ class Trainer:
             return None
         tensors, state = self.checkpoint_tensors()
         path = ckpt.write(self.run_dir / "checkpoints", f"step-{self.step:07d}", tensors, state)
+        if self.best and self.best.get("step") == self.step:  # periodic eval found its best FID here
+            ckpt.set_best(path.parent, path.name)
         ckpt.prune(self.run_dir / "checkpoints", self.cfg.train.keep)
+        self._good = None  # from now on the rollback target is the latest checkpoint on disk
+        self.write_health()
         plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png",
                     f"{self.cfg.recipe} ({self.cfg.preset}) on {self.data.tag()}")
         return path
 
+    def last_good(self) -> ckpt.Checkpoint | None:
+        """What the NaN guard rolls back to: the initial state before the first save, else the latest checkpoint."""
+        if self._good is not None:
+            return self._good
+        try:
+            return ckpt.load(self.run_dir / "checkpoints") if self.run_dir is not None else None
+        except CheckpointError:
+            return None
+
+    def write_health(self):
+        if self.is_main and self.run_dir is not None:
+            self.health.write(self.run_dir, f"{self.cfg.recipe} ({self.cfg.preset}) on {self.data.tag()}", self.step)
+
     # ------------------------------------------------------------------ the loop
     @torch.no_grad()
     def update_ema(self):
-        decay = self.cfg.train.ema
+        """EMA of G with a ramp-up (decay <= (1 + step) / (10 + step)): early on the average follows G closely, so
+        a short run's EMA is not dominated by the random initial weights."""
+        decay = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
         for n, e in self.ema.items():
             src = getattr(self.recipe, n)
             for pe, p in zip(e.parameters(), src.parameters()):
@@ -269,6 +298,9 @@ class Trainer:
         if total is None and t.minutes is None:
             raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
         resumed = self.step > 0
+        if not resumed and not self.distributed:
+            tensors, state = self.checkpoint_tensors()
+            self._good = ckpt.Checkpoint(Path("(initial state)"), state, tensors)
         if self.is_main:
             self._write_start_files(resumed)
             if not resumed:
@@ -311,9 +343,11 @@ class Trainer:
                     bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                     if bad:
                         self.log(row)
-                        raise TrainingDiverged(f"non-finite {', '.join(bad)} at step {self.step}; the last good "
-                                               f"checkpoint is kept — resume with a lower train.lr")
+                        self.health.rollback(self, f"non-finite {', '.join(bad)}")  # or TrainingDiverged
+                        last_saved = self.step
+                        continue
                     self.log(row)
+                    self.health.observe(row)
                     if bar is not None:
                         bar.update(self.step, row)
                     elif self.is_main:
@@ -325,6 +359,16 @@ class Trainer:
                         self.log({"step": self.step, **rep})
                 if self.step % t.sample_every == 0:
                     self.save_grid(f"step-{self.step:07d}")
+                if self.evaluator is not None and self.step % t.eval_every == 0 and self.evaluator.run(self) \
+                        and self.step % t.ckpt_every != 0:  # a new best FID between regular saves: keep it
+                    self.elapsed += time.time() - t0
+                    t0 = time.time()
+                    self.save_checkpoint()
+                    last_saved = self.step
+                if self.step % t.ckpt_every == 0 and not params_finite(self.recipe.networks().values()):
+                    self.health.rollback(self, "non-finite weights")  # never checkpoint a diverged state
+                    last_saved = self.step
+                    continue
                 if self.step % t.ckpt_every == 0:
                     self.elapsed += time.time() - t0
                     t0 = time.time()
@@ -333,6 +377,7 @@ class Trainer:
                     if crash_at and self.step >= crash_at:
                         os.kill(os.getpid(), signal.SIGKILL)
         finally:
+            self.write_health()
             if bar is not None:
                 bar.close()
             if old_handler is not None:
