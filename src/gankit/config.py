@@ -53,6 +53,9 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept besides `best`
     grid: int = 8  # side of the fixed-latent sample grid
     report_every_epochs: float | None = None  # recipe-specific periodic report (e.g. seed 000's D accuracy)
+    eval_every: int | None = None  # FID/KID every N steps (eval/* in metrics.jsonl); checkpoints/best = lowest FID
+    eval_n: int = 2000  # generated images per periodic evaluation
+    eval_extractor: str = "auto"  # auto (domain:<dataset>, else inception), domain:<dataset>, inception, random
 
 
 @dataclass

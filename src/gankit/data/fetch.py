@@ -11,10 +11,12 @@ from .sources import cache_dir
 def fetch(name: str, root: Path | None = None) -> Path:
     from torchvision import datasets
 
+    if name == "inception":
+        return fetch_inception(root)
     root = Path(root) if root else cache_dir()
     tv = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}
     if name not in tv:
-        raise DataError(f"cannot fetch '{name}' (fetchable: {', '.join(tv)})")
+        raise DataError(f"cannot fetch '{name}' (fetchable: {', '.join(tv)}, inception)")
     staging = root / f".fetch-{name}"
     try:
         for train in (True, False):
@@ -32,4 +34,31 @@ def fetch(name: str, root: Path | None = None) -> Path:
         for f in raw.glob("*-ubyte*"):
             shutil.copy2(f, dest / f.name)
     shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+def fetch_inception(root: Path | None = None) -> Path:
+    """The FID Inception weights (pt_inception-2015-12-05), checked against the SHA-256 prefix in their name."""
+    import hashlib
+    import os
+    import urllib.request
+
+    from ..metrics.extractors import INCEPTION_FILES, INCEPTION_SHA256_PREFIX, INCEPTION_URL
+
+    dest = (Path(root) if root else cache_dir()) / "weights" / INCEPTION_FILES[0]
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.part{os.getpid()}")
+    try:
+        with urllib.request.urlopen(INCEPTION_URL, timeout=60) as r, open(tmp, "wb") as f:
+            shutil.copyfileobj(r, f)
+    except Exception as e:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"download of the Inception weights failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    if not digest.startswith(INCEPTION_SHA256_PREFIX):
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"downloaded Inception weights have SHA-256 {digest[:12]}..., expected {INCEPTION_SHA256_PREFIX}...")
+    os.replace(tmp, dest)
     return dest
