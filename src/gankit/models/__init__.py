@@ -6,8 +6,9 @@ from .base import Recipe
 from .dcgan import DCGAN
 from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
+from .srgan import SRGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "srgan": SRGAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:
