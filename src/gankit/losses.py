@@ -1,7 +1,9 @@
 """GAN losses on raw discriminator outputs (logits), one function per objective.
 
-``d_loss(kind, real, fake)`` and ``g_loss(kind, fake)`` return scalars; label smoothing targets are
-arguments, so one-sided smoothing (real 0.9) and noisy labels are the caller's choice.
+``d_real(kind, out, target)``, ``d_fake(kind, out, target)`` and ``g_loss(kind, out)`` return scalars for the
+objectives ``bce`` (non-saturating G), ``minimax`` (G minimises log(1 - D(G(z)))), ``ls`` (least squares),
+``hinge`` and ``wgan`` (use with ``gradient_penalty``: WGAN-GP); ``r1_penalty``, ``feature_matching`` and
+``targets`` (one-sided smoothing, noisy labels) complete the toolbox.
 """
 from __future__ import annotations
 
@@ -61,3 +63,49 @@ def d_accuracy(real: torch.Tensor, fake: torch.Tensor, kind: str = "bce") -> tup
     """Fraction of real judged real and fake judged fake (threshold 0 on logits, 0.5 for least squares)."""
     t = 0.5 if kind == "ls" else 0.0
     return (real.float() > t).float().mean(), (fake.float() <= t).float().mean()
+
+
+# --------------------------------------------------------------------------- penalties and auxiliary losses
+
+
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None,
+                     center: float = 1.0, **d_kwargs) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al.): E[(||grad_x D(x_hat)|| - center)^2] on random interpolates x_hat of real and fake.
+
+    ``D`` is called as ``D(x_hat, **d_kwargs)`` (a conditional critic gets its labels that way)."""
+    n = real.shape[0]
+    alpha = torch.rand(n, *([1] * (real.dim() - 1)), generator=generator, device=real.device, dtype=real.dtype)
+    x = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    out = D(x, **d_kwargs)
+    (grad,) = torch.autograd.grad(out.float().sum(), x, create_graph=True)
+    return ((grad.flatten(1).float().norm(dim=1) - center) ** 2).mean()
+
+
+def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad_x D(x)||^2] on real samples; ``real`` must require grad and
+    ``real_out = D(real)``. Multiply by gamma / 2 at the call site."""
+    (grad,) = torch.autograd.grad(real_out.float().sum(), real, create_graph=True)
+    return grad.flatten(1).float().pow(2).sum(1).mean()
+
+
+def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
+    """Salimans et al. (book §1.7.1): ||E f(x) - E f(G(z))||^2 over an intermediate layer of D (mean over units)."""
+    return (f_real.detach().float().flatten(1).mean(0) - f_fake.float().flatten(1).mean(0)).pow(2).mean()
+
+
+def targets(n: int, value: float, noise: float = 0.0, flip: float = 0.0, flip_to: float | None = None,
+            generator: torch.Generator | None = None, device=None) -> torch.Tensor | float:
+    """Label targets for D (book §1.7.4 and ch.4). ``value`` alone is constant (1.0 hard, 0.9 one-sided smoothing);
+    ``noise`` > 0 draws each target uniformly from an interval of that width next to ``value`` on the side
+    towards 0.5 (real 1.0 with noise 0.2 -> (0.8, 1.0]; fake 0.0 -> [0, 0.2)); ``flip`` swaps that fraction of
+    targets to ``flip_to`` (noisy labels)."""
+    if noise <= 0 and flip <= 0:
+        return value
+    t = torch.full((n, 1), float(value), device=device)
+    if noise > 0:
+        u = torch.rand(n, 1, generator=generator, device=device) * noise
+        t = t - u if value > 0.5 else t + u
+    if flip > 0:
+        m = torch.rand(n, 1, generator=generator, device=device) < flip
+        t = torch.where(m, torch.full_like(t, 1.0 - value if flip_to is None else flip_to), t)
+    return t

@@ -1,36 +1,44 @@
-"""DCGAN (seeds 000/001: CIFAR-10, Keras) and the shared conv G/D builders that LSGAN reuses.
+"""DCGAN (seeds 000/001: CIFAR-10, Keras; book ch.4: 64 px anime faces) and the conv G/D builders that LSGAN
+and cGAN reuse. Every toolbox option (models/toolbox.py) applies.
 
-Tutorial nets (CIFAR-10, 32x32x3):
+``arch: conv`` — the seeds' tutorial nets (CIFAR-10, 32x32x3):
   G: dense 100 -> 256*4*4, LeakyReLU; 3 x [ConvT 4x4 s2 128, LeakyReLU]; conv 3x3 -> 3, tanh  (1,466,115 params)
   D: conv 3x3 64 s1; 3 x conv 3x3 s2 (128, 128, 256), LeakyReLU 0.2; dropout 0.4; dense 1   (522,497 params)
-The seed updates D twice per iteration (a real half-batch, then a fake half-batch: two optimizer steps)
-and G once on a full batch; ``d_split_steps`` keeps that behaviour.
+  The seed updates D twice per iteration (a real half-batch, then a fake half-batch: two optimizer steps)
+  and G once on a full batch; ``d_split_steps`` keeps that behaviour.
+``arch: book`` — book ch.4 (64x64x3): G dense 2048 -> 16384 + BN -> 3 x [nearest upsample, conv 5x5]
+  (128, 64, 3), ReLU, tanh (34,839,427 params); D conv 5x5 128 'same' + max-pool, conv 3x3 256 'valid' + max-pool,
+  conv 3x3 512 'valid' + max-pool, dense 1024, dense 1, LeakyReLU 0.2 (20,361,473 params).
+``arch: paper`` — Radford et al.'s all-convolutional nets: G z -> 4x4 x g_base + BN + ReLU, ConvT 4x4 s2 stages
+  with BN + ReLU, a last ConvT to the image + tanh; D strided 4x4 convs with LeakyReLU 0.2 and BN after every
+  conv but the first, a linear unit on the last 4x4 map (= the paper's final 4x4 conv).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrizations
 
 from .. import losses
 from ..data.images import to_float
-from ..nn import init_weights
-from .base import Recipe, check_pow2_size, frozen
+from ..errors import ConfigError
+from ..nn import init_weights, maybe_sn, conv_norm
+from .base import check_pow2_size
+from .toolbox import Critic, GANRecipe, LossKind, Toolbox
 
-Norm = Literal["none", "batch", "spectral"]
+Norm = Literal["none", "batch", "instance", "spectral"]
 
 
 @dataclass
-class Options:
+class Options(Toolbox):
+    arch: Literal["conv", "book", "paper"] = "conv"
     latent_dim: int = 100
     g_base: int = 256  # channels of the dense layer's feature map
     g_channels: list[int] = field(default_factory=lambda: [128, 128, 128])  # one 2x upsampling stage each
-    g_norm: Literal["none", "batch"] = "none"
-    g_act: Literal["lrelu", "relu"] = "lrelu"
+    g_norm: Literal["none", "batch", "instance"] = "none"
+    g_act: Literal["lrelu", "relu", "tanh"] = "lrelu"
     g_out_kernel: int = 3
     d_stem: int = 64  # channels of a stride-1 first conv; 0 for none
     d_channels: list[int] = field(default_factory=lambda: [128, 128, 256])  # one stride-2 conv each
@@ -40,117 +48,122 @@ class Options:
     slope: float = 0.2
     bn_momentum: float = 0.01  # PyTorch convention (Keras' 0.99 == 0.01 here)
     bn_eps: float = 1e-3  # Keras' default
-    loss: Literal["bce", "minimax", "ls", "hinge"] = "bce"
-    real_label: float = 1.0
+    loss: LossKind = "bce"
     d_split_steps: bool = True  # seed: one D step on real, another on fake (half-batches)
     g_batch_mult: int = 2  # G's batch is this many times D's half-batch (seed: 2 -> n_batch)
     init: Literal["keras", "normal02", "torch"] = "keras"
 
 
 def act(kind: str, slope: float) -> nn.Module:
-    return nn.ReLU() if kind == "relu" else nn.LeakyReLU(slope)
+    return {"relu": nn.ReLU, "tanh": nn.Tanh}.get(kind, lambda: nn.LeakyReLU(slope))()
 
 
-class ConvGenerator(nn.Module):
-    def __init__(self, o, shape):
+def g_stages(o) -> int:
+    return {"conv": len(o.g_channels), "paper": len(o.g_channels) + 1, "book": 3}[o.arch]
+
+
+class Generator(nn.Module):
+    """``net(z)``; a conditional generator (cGAN) first concatenates a learned class embedding to z."""
+
+    def __init__(self, net: nn.Module, num_classes: int = 0, embed_dim: int = 0):
         super().__init__()
-        c, h, w = shape
-        s = check_pow2_size("generator", h, len(o.g_channels))
-        bn = lambda ch, d=2: (nn.BatchNorm2d(ch, momentum=o.bn_momentum, eps=o.bn_eps) if d == 2 else
-                              nn.BatchNorm1d(ch, momentum=o.bn_momentum, eps=o.bn_eps))
-        layers = [nn.Linear(o.latent_dim, o.g_base * s * s)]
-        if o.g_norm == "batch":
-            layers.append(bn(o.g_base * s * s, 1))
-        layers += [act(o.g_act, o.slope), nn.Unflatten(1, (o.g_base, s, s))]
-        ch = o.g_base
-        for nxt in o.g_channels:
-            layers.append(nn.ConvTranspose2d(ch, nxt, 4, 2, 1))
-            if o.g_norm == "batch":
-                layers.append(bn(nxt))
-            layers.append(act(o.g_act, o.slope))
-            ch = nxt
-        layers += [nn.Conv2d(ch, c, o.g_out_kernel, 1, o.g_out_kernel // 2), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        self.net = net
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes and embed_dim else None
 
-    def forward(self, z):
+    def forward(self, z, label=None):
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(label)], 1)
         return self.net(z)
 
 
-class ConvDiscriminator(nn.Module):
-    def __init__(self, o, shape):
-        super().__init__()
-        c, h, w = shape
-        sn = parametrizations.spectral_norm if o.d_norm == "spectral" else (lambda m: m)
-        k, layers, ch = o.d_kernel, [], c
-        pad = (k - 1) // 2
-        if o.d_stem:
-            layers += [sn(nn.Conv2d(c, o.d_stem, k, 1, "same")), nn.LeakyReLU(o.slope)]
-            ch = o.d_stem
-        for nxt in o.d_channels:
-            layers.append(sn(nn.Conv2d(ch, nxt, k, 2, pad)))
-            if o.d_norm == "batch":
-                layers.append(nn.BatchNorm2d(nxt, momentum=o.bn_momentum, eps=o.bn_eps))
-            layers.append(nn.LeakyReLU(o.slope))
-            ch = nxt
-        self.features = nn.Sequential(*layers)
-        with torch.no_grad():
-            n_feat = self.features(torch.zeros(1, c, h, w)).numel()
-        head = [nn.Flatten()] + ([nn.Dropout(o.d_dropout)] if o.d_dropout else []) + [sn(nn.Linear(n_feat, 1))]
-        self.head = nn.Sequential(*head)
+def conv_generator(o, shape, in_dim: int) -> nn.Sequential:
+    c, h, w = shape
+    s = check_pow2_size("generator", h, g_stages(o))
+    bn1 = lambda n: nn.BatchNorm1d(n, momentum=o.bn_momentum, eps=o.bn_eps)
+    n2 = lambda ch: conv_norm(o.g_norm, ch, o.bn_momentum, o.bn_eps)
+    a = lambda: act(o.g_act, o.slope)
+    if o.arch == "book":
+        layers = [nn.Linear(in_dim, 2048), a(), nn.Linear(2048, 256 * s * s)]
+        layers += [bn1(256 * s * s)] if o.g_norm == "batch" else []
+        layers += [a(), nn.Unflatten(1, (256, s, s))]
+        for i, (cin, cout) in enumerate([(256, 128), (128, 64), (64, c)]):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 5, 1, 2)]
+            layers.append(a() if i < 2 else nn.Tanh())
+        return nn.Sequential(*layers)
+    if o.arch == "paper":
+        layers = [nn.Linear(in_dim, o.g_base * s * s), nn.Unflatten(1, (o.g_base, s, s)), *n2(o.g_base), a()]
+    else:
+        layers = [nn.Linear(in_dim, o.g_base * s * s)]
+        if o.g_norm == "batch":
+            layers.append(bn1(o.g_base * s * s))
+        layers += [a(), nn.Unflatten(1, (o.g_base, s, s))]
+        if o.g_norm == "instance":
+            layers += n2(o.g_base)
+    ch = o.g_base
+    for nxt in o.g_channels:
+        layers += [nn.ConvTranspose2d(ch, nxt, 4, 2, 1), *n2(nxt), a()]
+        ch = nxt
+    if o.arch == "paper":
+        layers += [nn.ConvTranspose2d(ch, c, 4, 2, 1), nn.Tanh()]
+    else:
+        layers += [nn.Conv2d(ch, c, o.g_out_kernel, 1, o.g_out_kernel // 2), nn.Tanh()]
+    return nn.Sequential(*layers)
 
-    def forward(self, x):
-        return self.head(self.features(x))
+
+def conv_body(o, shape, in_ch: int) -> tuple[nn.Sequential, int]:
+    """D's feature extractor (ending in Flatten) and its feature count."""
+    c, h, w = shape
+    sn = maybe_sn(o.d_norm)
+    n2 = lambda ch: conv_norm(o.d_norm, ch, o.bn_momentum, o.bn_eps)
+    lr = lambda: nn.LeakyReLU(o.slope)
+    if o.arch == "book":
+        layers = [sn(nn.Conv2d(in_ch, 128, 5, 1, 2)), lr(), nn.MaxPool2d(2),
+                  sn(nn.Conv2d(128, 256, 3)), *n2(256), lr(), nn.MaxPool2d(2),
+                  sn(nn.Conv2d(256, 512, 3)), *n2(512), lr(), nn.MaxPool2d(2), nn.Flatten()]
+        n_feat = _count(nn.Sequential(*layers), in_ch, h, w)
+        return nn.Sequential(*layers, sn(nn.Linear(n_feat, 1024)), lr()), 1024
+    k, layers, ch = o.d_kernel, [], in_ch
+    pad = (k - 1) // 2
+    if o.d_stem:
+        layers += [sn(nn.Conv2d(in_ch, o.d_stem, k, 1, "same")), lr()]
+        ch = o.d_stem
+    for i, nxt in enumerate(o.d_channels):
+        layers.append(sn(nn.Conv2d(ch, nxt, k, 2, pad)))
+        if not (o.arch == "paper" and i == 0):  # the paper: no norm on D's input layer
+            layers += n2(nxt)
+        layers.append(lr())
+        ch = nxt
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers), _count(nn.Sequential(*layers), in_ch, h, w)
 
 
-class DCGAN(Recipe):
+def _count(net, c, h, w) -> int:
+    with torch.no_grad():
+        was = net.training
+        net.eval()
+        n = net(torch.zeros(1, c, h, w)).numel()
+        net.train(was)
+    return n
+
+
+class DCGAN(GANRecipe):
     name = "dcgan"
     Options = Options
 
     @classmethod
     def validate(cls, cfg):
+        super().validate(cfg)
+        o = cfg.model
         if cfg.data.size is not None:
-            check_pow2_size(f"{cls.name} generator", cfg.data.size, len(cfg.model.g_channels))
+            check_pow2_size(f"{cls.name} generator", cfg.data.size, g_stages(o))
+        if o.arch == "book" and (o.g_norm not in ("none", "batch") or cfg.data.size is None):
+            raise ConfigError("model.arch=book: needs data.size (64 for the book's nets) and g_norm none or batch")
 
     def build(self):
-        self.G = init_weights(ConvGenerator(self.opts, self.shape), self.opts.init)
-        self.D = init_weights(ConvDiscriminator(self.opts, self.shape), self.opts.init)
-
-    def _d_update(self, loss):
-        self.optim["D"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optim["D"].step()
-
-    def train_step(self, batch):
-        o, real = self.opts, batch["image"]
-        half = real.shape[0]
-        with torch.no_grad():
-            fake = self.G(self.latent(half))
-        if o.d_split_steps:  # the seed: two separate D updates, real then fake
-            lr = self.w.D(real)
-            d1 = losses.d_real(o.loss, lr, o.real_label)
-            self._d_update(d1)
-            lf = self.w.D(fake)
-            d2 = losses.d_fake(o.loss, lf)
-            self._d_update(d2)
-        else:
-            lr, lf = self.w.D(real), self.w.D(fake)
-            d1, d2 = losses.d_real(o.loss, lr, o.real_label), losses.d_fake(o.loss, lf)
-            self._d_update(d1 + d2)
-
-        with frozen(self.D):
-            g_out = self.D(self.w.G(self.latent(half * o.g_batch_mult)))
-            g_loss = losses.g_loss(o.loss, g_out)
-        self.optim["G"].zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optim["G"].step()
-
-        acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
-        self.report("loss/D_real", d1.detach())
-        self.report("loss/D_fake", d2.detach())
-        self.report("loss/G", g_loss.detach())
-        self.report("D/acc_real", acc_r)
-        self.report("D/acc_fake", acc_f)
-        self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
+        o = self.opts
+        self.G = init_weights(Generator(conv_generator(o, self.shape, o.latent_dim)), o.init)
+        body, n_feat = conv_body(o, self.shape, self.shape[0])
+        self.D = init_weights(Critic(body, n_feat, o, dropout=o.d_dropout), o.init)
 
     @torch.no_grad()
     def epoch_report(self, data, step):
@@ -158,10 +171,12 @@ class DCGAN(Recipe):
         n = min(150, len(data))
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(step))[:n]
         real = to_float(data.images[idx]).to(self.device)
+        lab = data.labels[idx].to(self.device) if self.conditional else None
         self.D.eval()
         try:
-            fake = self.sample(self.G, self.latent(n, torch.Generator(self.device).manual_seed(step)))
-            acc_r, acc_f = losses.d_accuracy(self.D(real), self.D(fake), self.opts.loss)
+            g = torch.Generator(self.device).manual_seed(step)
+            fake = self.sample(self.G, self.latent(n, g), lab)
+            acc_r, acc_f = losses.d_accuracy(self.D(real, lab), self.D(fake, lab), self.opts.loss)
         finally:
             self.D.train()
         return {"eval/D_acc_real": acc_r.item(), "eval/D_acc_fake": acc_f.item()}

@@ -16,7 +16,10 @@ def init_weights(module: nn.Module, scheme: str, generator=None) -> nn.Module:
     if scheme not in ("keras", "normal02"):
         raise ValueError(f"unknown init scheme {scheme!r}")
     for m in module.modules():
-        w = getattr(m, "weight_orig", None)
+        w = getattr(m, "weight_orig", None)  # old-style spectral norm
+        par = getattr(m, "parametrizations", None)
+        if w is None and par is not None and "weight" in par:  # torch.nn.utils.parametrizations.spectral_norm
+            w = par.weight.original
         if w is None:
             w = getattr(m, "weight", None)
         if isinstance(m, _WEIGHTED) and w is not None:

@@ -1,0 +1,204 @@
+"""The training toolbox shared by the image recipes (mlp-gan, dcgan, lsgan, cgan): one GAN step with every
+option of book ch.1 §1.7 and modern practice, and the critic wrapper that gives any D body minibatch
+discrimination, feature outputs (feature matching) and a class projection.
+
+Options (all off by default, so the seeds' ``tutorial`` presets are the seeds' nets and steps):
+- ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan; ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
+  ``n_critic``: D steps per G step (G is updated on every n_critic-th trainer step, each D step on a fresh batch).
+- labels: ``real_label`` (0.9 = one-sided smoothing), ``fake_label``, ``label_noise`` (book ch.4: real in
+  (0.8, 1], fake in [0, 0.2) with 0.2), ``label_flip`` (fraction of D's targets swapped).
+- ``feature_matching``: weight of ||E f(x) - E f(G(z))||^2 on D's last hidden features, added to G's loss.
+- ``minibatch_disc`` / ``minibatch_dim``: B kernels of dimension C of the T-tensor layer in D's head.
+- ``historical_avg``: weight of ||theta - mean theta||^2 for G and D.
+- ``diffaug``: "color,translation,cutout" (any subset) applied to everything D sees.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import losses
+from ..errors import ConfigError
+from ..nn import HistoricalAverage, MinibatchDiscrimination, diff_augment, grad_norm, maybe_sn
+from ..nn import augment as _aug
+from .base import Recipe, frozen
+
+LossKind = Literal["bce", "minimax", "ls", "hinge", "wgan"]
+
+
+@dataclass
+class Toolbox:
+    loss: LossKind = "bce"
+    gp: float = 0.0
+    r1: float = 0.0
+    n_critic: int = 1
+    real_label: float = 1.0
+    fake_label: float = 0.0
+    label_noise: float = 0.0
+    label_flip: float = 0.0
+    feature_matching: float = 0.0
+    minibatch_disc: int = 0
+    minibatch_dim: int = 5
+    historical_avg: float = 0.0
+    diffaug: str = ""
+    d_split_steps: bool = False  # two D optimizer steps per iteration (real half-batch, then fake)
+    g_batch_mult: int = 1  # G's batch is this many times D's batch
+
+
+def validate_toolbox(o) -> None:
+    if o.n_critic < 1:
+        raise ConfigError(f"model.n_critic must be >= 1, got {o.n_critic}")
+    if o.g_batch_mult < 1:
+        raise ConfigError(f"model.g_batch_mult must be >= 1, got {o.g_batch_mult}")
+    if not 0 <= o.label_noise < 0.5 or not 0 <= o.label_flip < 0.5:
+        raise ConfigError("model.label_noise and model.label_flip must be in [0, 0.5)")
+    if o.minibatch_disc < 0 or o.minibatch_dim < 1:
+        raise ConfigError("model.minibatch_disc must be >= 0 and model.minibatch_dim >= 1")
+    for k in ("gp", "r1", "feature_matching", "historical_avg"):
+        if getattr(o, k) < 0:
+            raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
+    if o.gp and o.d_split_steps:
+        raise ConfigError("model.gp needs real and fake in one D step: set model.d_split_steps=false")
+    if o.loss == "wgan" and not o.gp and getattr(o, "d_norm", "spectral") != "spectral":
+        raise ConfigError("model.loss=wgan needs a Lipschitz critic: set model.gp=10 (WGAN-GP) or model.d_norm=spectral")
+    if o.gp and getattr(o, "d_norm", "none") == "batch":
+        raise ConfigError("model.gp with model.d_norm=batch: the gradient penalty is per sample, batch norm mixes "
+                          "samples (use d_norm=none, instance or spectral)")
+    try:
+        _aug.parse(o.diffaug)
+    except ValueError as e:
+        raise ConfigError(f"model.diffaug: {e}") from None
+
+
+class Critic(nn.Module):
+    """D = head(body(x)): ``body`` maps images to flat hidden features f(x) (the layer feature matching uses);
+    the head adds minibatch discrimination, dropout and the final linear unit; ``cond`` adds a class:
+    ``concat`` (one-hot maps stacked onto the input; the body must take C + K channels) or ``projection``
+    (Miyato & Koyama 2018: + <embed(y), f(x)>)."""
+
+    def __init__(self, body: nn.Module, n_feat: int, o, dropout: float = 0.0, num_classes: int = 0,
+                 cond: str = "none"):
+        super().__init__()
+        sn = maybe_sn(getattr(o, "d_norm", "none"))
+        self.body = body
+        self.mbd = MinibatchDiscrimination(n_feat, o.minibatch_disc, o.minibatch_dim) if o.minibatch_disc else None
+        n_in = n_feat + (o.minibatch_disc if self.mbd is not None else 0)
+        self.head = nn.Sequential(*([nn.Dropout(dropout)] if dropout else []), sn(nn.Linear(n_in, 1)))
+        self.cond, self.num_classes = cond, num_classes
+        if cond == "projection":
+            self.embed = sn(nn.Embedding(num_classes, n_feat))
+
+    def forward(self, x, label=None, features: bool = False):
+        if self.cond == "concat":
+            onehot = F.one_hot(label, self.num_classes).to(x.dtype)
+            x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
+        f = self.body(x)
+        h = torch.cat([f, self.mbd(f)], 1) if self.mbd is not None else f
+        out = self.head(h)
+        if self.cond == "projection":
+            out = out + (self.embed(label) * f).sum(1, keepdim=True)
+        return (out, f) if features else out
+
+
+class GANRecipe(Recipe):
+    """A G/D recipe trained with the toolbox step. Subclasses build ``G`` (``G(z, label)``) and ``D``
+    (a ``Critic``)."""
+
+    @classmethod
+    def validate(cls, cfg):
+        validate_toolbox(cfg.model)
+
+    def generate(self, G, z, label=None):
+        return G(z, label)
+
+    def _aug(self, x):
+        return diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x
+
+    def _D(self, net, x, label, features=False):
+        return net(self._aug(x), label, features=features)
+
+    def _targets(self, n, value):
+        o = self.opts
+        return losses.targets(n, value, o.label_noise, o.label_flip, generator=self.gen, device=self.device)
+
+    def _update(self, name, loss):
+        opt = self.optim[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.report(f"health/grad_{name}", grad_norm(getattr(self, name)))
+        opt.step()
+        if name in self._hist:
+            self._hist[name].update()
+
+    @property
+    def _hist(self) -> dict:
+        if not hasattr(self, "_hist_avg"):  # built lazily: after a resume has loaded the weights
+            self._hist_avg = ({n: HistoricalAverage(getattr(self, n)) for n in ("G", "D")}
+                              if self.opts.historical_avg else {})
+        return self._hist_avg
+
+    def train_step(self, batch):
+        o, real = self.opts, batch["image"]
+        lab = batch.get("label") if self.conditional else None
+        n = real.shape[0]
+        fm = o.feature_matching > 0
+        fake_lab = lab if lab is not None else self.random_labels(n)  # cGAN: fakes of the real batch's classes
+        with torch.no_grad():
+            fake = self.G(self.latent(n), fake_lab)
+        if o.r1:
+            real = real.detach().requires_grad_(True)
+        t_real, t_fake = self._targets(n, o.real_label), self._targets(n, o.fake_label)
+
+        lr, f_real = self._D(self.w.D, real, lab, features=True)
+        d1 = losses.d_real(o.loss, lr, t_real)
+        if o.r1:
+            r1 = losses.r1_penalty(lr, real)
+            self.report("loss/D_r1", r1.detach())
+            d1 = d1 + 0.5 * o.r1 * r1
+        if o.d_split_steps:  # the seeds: one D update on a real half-batch, another on a fake one
+            self._update("D", d1 + self._ha("D", 0.5))
+            lf = self._D(self.w.D, fake, fake_lab)
+            d2 = losses.d_fake(o.loss, lf, t_fake)
+            self._update("D", d2 + self._ha("D", 0.5))
+        else:
+            lf = self._D(self.w.D, fake, fake_lab)
+            d2 = losses.d_fake(o.loss, lf, t_fake)
+            d = d1 + d2 + self._ha("D")
+            if o.gp:
+                gp = losses.gradient_penalty(lambda x: self.w.D(self._aug(x), lab), real, fake, self.gen)
+                self.report("loss/D_gp", gp.detach())
+                d = d + o.gp * gp
+            self._update("D", d)
+        self.report("loss/D_real", d1.detach())
+        self.report("loss/D_fake", d2.detach())
+        acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
+        self.report("D/acc_real", acc_r)
+        self.report("D/acc_fake", acc_f)
+        self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
+
+        if self.step % o.n_critic != o.n_critic - 1:
+            return
+        m = n * o.g_batch_mult
+        g_lab = self.random_labels(m)
+        with frozen(self.D):
+            out, f_fake = self._D(self.D, self.w.G(self.latent(m), g_lab), g_lab, features=True)
+            g = losses.g_loss(o.loss, out)
+            self.report("loss/G_adv", g.detach())
+            if fm:
+                fml = losses.feature_matching(f_real, f_fake)
+                self.report("loss/G_fm", fml.detach())
+                g = g + o.feature_matching * fml
+            g = g + self._ha("G")
+        self._update("G", g)
+        self.report("loss/G", g.detach())
+
+    def _ha(self, name, scale=1.0):
+        if not self.opts.historical_avg:
+            return 0.0
+        p = self._hist[name].penalty()
+        self.report(f"loss/{name}_hist", p.detach())
+        return scale * self.opts.historical_avg * p

@@ -1,0 +1,74 @@
+"""Stabilising layers of book §1.7 (Salimans et al. 2016, "Improved Techniques for Training GANs") and norm choices."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations
+
+
+class MinibatchDiscrimination(nn.Module):
+    """The T-tensor layer (book §1.7.2): M_i = f(x_i) T (A -> B x C); c_b(i, j) = exp(-||M_i,b - M_j,b||_1);
+    o(x_i)_b = sum_j c_b(i, j) over the other samples of the minibatch. Returns o(x) (n x B); the caller
+    concatenates it with f(x). A batch of identical samples gets o = n - 1 in every kernel, a diverse one less,
+    so D can tell a collapsed G's batches from real ones."""
+
+    def __init__(self, in_features: int, kernels: int = 50, kernel_dim: int = 5):
+        super().__init__()
+        self.B, self.C = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        m = (f.flatten(1) @ self.T).view(-1, self.B, self.C)  # n x B x C
+        l1 = (m[:, None] - m[None]).abs().sum(-1)  # n x n x B
+        return torch.exp(-l1).sum(1) - 1.0  # exclude c_b(i, i) = 1
+
+
+def conv_norm(kind: str, ch: int, momentum: float = 0.1, eps: float = 1e-5) -> list[nn.Module]:
+    """``batch`` (BatchNorm2d), ``instance`` (InstanceNorm2d with affine, book §1.7.6: each feature map of each
+    sample normalised by its own statistics) or nothing (``none``, ``spectral``: spectral norm wraps the conv)."""
+    if kind == "batch":
+        return [nn.BatchNorm2d(ch, momentum=momentum, eps=eps)]
+    if kind == "instance":
+        return [nn.InstanceNorm2d(ch, affine=True, eps=eps)]
+    return []
+
+
+def dense_norm(kind: str, n: int, momentum: float = 0.1, eps: float = 1e-5) -> list[nn.Module]:
+    """Dense-layer norms: ``batch`` (BatchNorm1d); ``instance`` has no per-map meaning for a vector, so it is the
+    per-sample normalisation over features (LayerNorm)."""
+    if kind == "batch":
+        return [nn.BatchNorm1d(n, momentum=momentum, eps=eps)]
+    if kind == "instance":
+        return [nn.LayerNorm(n, eps=eps)]
+    return []
+
+
+def maybe_sn(kind: str):
+    """Spectral normalisation (Miyato et al. 2018) for the weighted layers when ``kind == "spectral"``."""
+    return parametrizations.spectral_norm if kind == "spectral" else (lambda m: m)
+
+
+class HistoricalAverage:
+    """Book §1.7.3: penalty ||theta - (1/t) sum_i theta[i]||^2 against the running mean of a network's past
+    parameters (updated after each optimizer step with ``update()``). Not a module: the running mean is a
+    training-time statistic, rebuilt from the current weights on resume."""
+
+    def __init__(self, module: nn.Module):
+        self.params = [p for p in module.parameters() if p.requires_grad]
+        self.mean = [p.detach().clone() for p in self.params]
+        self.t = 1
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.t += 1
+        for m, p in zip(self.mean, self.params):
+            m.add_(p.detach() - m, alpha=1.0 / self.t)
+
+    def penalty(self) -> torch.Tensor:
+        return sum((p.float() - m.float()).pow(2).sum() for p, m in zip(self.params, self.mean))
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all gradients of ``module`` (a tensor: no host sync)."""
+    gs = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
+    return torch.stack(gs).norm() if gs else torch.zeros(())
