@@ -27,6 +27,12 @@ class DataConfig:
     background: str = "white"  # colour RGBA images are composited on
     limit: int | None = None  # use only the first N images (quick runs, tests)
     skip_bad: bool = False  # skip unreadable images (and count them) instead of failing
+    # image-to-image translation (pix2pix, cyclegan; data/pairs.py)
+    direction: Literal["AtoB", "BtoA"] = "AtoB"  # which side is the input
+    load_size: int | None = None  # jitter: resize to this, then random-crop `size` (paper: 286 -> 256)
+    flip: bool = False  # random horizontal flip (the same flip for both images of a pair)
+    fit: Literal["crop", "stretch", "pad"] = "crop"  # how a non-square image becomes square
+    disjoint: bool = False  # unpaired data: A and B drawn from disjoint halves of the training items
 
 
 @dataclass
@@ -37,7 +43,10 @@ class TrainConfig:
     minutes: float | None = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"  # auto: bf16 where the hardware is fast at it
+    channels_last: bool = False  # NHWC memory format for conv nets
+    compile: bool = False  # torch.compile each network (falls back to eager where it fails)
+    fused: bool = False  # fused Adam/SGD kernels
     threads: int | None = None  # torch intra-op threads on the CPU
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 2e-4  # learning rate of G (and of D unless lr_d is set)
@@ -53,6 +62,8 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept besides `best`
     grid: int = 8  # side of the fixed-latent sample grid
     report_every_epochs: float | None = None  # recipe-specific periodic report (e.g. seed 000's D accuracy)
+    max_rollbacks: int = 3  # NaN/Inf guard: roll back to the last good checkpoint at most this many times
+    rollback_lr_factor: float = 0.5  # ... multiplying every learning rate by this each time
     eval_every: int | None = None  # FID/KID every N steps (eval/* in metrics.jsonl); checkpoints/best = lowest FID
     eval_n: int = 2000  # generated images per periodic evaluation
     eval_extractor: str = "auto"  # auto (domain:<dataset>, else inception), domain:<dataset>, inception, random

@@ -124,9 +124,10 @@ class Recipe:
 
 def make_optimizer(params, t, lr: float) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
+    fused = {"fused": True} if getattr(t, "fused", False) else {}
     if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2))
-    return torch.optim.SGD(params, lr=lr, momentum=t.momentum, nesterov=t.nesterov)
+        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2), **fused)
+    return torch.optim.SGD(params, lr=lr, momentum=t.momentum, nesterov=t.nesterov, **fused)
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
+from .fast import apply_fast_path
 from .rundir import new_run_dir
 from .stats import Collector
 from .sampler import EpochSampler
@@ -86,6 +87,7 @@ class Trainer:
         self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
                     for n in cls.ema_nets if t.ema > 0}
+        self._autocast = apply_fast_path(self.recipe, t, self.device)  # after the EMA copies: they stay eager
         try:
             self.sampler = EpochSampler(len(self.data), t.batch_size, t.seed, self.rank, self.world)
         except ValueError as e:
@@ -277,11 +279,7 @@ class Trainer:
                 be.copy_(b)
 
     def autocast(self):
-        p = self.cfg.train.precision
-        if p == "fp32":
-            return nullcontext()
-        dtype = torch.bfloat16 if p == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return self._autocast()
 
     def _should_stop(self, total, deadline, interrupted) -> bool:
         stop = (total is not None and self.step >= total) or (deadline is not None and time.time() >= deadline) \
@@ -326,6 +324,9 @@ class Trainer:
             while not self._should_stop(total, deadline, interrupted["flag"]):
                 idx = self.sampler.next()
                 batch = self.data.batch(idx, self.device, self.data_gen)
+                if t.channels_last:
+                    batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4
+                             else v for k, v in batch.items()}
                 self.recipe.step, self.recipe.total_steps = self.step, total  # for schedules that depend on step
                 with self.autocast():
                     self.recipe.train_step(batch)

@@ -1,0 +1,155 @@
+"""`make bench`: speed and memory side by side in one run, written to benchmarks/RESULTS.md.
+
+1. Training throughput of the seed's CIFAR-10 DCGAN (batch 128: D on 64 real + 64 fake, G on 128) with gankit's
+   default fast path, against ../shared/bench's plain-PyTorch and Keras 3 references, alternated over rounds;
+   ratios are medians of per-round ratios.
+2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
+3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
+4. The other benchmark scripts in this folder (FID, pix2pix) where present.
+
+Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = Path(os.environ.get("GANKIT_SHARED", ROOT.parent / "shared")) / "bench"
+KERAS_PY = Path(os.environ.get("GANKIT_KERAS_PYTHON", ROOT / ".bench-venv" / "bin" / "python"))
+PY = sys.executable
+
+
+def sh(cmd: list[str], env=None, cwd=None, timeout=1800) -> str:
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+def img_per_s(out: str) -> float:
+    return float(re.findall(r"img_per_s=([\d.]+)", out)[-1])
+
+
+def machine() -> str:
+    import torch
+
+    model = ""
+    try:
+        model = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    flags = open("/proc/cpuinfo").read() if Path("/proc/cpuinfo").exists() else ""
+    isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return (f"{model or platform.processor()}, {os.cpu_count()} cores, ISA {'/'.join(isa)}; Python "
+            f"{platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+
+
+def dcgan_training(rounds: int, iters: int) -> tuple[list[str], dict]:
+    contenders = {"gankit": [PY, str(HERE / "bench_dcgan_step.py"), str(iters), "default-fast"],
+                  "torch-plain": [PY, str(SHARED / "torch_dcgan_ref.py"), str(iters)]}
+    if KERAS_PY.exists():
+        contenders["keras3-fixed"] = [str(KERAS_PY), str(SHARED / "keras_dcgan_fixed.py"), str(iters)]
+        contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(SHARED / "keras_dcgan_ref.py"), str(iters)]
+    runs = {k: [] for k in contenders}
+    for r in range(rounds):
+        for name, cmd in contenders.items():  # alternate the contenders within each round
+            runs[name].append(img_per_s(sh(cmd, cwd=SHARED if "keras" in name else None)))
+            print(f"  round {r + 1} {name:24s} {runs[name][-1]:8.1f} img/s", flush=True)
+    rows = ["| contender | img/s (median) | gankit ÷ contender (median of per-round ratios) |", "|---|---|---|"]
+    ratios = {}
+    for name, vals in runs.items():
+        ratio = statistics.median(g / v for g, v in zip(runs["gankit"], vals))
+        ratios[name] = ratio
+        rows.append(f"| {name} | {statistics.median(vals):.1f} | {'—' if name == 'gankit' else f'{ratio:.2f}×'} |")
+    if not KERAS_PY.exists():
+        rows.append(f"| keras3 (not measured: no {KERAS_PY}; `make bench` creates it with tensorflow-cpu) | | |")
+    return rows, {"runs": runs, "ratios": ratios}
+
+
+def dcgan_sampling(rounds: int) -> tuple[list[str], dict]:
+    out = sh([PY, str(HERE / "bench_sampling.py"), str(rounds)])
+    data = json.loads(out.strip().splitlines()[-1])
+    rows = ["| variant | img/s (median) | × eager fp32 |", "|---|---|---|"]
+    for k, v in data.items():
+        rows.append(f"| {k} | {v:.0f} | {v / data['eager-fp32']:.2f}× |")
+    return rows, data
+
+
+def peak_memory(quick: bool) -> tuple[list[str], dict]:
+    from gankit.models import RECIPES
+
+    rows = ["| recipe (default preset) | peak RSS (MiB) | steps |", "|---|---|---|"]
+    res = {}
+    for recipe in RECIPES:
+        steps = 5 if quick else 20
+        code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True); "
+                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        tmp = HERE / ".mem-runs"
+        cmd = [PY, "-c", code, PY, "-m", "gankit.cli", "train", recipe, "--steps", str(steps), "--out", str(tmp),
+               "--no-progress", "train.sample_every=100000", "train.ckpt_every=100000"]
+        rc, kib = sh(cmd).split()
+        if rc != "0":
+            rows.append(f"| {recipe} | failed (exit {rc}) | |")
+            continue
+        res[recipe] = int(kib) / 1024
+        rows.append(f"| {recipe} | {res[recipe]:.0f} | {steps} |")
+    subprocess.run(["rm", "-rf", str(HERE / ".mem-runs")])
+    return rows, res
+
+
+def other_scripts() -> list[str]:
+    rows = []
+    for script in sorted(HERE.glob("bench_*.py")):
+        if script.name in ("bench_dcgan_step.py", "bench_sampling.py"):
+            continue
+        t = time.time()
+        try:
+            out = sh([PY, str(script)], timeout=1800)
+            tail = "\n".join(out.strip().splitlines()[-8:])
+            rows += [f"### {script.name} ({time.time() - t:.0f} s)", "```", tail, "```"]
+        except RuntimeError as e:
+            rows += [f"### {script.name}: failed", "```", str(e)[-1500:], "```"]
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds/iterations, skip the other scripts")
+    a = ap.parse_args()
+    if a.quick:
+        a.rounds, a.iters = 1, 8
+    lines = ["# Benchmarks", "", f"Machine: {machine()}", f"Date: {time.strftime('%Y-%m-%d %H:%M')}", "",
+             "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
+             "this one run; absolute CPU numbers depend on load.", ""]
+    print("DCGAN training throughput ...", flush=True)
+    rows, train = dcgan_training(a.rounds, a.iters)
+    lines += ["## Seed CIFAR-10 DCGAN training throughput (CPU)", "",
+              "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
+              "references are `../shared/bench/*.py` with the same iteration.", "", *rows, ""]
+    print("DCGAN sampling throughput ...", flush=True)
+    rows, _ = dcgan_sampling(a.rounds)
+    lines += ["## DCGAN generator sampling throughput (CPU, batch 256)", "", *rows, ""]
+    print("peak memory ...", flush=True)
+    rows, _ = peak_memory(a.quick)
+    lines += ["## Peak memory of a short CPU training run, default presets", "", *rows, ""]
+    if not a.quick:
+        print("other benchmark scripts ...", flush=True)
+        lines += ["## Other benchmarks", "", *other_scripts(), ""]
+    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
