@@ -32,7 +32,15 @@ demo: data
 test: data
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
-bench: data
+# The Keras 3 references (../shared/bench) run in their own venv with tensorflow-cpu.
+BENCH_VENV := .bench-venv
+
+$(BENCH_VENV)/.installed:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q tensorflow-cpu keras
+	touch $@
+
+bench: data $(BENCH_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
 clean:
