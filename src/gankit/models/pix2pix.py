@@ -1,0 +1,200 @@
+"""pix2pix (Isola et al. 2017; book ch. 8): paired image-to-image translation with a conditional GAN.
+
+G: U-Net (``nn/unet.py``), dropout 0.5 in the decoder blocks next to the bottleneck. D: a conditional PatchGAN
+(``nn/patchgan.py``) that sees the input and the output image concatenated on channels, so it judges whether the
+output fits *this* input (the book's D sees the output only). Loss: cGAN (BCE on logits by default) + 100 * L1 to the
+target; D's loss is halved (as in the reference code), Adam 2e-4, beta1 0.5.
+
+Presets: ``paper`` (256 px facades, U-Net-256, 70x70 PatchGAN, batch 1, jitter 286 -> 256 + flip, linear decay over
+the second half) and ``default`` (Twemoji -> OpenMoji at 64 px, a narrower 6-level U-Net and a 34x34 PatchGAN).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import losses
+from ..errors import ConfigError
+from ..nn import init_weights
+from ..nn.norm2d import NORMS
+from ..nn.patchgan import PatchDiscriminator
+from ..nn.unet import UNetGenerator
+from .base import Recipe, frozen
+
+Norm = Literal["batch", "instance", "instance_affine", "none"]
+
+
+@dataclass
+class Options:
+    g_ngf: int = 64  # channels of the first encoder conv
+    g_downs: int = 8  # down-sampling steps: the image side must be a multiple of 2^g_downs (8 -> 256)
+    g_norm: Norm = "batch"
+    g_dropout: float = 0.5
+    g_dropout_blocks: int = 3  # decoder blocks next to the bottleneck that get dropout
+    d_ndf: int = 64
+    d_layers: int = 3  # stride-2 convs; 3 + the stride-1 layer = the 70x70 PatchGAN
+    d_s1_layer: bool = True
+    d_norm: Norm = "batch"
+    loss: Literal["bce", "ls", "hinge"] = "bce"
+    lambda_l1: float = 100.0
+    d_loss_scale: float = 0.5  # D's loss is (real + fake) * this: D learns at half G's rate
+    lr_decay_start: float = 1.0  # fraction of the run after which the LR falls linearly to 0 (1.0: constant)
+    init: Literal["normal02", "keras", "torch"] = "normal02"
+
+
+def lr_factor(step: int, total: int | None, start: float) -> float:
+    """Linear decay to 0 over the part of the run after ``start`` (a fraction); 1 before it or without a budget."""
+    if total is None or start >= 1.0:
+        return 1.0
+    begin = int(total * start)
+    return 1.0 - max(0, step - begin) / max(1, total - begin + 1)
+
+
+def apply_lr(recipe: Recipe, start: float, base: dict[str, float]) -> float:
+    f = lr_factor(recipe.step, recipe.total_steps, start)
+    for name, opt in recipe.optim.items():
+        for g in opt.param_groups:
+            g["lr"] = base[name] * f
+    return f
+
+
+class TranslationRecipe(Recipe):
+    """What pix2pix and CycleGAN share: two-domain data, a held-out grid of input | output | target, L1 report."""
+
+    ema_nets = ()
+    paired_data = True
+
+    @property
+    def latent_dim(self) -> int:
+        return 0
+
+    @classmethod
+    def load_data(cls, cfg):
+        from ..data.pairs import load_pairs
+
+        return load_pairs(cfg.data, paired=cls.paired_data)
+
+    @classmethod
+    def check_size(cls, cfg, stride: int, what: str) -> None:
+        s = cfg.data.size
+        if s is not None and s % stride:
+            raise ConfigError(f"{cls.name}: data.size={s} must be a multiple of {stride} ({what}); "
+                              f"try data.size={max(stride, round(s / stride) * stride)}")
+
+    def _check_shape(self, stride: int, what: str) -> None:
+        if self.shape[1] % stride or self.shape[2] % stride:
+            raise ConfigError(f"{self.name}: images are {self.shape[1]}x{self.shape[2]}, not a multiple of {stride} "
+                              f"({what}); set data.size")
+
+    def translators(self, nets: dict) -> list[tuple[nn.Module, str, str]]:
+        """(generator, input key, target key) pairs shown in the grid."""
+        return [(nets["G"], "A", "B")]
+
+    def fixed_inputs(self, data, n, generator):
+        held = data.test if getattr(data, "test", None) is not None else data
+        cols = self.cfg.train.grid
+        k = min(len(held.A), cols * max(1, cols // (4 * len(self.translators(self.networks())))))
+        out = {"A": held.batch(torch.arange(k))["A"].to(self.device)}
+        if held.paired:
+            out["B"] = held.batch(torch.arange(k))["B"].to(self.device)
+        else:
+            out["B"] = (held.B[torch.arange(k) % held.B.shape[0]].float() / 127.5 - 1).to(self.device)
+        out["paired"] = torch.tensor([held.paired], device=self.device)
+        return out
+
+    @torch.no_grad()
+    def translate(self, G: nn.Module, x: torch.Tensor, batch: int = 64) -> torch.Tensor:
+        was = G.training
+        G.eval()
+        try:
+            return torch.cat([G(x[i: i + batch]).float() for i in range(0, x.shape[0], batch)])
+        finally:
+            G.train(was)
+
+    def visualize(self, nets, fixed):
+        """Rows of input | output | target (CycleGAN: both directions), ``grid`` images per row."""
+        cols = self.cfg.train.grid
+        rows = []
+        for G, src, dst in self.translators(nets):
+            x, y = fixed[src], fixed[dst]
+            out = self.translate(G, x)
+            for i in range(0, x.shape[0], cols):
+                rows += [x[i: i + cols], out[i: i + cols], y[i: i + cols]]
+        fill = lambda r: r if r.shape[0] == cols else torch.cat([r, torch.ones(cols - r.shape[0], *r.shape[1:],
+                                                                                device=r.device)])
+        return torch.cat([fill(r) for r in rows]), cols
+
+    @torch.no_grad()
+    def epoch_report(self, data, step):
+        """Mean L1 of G(input) to the target on up to 128 held-out pairs."""
+        held = data.test if getattr(data, "test", None) is not None else None
+        if held is None or not held.paired:
+            return {}
+        b = held.batch(torch.arange(min(128, len(held.A))), self.device)
+        G, _, _ = self.translators(self.networks())[0]
+        return {"eval/L1_test": F.l1_loss(self.translate(G, b["A"]), b["B"]).item()}
+
+
+class Pix2Pix(TranslationRecipe):
+    name = "pix2pix"
+    Options = Options
+    nets = ("G", "D")
+
+    @classmethod
+    def validate(cls, cfg):
+        o = cfg.model
+        if o.g_downs < 2:
+            raise ConfigError(f"model.g_downs must be >= 2, got {o.g_downs}")
+        if not 0 <= o.g_dropout_blocks <= o.g_downs - 2:
+            raise ConfigError(f"model.g_dropout_blocks must be in 0..{o.g_downs - 2} (model.g_downs - 2), "
+                              f"got {o.g_dropout_blocks}")
+        if not 0 <= o.g_dropout < 1:
+            raise ConfigError(f"model.g_dropout must be in [0, 1), got {o.g_dropout}")
+        if o.d_layers < 1:
+            raise ConfigError(f"model.d_layers must be >= 1, got {o.d_layers}")
+        if not 0 < o.lr_decay_start <= 1:
+            raise ConfigError(f"model.lr_decay_start must be in (0, 1], got {o.lr_decay_start}")
+        cls.check_size(cfg, 2 ** o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
+
+    def build(self):
+        o, c = self.opts, self.shape[0]
+        self._check_shape(2 ** o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
+        self.G = init_weights(UNetGenerator(c, c, o.g_downs, o.g_ngf, o.g_norm, o.g_dropout, o.g_dropout_blocks),
+                              o.init)
+        self.D = init_weights(PatchDiscriminator(2 * c, o.d_ndf, o.d_layers, o.d_norm, o.d_s1_layer), o.init)
+
+    def discriminate(self, D: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Patch logits for output ``y`` given input ``x``."""
+        return D(torch.cat([x, y], 1))
+
+    def train_step(self, batch):
+        o, t = self.opts, self.cfg.train
+        apply_lr(self, o.lr_decay_start, {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr})
+        x, y = batch["A"], batch["B"]
+        fake = self.w.G(x)
+
+        lr_ = self.discriminate(self.w.D, x, y)
+        lf = self.discriminate(self.w.D, x, fake.detach())
+        d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)
+        self.optim["D"].zero_grad(set_to_none=True)
+        ((d_r + d_f) * o.d_loss_scale).backward()
+        self.optim["D"].step()
+
+        with frozen(self.D):
+            g_adv = losses.g_loss(o.loss, self.discriminate(self.D, x, fake))
+        l1 = F.l1_loss(fake.float(), y.float())
+        self.optim["G"].zero_grad(set_to_none=True)
+        (g_adv + o.lambda_l1 * l1).backward()
+        self.optim["G"].step()
+
+        acc_r, acc_f = losses.d_accuracy(lr_.detach(), lf.detach(), o.loss)
+        self.report("loss/D_real", d_r.detach())
+        self.report("loss/D_fake", d_f.detach())
+        self.report("loss/G_adv", g_adv.detach())
+        self.report("loss/G_L1", l1.detach())
+        self.report("D/acc_real", acc_r)
+        self.report("D/acc_fake", acc_f)

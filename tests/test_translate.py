@@ -1,0 +1,97 @@
+"""`gankit translate`: any size, greyscale and RGBA files and folders; directions; held-out grids and scores."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import gankit
+from gankit import api
+from gankit.cli import main as cli
+from gankit.data.images import to_float, to_tensor_u8
+from gankit.errors import GankitError
+from gankit.translate import evaluate, load_translator, translate_file
+from test_pairs import make_aligned
+
+COMMON = ["train.steps=2", "train.batch_size=2", "train.log_every=1", "train.sample_every=100", "train.threads=1",
+          "train.device=cpu", "data.size=16"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("translate")
+    data = make_aligned(base / "ab", n_train=4, n_test=3)
+    p2p = api.train("pix2pix", overrides=[*COMMON, f"data.name={data}", "model.g_ngf=4", "model.g_downs=4",
+                                          "model.g_dropout_blocks=1", "model.d_ndf=4"], out=base / "runs")
+    cyc = api.train("cyclegan", overrides=[*COMMON, f"data.name={data}", "model.g_ngf=4", "model.g_blocks=1",
+                                           "model.d_ndf=4", "model.d_layers=2", "data.disjoint=false"],
+                    out=base / "runs")
+    return {"pix2pix": p2p, "cyclegan": cyc, "base": base}
+
+
+@pytest.fixture
+def odd_inputs(tmp_path):
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (23, 37, 3), dtype=np.uint8))
+    rgb.save(d / "odd.jpg")
+    rgb.convert("L").save(d / "grey.png")
+    rgba = Image.fromarray(rng.integers(0, 256, (40, 9, 4), dtype=np.uint8), "RGBA")
+    rgba.save(d / "sub" / "alpha.png")
+    rgb.convert("P").save(d / "sub" / "palette.gif")
+    return d
+
+
+def test_translate_cli_any_size_grey_and_rgba(runs, odd_inputs, tmp_path):
+    for fit in ("scale", "native"):
+        out = tmp_path / f"out-{fit}"
+        if fit == "scale":  # once in a fresh process, as a user runs it
+            p = gankit("translate", runs["pix2pix"], odd_inputs, "--out", out, "--fit", fit)
+            assert "4 image(s) AtoB" in p.stdout
+        else:
+            assert cli(["translate", str(runs["pix2pix"]), str(odd_inputs), "--out", str(out), "--fit", fit]) == 0
+        for src, dst in (("odd.jpg", "odd.png"), ("grey.png", "grey.png"), ("sub/alpha.png", "sub/alpha.png"),
+                         ("sub/palette.gif", "sub/palette.png")):
+            with Image.open(odd_inputs / src) as a, Image.open(out / dst) as b:
+                assert b.size == a.size and b.mode == "RGB", (fit, src)
+
+
+def test_translator_matches_the_network_where_no_resizing_is_needed(runs):
+    tr = load_translator(runs["pix2pix"])
+    assert (tr.size, tr.stride, tr.direction) == (16, 16, "AtoB")
+    x = torch.rand(3, 16, 16) * 2 - 1
+    direct = tr(x[None])[0]
+    assert torch.allclose(tr.translate_tensor(x, "scale"), direct, atol=1e-5)
+    assert torch.allclose(tr.translate_tensor(x, "native"), direct, atol=1e-6)
+    wide = torch.rand(3, 16, 48) * 2 - 1  # native: fully convolutional at 16 x 48, no padding needed
+    assert torch.allclose(tr.translate_tensor(wide, "native"), tr(wide[None])[0], atol=1e-6)
+    assert tr.translate_tensor(torch.rand(3, 5, 70) * 2 - 1, "native").shape == (3, 5, 70)
+
+
+def test_directions(runs, odd_inputs, tmp_path, capsys):
+    with pytest.raises(GankitError, match="translates that way only"):
+        load_translator(runs["pix2pix"], "BtoA")
+    fwd, back = load_translator(runs["cyclegan"], "AtoB"), load_translator(runs["cyclegan"], "BtoA")
+    assert fwd.net is fwd.recipe.G and back.net is back.recipe.F
+    im = translate_file(back, odd_inputs / "grey.png")
+    assert im.size == (37, 23)
+    rc = cli(["translate", str(runs["pix2pix"]), str(odd_inputs), "--direction", "BtoA", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "AtoB" in err and len(err.strip().splitlines()) == 1
+
+
+def test_test_grid_and_scores(runs, tmp_path, capsys):
+    assert cli(["translate", str(runs["cyclegan"]), "--test-grid", "3", "--out", str(tmp_path / "g")]) == 0
+    grid = tmp_path / "g" / "test-grid-AtoB.png"
+    assert grid.exists() and "input | output | target" in capsys.readouterr().out
+    with Image.open(grid) as g:
+        assert g.size == ((8 * 16 + 9 * 2) * 4, (3 * 16 + 4 * 2) * 4)  # one group of 3 rows, 8 columns, x4
+    tr = load_translator(runs["pix2pix"])
+    base = evaluate(None, tr.recipe.cfg.data, extractor=None)
+    # identity on the inverse-image pairs of make_aligned: far from the target
+    assert base["n"] == 3 and base["ssim"] < 0.2 and base["l1"] > 0.5
+    # the identity mapping against itself would be perfect; a real model is scored on its outputs
+    got = evaluate(tr, tr.recipe.cfg.data, extractor=None)
+    assert got["psnr"] != base["psnr"]
+    x = to_float(to_tensor_u8(Image.new("RGB", (16, 16), "white")))
+    assert tr.translate_tensor(x).shape == (3, 16, 16)
