@@ -91,6 +91,16 @@ _LPIPS_NETS = {  # backbone slices ending at each ReLU LPIPS reads, and their ch
 }
 
 
+def _alex_features() -> nn.Sequential:
+    """torchvision's AlexNet ``features`` (same layer indices, so its state dict keys load unchanged)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+
+
 class _Lin(nn.Module):
     def __init__(self, ch: int):
         super().__init__()
@@ -112,7 +122,8 @@ class LPIPS(nn.Module):
         if not random_weights and (backbone is None or lin is None):
             raise GankitError("lpips needs weights files: the backbone (torchvision alexnet/vgg16 state dict) and the "
                               "LPIPS linear layers (lpips weights/v0.1/<net>.pth); no weights are downloaded")
-        feats = (torchvision.models.alexnet() if net == "alex" else torchvision.models.vgg16()).features
+        feats = _alex_features() if net == "alex" else torchvision.models.vgg.make_layers(
+            torchvision.models.vgg.cfgs["D"])  # vgg16's features (no classifier: 120M parameters we never use)
         slices, chans = _LPIPS_NETS[net]
         self.slices = nn.ModuleList(nn.Sequential(*[feats[i] for i in range(a, b)]) for a, b in slices)
         for i, ch in enumerate(chans):
