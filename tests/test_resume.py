@@ -14,10 +14,14 @@ DATA = {"mlp-gan": ["--data", "twemoji", "data.size=16"],  # tiny embedded data;
         "lsgan": ["--data", "twemoji", "data.size=28", "data.channels=1"]}
 
 
-@pytest.mark.parametrize("recipe", ["mlp-gan", "dcgan", "lsgan"])
-def test_resume_is_bitwise_identical(recipe, tmp_path):
-    args = ["train", recipe, *COMMON, *DATA[recipe], "model.d_split_steps=true"] if recipe != "mlp-gan" else \
-        ["train", recipe, *COMMON, *DATA[recipe]]
+FAST = ["train.channels_last=true", "train.precision=bf16", "train.fused=true"]
+
+
+@pytest.mark.parametrize("recipe, extra", [("mlp-gan", []), ("dcgan", ["model.d_split_steps=true"]),
+                                           ("lsgan", ["model.d_split_steps=true"]), ("dcgan", FAST)],
+                         ids=["mlp-gan", "dcgan", "lsgan", "dcgan-fast-path"])
+def test_resume_is_bitwise_identical(recipe, extra, tmp_path):
+    args = ["train", recipe, *COMMON, *DATA[recipe], *extra]
     gankit(*args, "--out", tmp_path / "full")
     crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
     assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr

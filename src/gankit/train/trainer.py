@@ -140,6 +140,7 @@ class Trainer:
             meta = c.state.get("optim", {}).get(n)
             if meta is not None:
                 opt.load_state_dict(ckpt.unpack_optimizer(f"optim.{n}", meta, c.tensors))
+                match_param_layout(opt)
         for k in self.fixed:
             if f"fixed.{k}" in c.tensors:
                 self.fixed[k] = c.tensors[f"fixed.{k}"].to(self.device)
@@ -405,6 +406,16 @@ class Trainer:
             return None
         from .progress import Progress
         return Progress(total, deadline, start=self.step)
+
+
+def match_param_layout(opt: torch.optim.Optimizer) -> None:
+    """Give per-parameter optimizer state the memory layout of its parameter (checkpoints store contiguous
+    tensors; a channels-last parameter needs channels-last moments, or fused kernels pair the wrong elements)."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for k, v in opt.state.get(p, {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def _main_thread() -> bool:
