@@ -123,10 +123,11 @@ class SRData:
         return hr, downscale(hr, self.scale)
 
     def heldout_crops(self, n: int, device=None) -> torch.Tensor:
-        """Centre crops (crop x crop) of the first ``n`` held-out images (repeated if fewer), float [-1, 1]."""
-        c, out = self.crop, []
+        """Centre crops (crop x crop) of ``n`` held-out images spread evenly over the split (repeated if fewer),
+        float [-1, 1]."""
+        c, out, m = self.crop, [], len(self.heldout)
         for j in range(n):
-            img = self.heldout[j % len(self.heldout)]
+            img = self.heldout[(j * m // n) if n <= m else j % m]
             h, w = img.shape[-2:]
             y, x = (h - c) // 2, (w - c) // 2
             out.append(img[:, y: y + c, x: x + c])
