@@ -1,0 +1,123 @@
+"""Training health: collapse / D-dominating / divergence signals, the NaN guard's rollback, health.md."""
+import json
+
+import pytest
+import torch
+
+from gankit import config as C
+from gankit.train.health import HealthMonitor, mean_pairwise_distance
+from gankit.train.trainer import Trainer, TrainingDiverged
+
+from conftest import needs_fmnist
+
+TINY = ["data.limit=256", "train.batch_size=32", "model.g_hidden=[32]", "model.d_hidden=[32]", "train.log_every=10"]
+
+
+def trainer(tmp_path, *overrides):
+    cfg = C.resolve("mlp-gan", "default", overrides=TINY + list(overrides))
+    return Trainer(cfg, out=tmp_path, progress=False)
+
+
+def rows(run):
+    return [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_diversity_signal_and_findings_unit():
+    h = HealthMonitor()
+    real = torch.rand(64, 1, 28, 28) * 2 - 1
+
+    class Data:
+        def __len__(self):
+            return 64
+
+        def batch(self, idx, device, gen):
+            return {"image": real[idx]}
+
+    assert h.on_grid(0, real[:1].repeat(64, 1, 1, 1), Data(), {"z": 0}) == {"health/diversity": 0.0}
+    h.on_grid(10, real[:1].repeat(64, 1, 1, 1), Data(), {"z": 0})
+    assert h.findings()["collapse suspected"][0]
+    h2 = HealthMonitor()
+    h2.on_grid(10, real.flip(0), Data(), {"z": 0})
+    assert h2.diversity[-1][1] == pytest.approx(1.0, abs=0.05) and not h2.findings()["collapse suspected"][0]
+    assert mean_pairwise_distance(real[:1].repeat(4, 1, 1, 1)) == 0
+    for acc, flag in ((0.99, True), (0.7, False)):
+        h3 = HealthMonitor()
+        for s in range(10):
+            h3.observe({"step": s, "D/acc_real": acc, "D/acc_fake": acc, "health/grad_G": 0.01})
+        assert h3.findings()["D dominating"][0] is flag
+
+
+@needs_fmnist
+def test_constant_generator_is_flagged_as_collapse(tmp_path):
+    tr = trainer(tmp_path, "train.steps=40", "train.sample_every=20")
+    last = [m for m in tr.recipe.G.modules() if isinstance(m, torch.nn.Linear)][-1]
+    orig = tr.recipe.train_step
+
+    def step(batch):  # G forced to a constant: its output layer ignores z
+        orig(batch)
+        with torch.no_grad():
+            last.weight.zero_()
+    with torch.no_grad():
+        last.weight.zero_()
+    tr.recipe.train_step = step
+    run = tr.fit()
+    text = (run / "health.md").read_text()
+    assert "**collapse suspected: YES**" in text and "step 40: 0.000" in text
+    assert "**divergence: no**" in text
+    logged = [r for r in rows(run) if "health/diversity" in r]
+    assert logged and logged[-1]["health/diversity"] < 1e-3 and logged[-1]["step"] == 40
+    assert any("health/grad_G" in r and "health/grad_D" in r for r in rows(run))
+
+
+@needs_fmnist
+def test_frozen_generator_lets_d_dominate(tmp_path):
+    run = trainer(tmp_path, "train.steps=150", "train.lr=0", "train.lr_d=2e-3", "model.dropout=0",
+                  "model.real_label=1.0").fit()
+    text = (run / "health.md").read_text()
+    assert "**D dominating: YES**" in text, text
+
+
+@needs_fmnist
+def test_nan_rolls_back_with_lower_lr_and_training_goes_on(tmp_path):
+    tr = trainer(tmp_path, "train.steps=60", "train.ckpt_every=20", "train.sample_every=20")
+    orig, done = tr.recipe.train_step, []
+
+    def step(batch):
+        orig(batch)
+        if tr.recipe.step == 33 and not done:  # one injected NaN into G's weights
+            done.append(1)
+            with torch.no_grad():
+                for p in tr.recipe.G.parameters():
+                    p.fill_(float("nan"))
+    tr.recipe.train_step = step
+    run = tr.fit()
+    assert tr.step == 60 and len(tr.health.rollbacks) == 1
+    ev = tr.health.rollbacks[0]
+    assert ev["at_step"] == 40 and ev["back_to"] == 20 and ev["lr"]["G"] == pytest.approx(1e-4)
+    assert all(torch.isfinite(p).all() for p in tr.recipe.G.parameters())
+    assert tr.recipe.optim["D"].param_groups[0]["lr"] == pytest.approx(1e-4)
+    final = [r for r in rows(run) if "loss/G" in r][-1]
+    assert final["step"] == 60 and final["loss/G"] == final["loss/G"]  # finite
+    text = (run / "health.md").read_text()
+    assert "**divergence: YES**" in text and "rolled back to step 20" in text
+    from gankit.train import checkpoint as ckpt
+    c = ckpt.load(run)
+    assert c.step == 60 and c.state["optim"]["G"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+
+
+@needs_fmnist
+def test_persistent_nan_stops_after_k_rollbacks_with_a_clear_message(tmp_path):
+    tr = trainer(tmp_path, "train.steps=200", "train.max_rollbacks=2")
+    orig = tr.recipe.train_step
+
+    def step(batch):  # every step poisons D: no learning rate can save this run
+        orig(batch)
+        with torch.no_grad():
+            next(tr.recipe.D.parameters()).fill_(float("inf"))
+    tr.recipe.train_step = step
+    with pytest.raises(TrainingDiverged, match=r"after 2 rollback\(s\)"):
+        tr.fit()
+    assert len(tr.health.rollbacks) == 2 and [e["back_to"] for e in tr.health.rollbacks] == [0, 0]
+    assert [e["lr"]["G"] for e in tr.health.rollbacks] == pytest.approx([1e-4, 5e-5])
+    text = (tr.run_dir / "health.md").read_text()
+    assert "STOPPED" in text and "**divergence: YES**" in text
