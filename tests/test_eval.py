@@ -223,3 +223,13 @@ def test_folder_vs_folder_at_a_common_size(capsys, png_folder):
     assert res["card"]["image_size"] == [3, 16, 16] and res["card"]["n_fake"] == 6
     assert abs(res["scores"]["fid"]) < 1e-6  # a set against itself
     assert "random extractor checks plumbing only" in err
+
+
+def test_train_extractor_and_list_from_the_cli(capsys, tiny_idx):
+    code, out, err = cli(capsys, "metrics", "train-extractor", f"mnist:{tiny_idx}", "--epochs", 1, "--batch-size", 16)
+    assert code == 0, err
+    assert "held-out accuracy" in out and "mnist.safetensors" in out
+    code, out, err = cli(capsys, "metrics", "list")
+    assert code == 0 and "domain:mnist" in out and "input=1x28" in out
+    code, out, err = cli(capsys, "metrics", "train-extractor", "twemoji-nope")
+    assert code == 2 and err.startswith("error: unknown dataset")
