@@ -15,8 +15,10 @@ from torch import nn
 from ..errors import GankitError
 
 
-def _prep(x: torch.Tensor, y: bool, crop: int) -> torch.Tensor:
+def _prep(x: torch.Tensor, y: bool, crop: int, quantize: bool = False) -> torch.Tensor:
     x = (x.float().clamp(-1, 1) + 1) / 2  # [0, 1]
+    if quantize:  # score what a saved 8-bit PNG holds (the SR papers' convention)
+        x = (x * 255).round() / 255
     if y:
         if x.shape[1] == 3:
             w = torch.tensor([65.481, 128.553, 24.966], device=x.device).view(1, 3, 1, 1)
@@ -27,11 +29,13 @@ def _prep(x: torch.Tensor, y: bool, crop: int) -> torch.Tensor:
     return x
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True):
-    """Peak signal-to-noise ratio in dB on [0, 1] images (per image, then averaged when ``reduce``)."""
+def psnr(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True,
+         quantize: bool = False):
+    """Peak signal-to-noise ratio in dB on [0, 1] images (per image, then averaged when ``reduce``);
+    ``quantize`` rounds both to 8 bits first."""
     if a.shape != b.shape:
         raise GankitError(f"psnr: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
-    a, b = _prep(a, y, crop), _prep(b, y, crop)
+    a, b = _prep(a, y, crop, quantize), _prep(b, y, crop, quantize)
     mse = (a - b).double().pow(2).flatten(1).mean(1)
     val = 10 * torch.log10(1.0 / mse.clamp_min(1e-20))
     return val.mean().item() if reduce else val
@@ -45,12 +49,12 @@ def _gauss(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True,
-         window: int = 11, sigma: float = 1.5):
+         window: int = 11, sigma: float = 1.5, quantize: bool = False):
     """Structural similarity (Wang et al. 2004): 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, data
     range 1, 'valid' filtering; the mean SSIM map per image (RGB: the mean over channels)."""
     if a.shape != b.shape:
         raise GankitError(f"ssim: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
-    a, b = _prep(a, y, crop).double(), _prep(b, y, crop).double()
+    a, b = _prep(a, y, crop, quantize).double(), _prep(b, y, crop, quantize).double()
     if min(a.shape[-2:]) < window:
         raise GankitError(f"ssim: images of {tuple(a.shape[-2:])} px are smaller than the {window}px window")
     c = a.shape[1]

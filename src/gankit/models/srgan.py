@@ -305,8 +305,8 @@ def evaluate(G: nn.Module | None, data, scale: int = 4, limit: int | None = None
     """PSNR and SSIM (Y channel, ``scale``-px border cropped, 8-bit) of G and of bicubic on held-out images.
 
     Returns ``{"sr": {...}, "bicubic": {...}, "n": N, ...}``; ``G=None`` scores bicubic only."""
-    from .. import sr_metrics as M
     from ..data.sr import bicubic_up
+    from ..metrics.task import psnr, ssim
 
     border = scale if border is None else border
     n = len(data.heldout) if limit is None else min(limit, len(data.heldout))
@@ -321,9 +321,9 @@ def evaluate(G: nn.Module | None, data, scale: int = 4, limit: int | None = None
             if G is not None:
                 outs["sr"] = G(lr).float()
             for k, out in outs.items():
-                acc[k]["psnr_y"].append(M.psnr(out, hr, border).item())
-                acc[k]["ssim_y"].append(M.ssim(out, hr, border).item())
-                acc[k]["psnr_rgb"].append(M.psnr(out, hr, border, y=False).item())
+                acc[k]["psnr_y"].append(psnr(out, hr, crop=border, quantize=True))
+                acc[k]["ssim_y"].append(ssim(out, hr, crop=border, quantize=True))
+                acc[k]["psnr_rgb"].append(psnr(out, hr, y=False, crop=border, quantize=True))
     finally:
         if G is not None:
             G.train(was)
