@@ -186,6 +186,9 @@ def info(ckpt_path: Path = typer.Argument(..., metavar="CKPT"), as_json: bool = 
             if not k.endswith(("running_mean", "running_var", "num_batches_tracked", "_u", "_v")):
                 groups[f"{parts[0]}.{parts[1]}"] += v.numel()
     s = c.state
+    if "param_counts" in s:  # exact: buffers (BN statistics, an image pool) are not parameters
+        groups = {f"net.{n}": v for n, v in s["param_counts"].items()}
+        groups.update({f"ema.{n}": s["param_counts"][n] for n in s.get("ema_nets", []) if n in s["param_counts"]})
     summary = {
         "path": str(c.path), "recipe": s["config"]["recipe"], "preset": s["config"].get("preset"),
         "step": s["step"], "epoch": s.get("epoch"), "train_seconds": round(s.get("elapsed", 0), 1),

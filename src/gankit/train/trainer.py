@@ -235,6 +235,7 @@ class Trainer:
         state = {"step": self.step, "epoch": self.sampler.epoch_float, "data": self.sampler.state(),
                  "elapsed": self.elapsed, "config": C.to_plain(self.cfg), "optim": optim, "rng": rng,
                  "best": self.best, "ema_nets": list(self.ema),
+                 "param_counts": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
                  "data_info": {"name": self.data.name, "shape": list(self.data.shape),
                                "classes": self.data.classes, "fingerprint": self.data.fingerprint()}}
         return tensors, state
