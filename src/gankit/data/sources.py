@@ -74,25 +74,34 @@ def load_cifar(split: str, path: Path | None = None):
 # --------------------------------------------------------------------------- image files
 
 
-def read_files(paths: list[Path], size: int | None, background: str, skip_bad: bool) -> tuple[torch.Tensor, list[int], int]:
-    """Decode image files (threads) into one uint8 tensor; returns (images, kept indices, n skipped)."""
-    def load(p):
+def decode_many(paths: list[Path], decode, skip_bad: bool) -> tuple[list, list[int]]:
+    """``decode(path)`` over ``paths`` in threads. A DataError stops everything, or with ``skip_bad`` drops that
+    file. Returns (results, indices kept)."""
+    def one(p):
         try:
-            im = open_rgb(p, background)
-            if size is None:
-                if im.size[0] != im.size[1]:
-                    raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}; set data.size to crop and resize")
-            else:
-                im = square_resize(im, size)
-            return to_tensor_u8(im)
+            return decode(p)
         except DataError:
             if skip_bad:
                 return None
             raise
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        tensors = list(pool.map(load, paths))
-    kept = [i for i, t in enumerate(tensors) if t is not None]
+        results = list(pool.map(one, paths))
+    return results, [i for i, t in enumerate(results) if t is not None]
+
+
+def read_files(paths: list[Path], size: int | None, background: str, skip_bad: bool) -> tuple[torch.Tensor, list[int], int]:
+    """Decode image files (threads) into one uint8 tensor; returns (images, kept indices, n skipped)."""
+    def load(p):
+        im = open_rgb(p, background)
+        if size is None:
+            if im.size[0] != im.size[1]:
+                raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}; set data.size to crop and resize")
+        else:
+            im = square_resize(im, size)
+        return to_tensor_u8(im)
+
+    tensors, kept = decode_many(paths, load, skip_bad)
     if not kept:
         raise DataError(f"no readable images among {len(paths)} file(s)")
     shapes = {tuple(tensors[i].shape) for i in kept}

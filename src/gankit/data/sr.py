@@ -22,8 +22,6 @@ The held-out split is fixed by content identity, never by ``seed``: emoji are sp
 from __future__ import annotations
 
 import hashlib
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch.nn.functional as F
 
 from ..errors import DataError
 from .images import IMAGE_SUFFIXES, open_rgb, square_resize, to_float, to_tensor_u8, to_uint8
+from .sources import decode_many
 
 HELDOUT_EVERY = 20  # 1 in 20 groups is held out
 
@@ -247,22 +246,15 @@ def load_hr_folder(folder: Path, size: int | None, background: str, skip_bad: bo
     files, flags = [files[i] for i in keep], [flags[i] for i in keep]
 
     def read(p: Path):
-        try:
-            im = open_rgb(p, background)
-            if size is not None:
-                im = square_resize(im, size)
-            if min(im.size) < crop:
-                raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than the HR crop {crop} "
-                                f"(lower model.crop or raise data.size)")
-            return to_tensor_u8(im)
-        except DataError:
-            if skip_bad:
-                return None
-            raise
+        im = open_rgb(p, background)
+        if size is not None:
+            im = square_resize(im, size)
+        if min(im.size) < crop:
+            raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than the HR crop {crop} "
+                            f"(lower model.crop or raise data.size)")
+        return to_tensor_u8(im)
 
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        tensors = list(pool.map(read, files))
-    kept = [i for i, t in enumerate(tensors) if t is not None]
+    tensors, kept = decode_many(files, read, skip_bad)
     if not kept:
         raise DataError(f"{folder}: no readable images of at least {crop}x{crop} among {len(files)} file(s)")
     names = [str(files[i].relative_to(folder)) for i in kept]
