@@ -4,13 +4,14 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .base import Recipe
 from .cyclegan import CycleGAN
+from .cgan import CGAN
 from .dcgan import DCGAN
 from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "srgan": SRGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:
