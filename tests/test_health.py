@@ -10,7 +10,7 @@ from gankit.train.trainer import Trainer, TrainingDiverged
 
 from conftest import needs_fmnist
 
-TINY = ["data.limit=256", "train.batch_size=32", "model.g_hidden=[32]", "model.d_hidden=[32]", "train.log_every=10"]
+TINY = ["data.limit=256", "train.batch_size=32", "train.lr=2e-4", "model.g_hidden=[32]", "model.d_hidden=[32]", "train.log_every=10"]
 
 
 def trainer(tmp_path, *overrides):
