@@ -14,7 +14,7 @@ from gankit import config as C
 from gankit.models import recipe_class
 from gankit.train.fast import apply_fast_path
 
-FAST = ["train.channels_last=true", "train.precision=auto", "train.fused=true"]  # what the default presets use
+FAST = ["train.channels_last=true", "train.precision=auto", "train.fused=true", "model.reuse_fakes=true"]  # as the defaults
 VARIANTS = {
     "default-fast": FAST,
     "fp32-eager": [],
@@ -22,6 +22,8 @@ VARIANTS = {
     "bf16": ["train.precision=bf16"],
     "cl+bf16": ["train.channels_last=true", "train.precision=bf16"],
     "cl+bf16+fused": ["train.channels_last=true", "train.precision=bf16", "train.fused=true"],
+    "cl+bf16+fused+reuse": ["train.channels_last=true", "train.precision=bf16", "train.fused=true",
+                            "model.reuse_fakes=true"],
     "cl+bf16+fused+compile": ["train.channels_last=true", "train.precision=bf16", "train.fused=true",
                               "train.compile=true"],
 }

@@ -240,9 +240,11 @@ def test_diffaugment_is_what_d_sees_in_both_steps():
     real = torch.rand(8, 3, 32, 32) * 2 - 1
     r.train_step({"image": real})
     h.remove()
-    assert len(seen) == 3  # real, fake (D step) and fake (G step)
-    assert (seen[0] == 0).all(1).float().mean() > 0.1  # cutout holes in what D saw of the real batch
-    assert not torch.equal(seen[0], real)
+    rows = torch.cat(seen)
+    assert rows.shape[0] == 24  # real, fake (D step: one joint forward or two) and fake (G step)
+    seen_real = rows[:8]
+    assert (seen_real == 0).all(1).float().mean() > 0.1  # cutout holes in what D saw of the real batch
+    assert not torch.equal(seen_real, real)
 
 
 def test_bad_diffaug_policy_is_a_config_error():
