@@ -197,6 +197,9 @@ def sr_eval(
     limit: Optional[int] = typer.Option(None, "--limit", help="score only the first N held-out images"),
     device: str = typer.Option("cpu", "--device"),
     as_json: bool = typer.Option(False, "--json", help="print the score cards as JSON"),
+    dump: Optional[Path] = typer.Option(None, "--dump", help="also write the held-out HR images and every method's "
+                                        "outputs as PNG folders (DIR/hr, DIR/bicubic, DIR/model-K), e.g. for "
+                                        "`gankit eval --real DIR/hr --fake DIR/model-1`"),
 ):
     """Score cards on the fixed held-out split: PSNR/SSIM (Y, border = scale) of bicubic and each checkpoint."""
     from .config import DataConfig
@@ -215,6 +218,8 @@ def sr_eval(
             card["warning"] = o.content_note
         cards.append(card)
     n = min(limit or len(ds.heldout), len(ds.heldout))
+    if dump is not None:
+        _dump_outputs(dump, ds, models, n, scale, device)
     head = {"data": data, "size": size, "heldout_images": n, "metric": f"Y (BT.601), {scale}-px border cropped, 8-bit"}
     if as_json:
         typer.echo(json.dumps({**head, "cards": cards}, indent=1))
@@ -225,6 +230,25 @@ def sr_eval(
                    + (f"  [{c['stage']}, content {c['content']}, step {c['step']}]" if "stage" in c else ""))
         if "warning" in c:
             typer.echo(f"  warning: {c['warning']}")
+
+
+@torch.no_grad()
+def _dump_outputs(out: Path, ds, models, n: int, scale: int, device) -> None:
+    from .data.sr import bicubic_up
+    from .viz.grid import save_images
+
+    folders = {"hr": [], "bicubic": []}
+    folders.update({f"model-{k + 1}": [] for k in range(len(models))})
+    for i in range(n):
+        hr, lr = ds.heldout_pair(i, device)
+        folders["hr"].append(hr)
+        folders["bicubic"].append(bicubic_up(lr, scale))
+        for k, (_, m) in enumerate(models):
+            m.G.eval()
+            folders[f"model-{k + 1}"].append(m.G(lr).float())
+    for name, imgs in folders.items():
+        save_images(torch.cat(imgs), out / name, prefix=name)
+    typer.echo(f"wrote {n} held-out images per method under {out}")
 
 
 def register(app: typer.Typer) -> None:
