@@ -62,7 +62,7 @@ def main():
     iters = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     names = sys.argv[2:] or list(VARIANTS)
     for name in names:
-        print(f"{name:24s} {throughput(VARIANTS[name], iters):8.1f} img/s", flush=True)
+        print(f"{name:24s} img_per_s={throughput(VARIANTS[name], iters):.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ and cached as uint8 tensors under ``$GANKIT_CACHE`` (default ``~/.cache/gankit``
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import torch
@@ -74,26 +73,17 @@ def render_openmoji(size: int, background: str | None = "white", limit: int | No
     if size < 8:
         raise DataError(f"OpenMoji render size must be >= 8, got {size}")
     files = svg_files(limit)
-    from .sources import cache_dir
+    from .sources import read_decoded, write_decoded
 
     tag = "rgba" if background is None else "-".join(map(str, parse_colour(background)))
-    path = cache_dir() / "decoded" / f"openmoji-{size}-{tag}-{len(files)}-{_digest(files)}.pt"
-    if cache and path.exists():
-        try:
-            blob = torch.load(path, weights_only=True)
-            return blob["images"], list(blob["names"])
-        except Exception:
-            pass  # a broken cache is rebuilt below
+    name = f"openmoji-{size}-{tag}-{len(files)}-{_digest(files)}.pt"
+    blob = read_decoded(name) if cache else None
+    if blob is not None:
+        return blob["images"], list(blob["names"])
     images = torch.stack([render_svg(f, size, background) for f in files])
     names = [f.stem for f in files]
     if cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save({"images": images, "names": names}, tmp)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # caching is an optimisation only
+        write_decoded(name, {"images": images, "names": names})
     return images, names
 
 

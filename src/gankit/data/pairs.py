@@ -167,32 +167,22 @@ def render_emoji_pairs(codes: list[str], background: str = "white") -> tuple[tor
 def load_emoji_pairs(background: str = "white", codes: list[str] | None = None):
     """(twemoji, openmoji, codes) at 72 px. The full set is rendered once and cached; a subset (``codes``) is read
     from that cache when present and otherwise rendered on its own (not cached)."""
-    from .sources import cache_dir
+    from .sources import read_decoded, write_decoded
 
     every = emoji_codes()
-    cache = cache_dir() / "decoded" / f"emoji-pairs-{EMOJI_NATIVE}-{background.strip('#').lower()}-{len(every)}.pt"
-    if cache.exists():
-        try:
-            blob = torch.load(cache, weights_only=True)
-            if blob["codes"] == every:
-                if codes is None:
-                    return blob["A"], blob["B"], every
-                pos = {c: i for i, c in enumerate(every)}
-                idx = torch.tensor([pos[c] for c in codes], dtype=torch.long)
-                return blob["A"][idx], blob["B"][idx], list(codes)
-        except Exception:
-            pass  # a broken cache is rebuilt below
+    name = f"emoji-pairs-{EMOJI_NATIVE}-{background.strip('#').lower()}-{len(every)}.pt"
+    blob = read_decoded(name)
+    if blob is not None and blob.get("codes") == every:
+        if codes is None:
+            return blob["A"], blob["B"], every
+        pos = {c: i for i, c in enumerate(every)}
+        idx = torch.tensor([pos[c] for c in codes], dtype=torch.long)
+        return blob["A"][idx], blob["B"][idx], list(codes)
     if codes is not None:
         a, b = render_emoji_pairs(codes, background)
         return a, b, list(codes)
     a, b = render_emoji_pairs(every, background)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"A": a, "B": b, "codes": every}, tmp)
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # caching is an optimisation only
+    write_decoded(name, {"A": a, "B": b, "codes": every})
     return a, b, every
 
 

@@ -25,6 +25,29 @@ def cache_dir() -> Path:
     return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
 
 
+def read_decoded(name: str) -> dict | None:
+    """A tensor blob cached under ``cache_dir()/decoded`` (decoded or rendered images), or None if absent/broken."""
+    path = cache_dir() / "decoded" / name
+    if path.exists():
+        try:
+            return torch.load(path, weights_only=True)
+        except Exception:
+            return None  # a broken cache is rebuilt by the caller
+    return None
+
+
+def write_decoded(name: str, blob: dict) -> None:
+    """Cache ``blob`` atomically (temp file + rename); failures are ignored: caching is an optimisation only."""
+    path = cache_dir() / "decoded" / name
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def search_dirs(name: str) -> list[Path]:
     dirs = []
     if os.environ.get("GANKIT_DATA"):
@@ -146,22 +169,13 @@ def load_twemoji(size: int | None, background: str, skip_bad: bool):
     if not paths:
         raise DataError(f"{folder}: no Twemoji PNGs found")
     size = size or 72
-    cache = cache_dir() / "decoded" / f"twemoji-{size}-{background.strip('#')}-{len(paths)}.pt"
-    if cache.exists():
-        try:
-            blob = torch.load(cache, weights_only=True)
-            return blob["images"], [folder / n for n in blob["names"]], 0
-        except Exception:
-            pass  # a broken cache is rebuilt below
+    name = f"twemoji-{size}-{background.strip('#')}-{len(paths)}.pt"
+    blob = read_decoded(name)
+    if blob is not None:
+        return blob["images"], [folder / n for n in blob["names"]], 0
     images, kept, skipped = read_files(paths, size, background, skip_bad)
     names = [paths[i].name for i in kept]
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"images": images, "names": names}, tmp)
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # caching is an optimisation only
+    write_decoded(name, {"images": images, "names": names})
     return images, [folder / n for n in names], skipped
 
 
