@@ -113,3 +113,19 @@ def test_dry_run_and_presets(capsys):
     assert code == 0 and "lr: 0.001" in out and "preset: tutorial" in out
     code, out, _ = run(capsys, "presets")
     assert code == 0 and "dcgan" in out and "tutorial" in out
+
+
+@pytest.mark.parametrize("recipe, preset, command", [("pix2pix", "default", "gankit translate"),
+                                                     ("cyclegan", "default", "gankit translate"),
+                                                     ("srgan", "srresnet", "gankit upscale")])
+def test_sample_points_image_to_image_checkpoints_elsewhere(recipe, preset, command, tmp_path, capsys):
+    import torch
+
+    from gankit import config as C
+    from gankit.train import checkpoint as ckpt
+
+    cfg = C.resolve(recipe, preset)
+    ckpt.write(tmp_path / "checkpoints", "step-0000001", {"x": torch.zeros(1)},
+               {"step": 1, "config": C.to_plain(cfg), "data_info": {"shape": [3, 64, 64], "classes": []}})
+    code, _, err = run(capsys, "sample", tmp_path)
+    assert code == 2 and command in one_line_error(err)

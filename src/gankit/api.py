@@ -73,6 +73,9 @@ def load(path, device: str = "cpu", ema: bool = True) -> Generator:
     if len(shape) != 3:
         raise GankitError(f"{c.path}: checkpoint does not record the image shape")
     cls = recipe_class(cfg.recipe)
+    if cls.use_instead:
+        raise GankitError(f"{c.path}: a {cfg.recipe} checkpoint maps images to images, it does not sample from "
+                          f"noise; use: {cls.use_instead}")
     recipe = cls(cfg, shape, len(info.get("classes", [])), device)
     for n, net in recipe.networks().items():
         net.load_state_dict(c.net(f"net.{n}"))

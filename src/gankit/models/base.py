@@ -25,6 +25,7 @@ class Recipe:
     nets: ClassVar[tuple[str, ...]] = ("G", "D")
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)
     conditional: ClassVar[bool] = False
+    use_instead: ClassVar[str | None] = None  # image-to-image families: the command that uses their checkpoints
 
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int = 0, device="cpu"):
         self.cfg, self.opts = cfg, cfg.model

@@ -141,6 +141,7 @@ class TranslationRecipe(Recipe):
 
 class Pix2Pix(TranslationRecipe):
     name = "pix2pix"
+    use_instead = "gankit translate CKPT INPUT... --out DIR"
     Options = Options
     nets = ("G", "D")
 

@@ -108,6 +108,7 @@ def load_vgg(path: str | Path, content: str) -> VGGFeatures:
 
 class SRGAN(Recipe):
     name = "srgan"
+    use_instead = "gankit upscale CKPT INPUT... --out DIR"
     Options = Options
 
     def __init__(self, cfg, shape, num_classes=0, device="cpu"):
