@@ -34,6 +34,7 @@ from PIL import Image
 from ..config import DataConfig
 from ..errors import DataError
 from .openmoji import openmoji_dir, render_svg
+from .sources import decode_many
 from .images import IMAGE_SUFFIXES, convert_channels, open_rgb, parse_colour, resize_batch, to_float, to_tensor_u8
 
 TEST_PERCENT = 12
@@ -222,18 +223,6 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def _read_many(paths, fn, skip_bad: bool):
-    def guarded(p):
-        try:
-            return fn(p)
-        except DataError:
-            if skip_bad:
-                return None
-            raise
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        return list(pool.map(guarded, paths))
-
-
 def _stack(tensors: list[torch.Tensor], where: Path) -> torch.Tensor:
     shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
@@ -257,8 +246,7 @@ def read_aligned(folder: Path, side: int | None, fit: str, background: str, skip
         a, b = im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, w, h))
         return to_tensor_u8(fit_square(a, side, fit, bg)), to_tensor_u8(fit_square(b, side, fit, bg))
 
-    out = _read_many(paths, one, skip_bad)
-    kept = [i for i, t in enumerate(out) if t is not None]
+    out, kept = decode_many(paths, one, skip_bad)
     if not kept:
         raise DataError(f"{folder}: no readable image pairs among {len(paths)} file(s)")
     A = _stack([out[i][0] for i in kept], folder)
@@ -289,7 +277,7 @@ def read_unaligned(root: Path, split: str, paired: bool, side: int | None, fit: 
         pa, pb = [ka[k] for k in keys], [kb[k] for k in keys]
     bg = parse_colour(background)
     load = lambda p: to_tensor_u8(fit_square(open_rgb(p, bg), side, fit, bg))
-    ta, tb = _read_many(pa, load, skip_bad), _read_many(pb, load, skip_bad)
+    (ta, _), (tb, _) = decode_many(pa, load, skip_bad), decode_many(pb, load, skip_bad)
     if paired:
         kept = [i for i in range(len(pa)) if ta[i] is not None and tb[i] is not None]
         ka_, kb_ = kept, kept

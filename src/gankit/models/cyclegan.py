@@ -26,6 +26,7 @@ from ..nn import init_weights
 from ..nn.image_pool import PoolPair
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet_gen import ResnetGenerator
+from ..viz.grid import pad_rows
 from .base import frozen, make_optimizer
 from .pix2pix import Norm, TranslationRecipe, apply_lr
 
@@ -123,9 +124,7 @@ class CycleGAN(TranslationRecipe):
             rec = self.translate(Fb, out)
             for i in range(0, x.shape[0], cols):
                 rows += [x[i: i + cols], out[i: i + cols], rec[i: i + cols]]
-        fill = lambda r: r if r.shape[0] == cols else torch.cat([r, torch.ones(cols - r.shape[0], *r.shape[1:],
-                                                                                device=r.device)])
-        return torch.cat([fill(r) for r in rows]), cols
+        return pad_rows(rows, cols), cols
 
     def train_step(self, batch):
         o, t = self.opts, self.cfg.train

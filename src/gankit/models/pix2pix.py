@@ -23,6 +23,7 @@ from ..nn import init_weights
 from ..nn.norm2d import NORMS
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.unet import UNetGenerator
+from ..viz.grid import pad_rows
 from .base import Recipe, frozen
 
 Norm = Literal["batch", "instance", "instance_affine", "none"]
@@ -124,9 +125,7 @@ class TranslationRecipe(Recipe):
             out = self.translate(G, x)
             for i in range(0, x.shape[0], cols):
                 rows += [x[i: i + cols], out[i: i + cols], y[i: i + cols]]
-        fill = lambda r: r if r.shape[0] == cols else torch.cat([r, torch.ones(cols - r.shape[0], *r.shape[1:],
-                                                                                device=r.device)])
-        return torch.cat([fill(r) for r in rows]), cols
+        return pad_rows(rows, cols), cols
 
     @torch.no_grad()
     def epoch_report(self, data, step):

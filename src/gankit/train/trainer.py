@@ -13,7 +13,6 @@ import random
 import signal
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np

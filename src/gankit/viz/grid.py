@@ -42,3 +42,11 @@ def save_images(images: torch.Tensor, folder: Path, prefix: str = "img") -> list
         im = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
         paths.append(save_png(im, Path(folder) / f"{prefix}-{i:05d}.png"))
     return paths
+
+
+def pad_rows(rows: list[torch.Tensor], cols: int) -> torch.Tensor:
+    """Stack rows of up to ``cols`` images into one batch, filling short rows with white images, so a grid of
+    ``cols`` per row keeps every row aligned (e.g. input | output | target rows)."""
+    fill = lambda r: r if r.shape[0] == cols else torch.cat(  # noqa: E731
+        [r, torch.ones(cols - r.shape[0], *r.shape[1:], device=r.device, dtype=r.dtype)])
+    return torch.cat([fill(r) for r in rows])
