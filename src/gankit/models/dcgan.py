@@ -24,7 +24,7 @@ from torch import nn
 from .. import losses
 from ..data.images import to_float
 from ..errors import ConfigError
-from ..nn import init_weights, maybe_sn, conv_norm
+from ..nn import ConvTranspose2d, init_weights, maybe_sn, conv_norm
 from .base import check_pow2_size
 from .toolbox import Critic, GANRecipe, LossKind, Toolbox
 
@@ -55,7 +55,11 @@ class Options(Toolbox):
 
 
 def act(kind: str, slope: float) -> nn.Module:
-    return {"relu": nn.ReLU, "tanh": nn.Tanh}.get(kind, lambda: nn.LeakyReLU(slope))()
+    """In place: every activation here follows a conv, linear or norm layer, none of which needs its output for
+    the backward pass, so reusing the buffer saves a large allocation per layer."""
+    if kind == "tanh":
+        return nn.Tanh()
+    return nn.ReLU(inplace=True) if kind == "relu" else nn.LeakyReLU(slope, inplace=True)
 
 
 def g_stages(o) -> int:
@@ -101,10 +105,10 @@ def conv_generator(o, shape, in_dim: int) -> nn.Sequential:
             layers += n2(o.g_base)
     ch = o.g_base
     for nxt in o.g_channels:
-        layers += [nn.ConvTranspose2d(ch, nxt, 4, 2, 1), *n2(nxt), a()]
+        layers += [ConvTranspose2d(ch, nxt, 4, 2, 1), *n2(nxt), a()]
         ch = nxt
     if o.arch == "paper":
-        layers += [nn.ConvTranspose2d(ch, c, 4, 2, 1), nn.Tanh()]
+        layers += [ConvTranspose2d(ch, c, 4, 2, 1), nn.Tanh()]
     else:
         layers += [nn.Conv2d(ch, c, o.g_out_kernel, 1, o.g_out_kernel // 2), nn.Tanh()]
     return nn.Sequential(*layers)
@@ -115,7 +119,7 @@ def conv_body(o, shape, in_ch: int) -> tuple[nn.Sequential, int]:
     c, h, w = shape
     sn = maybe_sn(o.d_norm)
     n2 = lambda ch: conv_norm(o.d_norm, ch, o.bn_momentum, o.bn_eps)
-    lr = lambda: nn.LeakyReLU(o.slope)
+    lr = lambda: nn.LeakyReLU(o.slope, inplace=True)
     if o.arch == "book":
         layers = [sn(nn.Conv2d(in_ch, 128, 5, 1, 2)), lr(), nn.MaxPool2d(2),
                   sn(nn.Conv2d(128, 256, 3)), *n2(256), lr(), nn.MaxPool2d(2),

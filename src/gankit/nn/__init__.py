@@ -1,7 +1,7 @@
 """Layers and initialisers shared by the families."""
 from .augment import diff_augment
 from .init import init_weights
-from .layers import HistoricalAverage, MinibatchDiscrimination, grad_norm, maybe_sn, dense_norm, conv_norm
+from .layers import ConvTranspose2d, HistoricalAverage, MinibatchDiscrimination, grad_norm, maybe_sn, dense_norm, conv_norm
 
 __all__ = ["init_weights", "diff_augment", "HistoricalAverage", "MinibatchDiscrimination", "grad_norm", "maybe_sn",
            "dense_norm", "conv_norm"]

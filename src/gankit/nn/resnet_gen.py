@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import ConvTranspose2d
 from .norm2d import conv_bias, norm2d
 
 
@@ -50,7 +51,7 @@ class ResnetGenerator(nn.Module):
         layers += [ResnetBlock(c, norm, padding, dropout) for _ in range(n_blocks)]
         for i in range(n_down):
             c = ngf * 2 ** (n_down - i)
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias), norm2d(norm, c // 2),
+            layers += [ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias), norm2d(norm, c // 2),
                        nn.ReLU()]
         layers += [*_conv(ngf, out_ch, 7, padding, True), nn.Tanh()]
         self.net = nn.Sequential(*layers)

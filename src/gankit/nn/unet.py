@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .layers import ConvTranspose2d
 from .norm2d import conv_bias, norm2d
 
 
@@ -34,12 +35,12 @@ class UNetGenerator(nn.Module):
         ups = []
         for i in range(num_downs - 1, 0, -1):  # innermost first
             cin = ch[i] if i == num_downs - 1 else 2 * ch[i]
-            layers = [nn.ReLU(), nn.ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=bias), norm2d(norm, ch[i - 1])]
+            layers = [nn.ReLU(), ConvTranspose2d(cin, ch[i - 1], 4, 2, 1, bias=bias), norm2d(norm, ch[i - 1])]
             k = num_downs - 1 - i  # 0 for the innermost block
             if dropout > 0 and 1 <= k <= dropout_blocks:
                 layers.append(nn.Dropout(dropout))
             ups.append(nn.Sequential(*layers))
-        ups.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * ch[0], out_ch, 4, 2, 1), nn.Tanh()))
+        ups.append(nn.Sequential(nn.ReLU(), ConvTranspose2d(2 * ch[0], out_ch, 4, 2, 1), nn.Tanh()))
         self.ups = nn.ModuleList(ups)
 
     @property
