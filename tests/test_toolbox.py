@@ -52,7 +52,7 @@ def test_minimax_loss_saturates_where_non_saturating_does_not():
 
 
 def test_wgan_gp_with_n_critic_updates_g_every_nth_step():
-    r = make("dcgan", "default", (3, 32, 32), ["model.loss=wgan", "model.gp=10", "model.n_critic=3",
+    r = make("dcgan", "default", (3, 32, 32), ["model.loss=wgan", "model.gp=10", "model.n_critic=3", "model.d_norm=none",
                                               "model.d_dropout=0", "model.d_channels=[16,16,16]", "model.d_stem=0",
                                               "model.g_base=16", "model.g_channels=[16,16,16]"])
     seen, steps = {}, {"G": 0, "D": 0}

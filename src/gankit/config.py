@@ -47,6 +47,7 @@ class TrainConfig:
     channels_last: bool = False  # NHWC memory format for conv nets
     compile: bool = False  # torch.compile each network (falls back to eager where it fails)
     fused: bool = False  # fused Adam/SGD kernels
+    tf32: bool = True  # CUDA: TF32 tensor cores for fp32 matmuls/convs (cudnn.benchmark is on for CUDA regardless)
     keep_heap: bool = True  # CPU: keep freed memory for reuse instead of page-faulting big activations in each step
     threads: int | None = None  # torch intra-op threads on the CPU
     optimizer: Literal["adam", "sgd"] = "adam"

@@ -1,4 +1,5 @@
-"""Speed options applied to a recipe's networks: channels-last, autocast (bf16/fp16), torch.compile.
+"""Speed options applied to a recipe's networks: channels-last, autocast (bf16/fp16), torch.compile; process
+settings: glibc heap retention on the CPU, cudnn.benchmark and TF32 on CUDA.
 
 ``apply_fast_path`` converts the networks in place and returns the autocast context factory the Trainer
 wraps each step in. Master weights and optimizer state stay fp32 whatever the precision.
@@ -54,10 +55,19 @@ def keep_heap() -> bool:
         return False
 
 
+def configure_cuda(tf32: bool) -> None:
+    """Static shapes every step: let cuDNN pick the fastest algorithms once; TF32 for fp32 matmuls/convs if asked."""
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
 def apply_fast_path(recipe, t, device: torch.device):
     """Convert ``recipe``'s nets per TrainConfig ``t``; return a zero-argument autocast context factory."""
     if device.type == "cpu" and getattr(t, "keep_heap", False):
         keep_heap()
+    if device.type == "cuda":
+        configure_cuda(getattr(t, "tf32", True))
     if getattr(t, "channels_last", False):
         for net in recipe.networks().values():
             if has_conv(net):
