@@ -6,7 +6,7 @@ preset plus ``--fast`` (bf16 autocast, channels-last, fused Adam; TF32 and cudnn
 random tensors of the right shape: this measures compute, not data loading. SRGAN uses a random-initialised VGG19
 (same compute as the real one) written to a temporary file, because weights cannot be downloaded here.
 
-Usage: python benchmarks/bench_flops.py [--device cuda] [--iters 20] [--fast] [--only dcgan,pix2pix,srgan]
+Usage: python benchmarks/bench_flops.py [--device cuda] [--iters N] [--fast] [--only dcgan,pix2pix,srgan]
 Prints one JSON line per model. No GPU here: the CUDA figures are for a machine that has one.
 """
 from __future__ import annotations
@@ -86,11 +86,12 @@ def measure(name, spec, dev, iters, fast):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--iters", type=int, default=None, help="timed steps (default 20 on CUDA, 3 on the CPU)")
     ap.add_argument("--fast", action="store_true", help="force the fast path on every model (presets may not have it)")
     ap.add_argument("--only", default="dcgan,pix2pix,srgan")
     a = ap.parse_args()
     dev = torch.device(a.device)
+    iters = a.iters or (20 if dev.type == "cuda" else 3)
     with tempfile.TemporaryDirectory() as tmp:
         import torchvision
         from safetensors.torch import save_file
@@ -99,7 +100,7 @@ def main():
         save_file({k: v.contiguous() for k, v in torchvision.models.vgg19(weights=None).state_dict().items()}, str(vgg))
         for name, spec in setups(str(vgg)).items():
             if name.split("-")[0] in a.only.split(","):
-                print(json.dumps(measure(name, spec, dev, a.iters, a.fast)), flush=True)
+                print(json.dumps(measure(name, spec, dev, iters, a.fast)), flush=True)
 
 
 if __name__ == "__main__":

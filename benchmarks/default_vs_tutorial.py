@@ -77,7 +77,7 @@ def main():
                   f"default {r['default'][-1]['fid']:.1f} ({r['default'][-1]['steps']} steps)  [{time.time() - t:.0f} s]",
                   flush=True)
     rows = [f"Same wall budget ({a.minutes:g} min, one thread each, side by side), seeds {a.seeds}, FID of {a.n} samples "
-            "(domain extractor) against the test split; mean over seeds.", "",
+            "(domain extractor) against Fashion-MNIST's test split or all of Twemoji; mean over seeds.", "",
             "| pair | tutorial: steps, FID | default: steps, FID | change |", "|---|---|---|---|"]
     for name, r in results.items():
         ft, fd = (statistics.mean(x["fid"] for x in r[p]) for p in ("tutorial", "default"))
