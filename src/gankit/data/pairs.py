@@ -23,8 +23,6 @@ passed to ``batch()``; a pair is cropped and flipped identically. The held-out s
 from __future__ import annotations
 
 import hashlib
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,8 +158,7 @@ def render_emoji_pairs(codes: list[str], background: str = "white") -> tuple[tor
             a = a.resize((EMOJI_NATIVE, EMOJI_NATIVE), Image.Resampling.LANCZOS)
         return to_tensor_u8(a), render_svg(om_files[code], EMOJI_NATIVE, background)
 
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        out = list(pool.map(one, codes))
+    out, _ = decode_many(codes, one, skip_bad=False)
     return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
 
 

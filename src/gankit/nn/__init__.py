@@ -3,5 +3,5 @@ from .augment import diff_augment
 from .init import init_weights
 from .layers import ConvTranspose2d, HistoricalAverage, MinibatchDiscrimination, grad_norm, maybe_sn, dense_norm, conv_norm
 
-__all__ = ["init_weights", "diff_augment", "HistoricalAverage", "MinibatchDiscrimination", "grad_norm", "maybe_sn",
+__all__ = ["ConvTranspose2d", "init_weights", "diff_augment", "HistoricalAverage", "MinibatchDiscrimination", "grad_norm", "maybe_sn",
            "dense_norm", "conv_norm"]
