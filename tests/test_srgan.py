@@ -1,8 +1,10 @@
 """SRResNet / SRGAN: parameter counts, x4 shapes, VGG plumbing, stage 1 -> 2, learning, bitwise resume."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +138,14 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
     assert m.scale == 4 and m.G(torch.zeros(1, 3, 5, 6)).shape == (1, 3, 20, 24)
     with pytest.raises(C.ConfigError, match="init_from"):
         Trainer(C.resolve("srgan", "default", overrides=TINY + ["model.init_from=/nope"]), out=tmp_path)
+    # a resume takes G from its own checkpoint: the stage-1 run may be gone, and the config still records it
+    g2 = ckpt.load(run2).net("net.G")
+    shutil.rmtree(run1)
+    t3 = Trainer(C.from_dict(ckpt.load(run2).config), out=tmp_path, resume=run2, progress=False)
+    assert all(torch.equal(v, t3.recipe.G.state_dict()[k]) for k, v in g2.items())
+    assert t3.cfg.model.init_from == str(run1)
+    cfg3 = dataclasses.replace(t3.cfg, train=dataclasses.replace(t3.cfg.train, steps=3))
+    assert Trainer(cfg3, out=tmp_path, resume=run2, progress=False).fit() == run2 and ckpt.load(run2).step == 3
 
 
 def test_short_srresnet_training_beats_bicubic_on_heldout(tmp_path):

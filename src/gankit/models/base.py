@@ -82,6 +82,12 @@ class Recipe:
     def validate(cls, cfg: Config) -> None:
         """Raise ConfigError for option combinations that cannot work."""
 
+    @classmethod
+    def resume_config(cls, cfg: Config) -> Config:
+        """The config a resumed run rebuilds the recipe from. Options that only say where the *starting*
+        weights come from (the checkpoint now holds them) are cleared here, so a resume never needs them."""
+        return cfg
+
     # ---- shared -------------------------------------------------------------------------------
     def networks(self) -> dict[str, nn.Module]:
         return {n: getattr(self, n) for n in self.nets}

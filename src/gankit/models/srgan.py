@@ -13,6 +13,7 @@ normalised inputs, and batches hold 16 crops (the book's batch 1 makes BatchNorm
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass
@@ -149,6 +150,11 @@ class SRGAN(Recipe):
                 and not Path(o.vgg_weights).expanduser().is_file():
             raise ConfigError(f"model.vgg_weights: file not found: {o.vgg_weights}")
         return load_sr(cfg.data, o.crop, o.scale, o.flip)
+
+    @classmethod
+    def resume_config(cls, cfg):
+        """The stage-1 weights are in the checkpoint by now: a resume must not need the stage-1 run."""
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=None))
 
     def build(self):
         c = self.shape[0]

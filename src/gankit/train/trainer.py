@@ -78,10 +78,11 @@ class Trainer:
 
         seed_everything(t.seed + self.rank)
         cls = recipe_class(cfg.recipe)
-        self.data = data if data is not None else cls.load_data(cfg)
+        build_cfg = cls.resume_config(cfg) if resume is not None else cfg  # self.cfg keeps the run's record
+        self.data = data if data is not None else cls.load_data(build_cfg)
         if self.data.skipped and self.is_main:
             print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
-        self.recipe = cls(cfg, self.data.shape, self.data.num_classes, self.device)
+        self.recipe = cls(build_cfg, self.data.shape, self.data.num_classes, self.device)
         self.recipe._report = self.stats = Collector()
         self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
