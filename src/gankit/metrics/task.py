@@ -71,15 +71,21 @@ def ssim(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce
 
 
 @torch.no_grad()
-def d_accuracy(D, real: torch.Tensor, fake: torch.Tensor, kind: str = "bce", batch: int = 500) -> dict:
-    """Share of real images D calls real and of fake images it calls fake (seed 000's report)."""
+def d_accuracy(D, real: torch.Tensor, fake: torch.Tensor, kind: str = "bce", batch: int = 500,
+               label: torch.Tensor | None = None) -> dict:
+    """Share of real images D calls real and of fake images it calls fake (seed 000's report), in eval mode.
+    ``label``: the class of each pair real[i], fake[i] for a conditional D (called as ``D(x, label)``)."""
     from ..losses import d_accuracy as acc
+
+    def logits(x):
+        if label is None:
+            return torch.cat([D(c).flatten() for c in x.split(batch)])
+        return torch.cat([D(c, l).flatten() for c, l in zip(x.split(batch), label.split(batch))])
 
     was = D.training
     D.eval()
     try:
-        lr = torch.cat([D(x).flatten() for x in real.split(batch)])
-        lf = torch.cat([D(x).flatten() for x in fake.split(batch)])
+        lr, lf = logits(real), logits(fake)
     finally:
         D.train(was)
     r, f = acc(lr, lf, kind)

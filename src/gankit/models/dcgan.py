@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .. import losses
+from ..metrics.task import d_accuracy
 from ..data.images import to_float
 from ..errors import ConfigError
 from ..nn import ConvTranspose2d, init_weights, maybe_sn, conv_norm
@@ -176,11 +176,7 @@ class DCGAN(GANRecipe):
         idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(step))[:n]
         real = to_float(data.images[idx]).to(self.device)
         lab = data.labels[idx].to(self.device) if self.conditional else None
-        self.D.eval()
-        try:
-            g = torch.Generator(self.device).manual_seed(step)
-            fake = self.sample(self.G, self.latent(n, g), lab)
-            acc_r, acc_f = losses.d_accuracy(self.D(real, lab), self.D(fake, lab), self.opts.loss)
-        finally:
-            self.D.train()
-        return {"eval/D_acc_real": acc_r.item(), "eval/D_acc_fake": acc_f.item()}
+        g = torch.Generator(self.device).manual_seed(step)
+        fake = self.sample(self.G, self.latent(n, g), lab)
+        acc = d_accuracy(self.D, real, fake, self.opts.loss, label=lab)
+        return {"eval/" + k.replace("/", "_"): v for k, v in acc.items()}
