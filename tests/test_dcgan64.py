@@ -48,6 +48,26 @@ def test_book_preset_nets_optimiser_and_labels():
     assert 0.8 < seen[0].min() and seen[0].max() <= 1 and 0 <= seen[1].min() and seen[1].max() < 0.2
 
 
+def test_book_repo_preset_trains_g_on_the_smoothed_label(monkeypatch):
+    """The companion repo's variant: lr 5e-3, momentum 0.5, constant 0.9 real targets, and G's target 0.9 too."""
+    from gankit.errors import ConfigError
+    from gankit.models import toolbox
+    r, cfg = make("book-repo")
+    assert count(r.G) == 34_839_427
+    g = r.optim["G"].param_groups[0]
+    assert (g["lr"], g["momentum"], g["nesterov"]) == (5e-3, 0.5, True)
+    o = cfg.model
+    assert (o.real_label, o.fake_label, o.label_noise, o.g_label) == (0.9, 0.0, 0.0, 0.9)
+    seen = []
+    real_g_loss = toolbox.losses.g_loss
+    monkeypatch.setattr(toolbox.losses, "g_loss", lambda kind, out, target=1.0: seen.append(target) or
+                        real_g_loss(kind, out, target))
+    r.train_step({"image": torch.rand(4, 3, 64, 64) * 2 - 1})
+    assert seen == [0.9]
+    with pytest.raises(ConfigError, match="g_label"):
+        C.resolve("dcgan", "book", overrides=["model.g_label=0.3"])
+
+
 def test_paper_preset_all_convolutional():
     r, cfg = make("paper")
     assert not any(isinstance(m, (torch.nn.MaxPool2d, torch.nn.Upsample)) for m in r.D.modules() if m is not None)

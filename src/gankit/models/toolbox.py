@@ -6,7 +6,8 @@ Options (all off by default, so the seeds' ``tutorial`` presets are the seeds' n
 - ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan; ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
   ``n_critic``: D steps per G step (G is updated on every n_critic-th trainer step, each D step on a fresh batch).
 - labels: ``real_label`` (0.9 = one-sided smoothing), ``fake_label``, ``label_noise`` (book ch.4: real in
-  (0.8, 1], fake in [0, 0.2) with 0.2), ``label_flip`` (fraction of D's targets swapped).
+  (0.8, 1], fake in [0, 0.2) with 0.2), ``label_flip`` (fraction of D's targets swapped), ``g_label`` (G's target
+  for bce/ls; the book's companion repo trains G on 0.9).
 - ``feature_matching``: weight of ||E f(x) - E f(G(z))||^2 on D's last hidden features, added to G's loss.
 - ``minibatch_disc`` / ``minibatch_dim``: B kernels of dimension C of the T-tensor layer in D's head.
 - ``historical_avg``: weight of ||theta - mean theta||^2 for G and D.
@@ -40,6 +41,7 @@ class Toolbox:
     fake_label: float = 0.0
     label_noise: float = 0.0
     label_flip: float = 0.0
+    g_label: float = 1.0
     feature_matching: float = 0.0
     minibatch_disc: int = 0
     minibatch_dim: int = 5
@@ -58,6 +60,8 @@ def validate_toolbox(o) -> None:
         raise ConfigError(f"model.g_batch_mult must be >= 1, got {o.g_batch_mult}")
     if not 0 <= o.label_noise < 0.5 or not 0 <= o.label_flip < 0.5:
         raise ConfigError("model.label_noise and model.label_flip must be in [0, 0.5)")
+    if not 0.5 < o.g_label <= 1:
+        raise ConfigError(f"model.g_label (G's target) must be in (0.5, 1], got {o.g_label}")
     if o.minibatch_disc < 0 or o.minibatch_dim < 1:
         raise ConfigError("model.minibatch_disc must be >= 0 and model.minibatch_dim >= 1")
     for k in ("gp", "r1", "feature_matching", "historical_avg"):
@@ -204,7 +208,7 @@ class GANRecipe(Recipe):
             g_fake = self.w.G(self.latent(m), g_lab)
         with frozen(self.D):
             out, f_fake = self._D(self.D, g_fake, g_lab, features=True)
-            g = losses.g_loss(o.loss, out)
+            g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
             if fm:
                 fml = losses.feature_matching(f_real, f_fake)
