@@ -1,13 +1,13 @@
 """Cross-check of gankit's `dcgan -p book`: the book's ch.4 DCGAN written in Keras 3 with the Keras 2 semantics
 the book relies on (D's fakes from ``predict``, i.e. batch norm in inference mode; one D step on a real batch with
 targets in (0.8, 1], one on a fake batch with targets in [0, 0.2); then G through D with hard 1s; SGD Nesterov).
-It saves the first 8 samples of a fixed latent batch every 25 steps, so its course can be set beside gankit's.
+It saves the samples of 16 fixed latents every 25 steps, so its course can be set beside gankit's.
 
 Run with the benchmark venv (`make bench` creates it with tensorflow-cpu and keras):
     .venv/bin/python -c "import numpy as np; from gankit.data import sources; \
         np.save('tw32.npy', sources.load_twemoji(32, 'white', False)[0].permute(0, 2, 3, 1).numpy())"
     .bench-venv/bin/python benchmarks/keras_book_ch4.py tw32.npy 150 OUT [LR MOMENTUM]
-    .venv/bin/python benchmarks/keras_book_ch4.py --strip OUT strip.png      # rows of 8 samples per saved step
+    .venv/bin/python docs/img/book_crosscheck.py strip.png 0,25,50 "Keras=OUT" "gankit=RUN"   # side by side
 """
 import os
 import sys
@@ -15,15 +15,6 @@ import sys
 import numpy as np
 
 B, Z = 128, 100
-
-
-def strip(out: str, png: str) -> None:
-    from PIL import Image
-    rows = []
-    for f in sorted(f for f in os.listdir(out) if f.endswith(".npy")):
-        x = ((np.load(os.path.join(out, f))[:8] + 1) * 127.5).clip(0, 255).astype(np.uint8)
-        rows.append(np.concatenate([np.pad(i, ((1, 1), (1, 1), (0, 0)), constant_values=255) for i in x], 1))
-    Image.fromarray(np.concatenate(rows, 0)).save(png)
 
 
 def train(data_npy: str, steps: int, out: str, lr: float = 5e-4, momentum: float = 0.9) -> None:
@@ -85,7 +76,4 @@ def train(data_npy: str, steps: int, out: str, lr: float = 5e-4, momentum: float
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--strip":
-        strip(sys.argv[2], sys.argv[3])
-    else:
-        train(sys.argv[1], int(sys.argv[2]), sys.argv[3], *map(float, sys.argv[4:6]))
+    train(sys.argv[1], int(sys.argv[2]), sys.argv[3], *map(float, sys.argv[4:6]))
