@@ -4,19 +4,26 @@ A recipe declares its networks by name (``nets``); the Trainer checkpoints, wrap
 logs them by those names. Inside ``train_step`` a recipe calls ``self.w.<name>`` for a network whose own
 weights get gradients in that backward pass (the DDP-wrapped module when distributed) and the plain
 attribute otherwise, and reports scalars with ``self.report(name, tensor)`` — no ``.item()`` in the step.
+
+A training step only computes losses. Each one goes to ``self.update(optimizer_name, loss)``, the one place that
+zero-grads, runs backward (through a GradScaler under fp16, with autocast off), reports the gradient norm and
+steps the optimizer. Learning-rate schedules are declared by ``lr_lambda`` (a multiplier of the base LR per step);
+the Trainer turns them into ``torch.optim.lr_scheduler.LambdaLR`` objects, checkpoints them, and the NaN guard's
+rollback scales their base LRs, so a cut holds for the rest of the run.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 from types import SimpleNamespace
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
 
 from ..config import Config
 from ..errors import ConfigError
+from ..nn import grad_norm
 
 
 class Recipe:
@@ -32,8 +39,9 @@ class Recipe:
         self.shape, self.num_classes = tuple(shape), num_classes
         self.device = torch.device(device)
         self.gen: torch.Generator | None = None  # noise source, owned (and checkpointed) by the Trainer
-        self.step, self.total_steps = 0, None  # set by the Trainer before each train_step (LR schedules)
+        self.step = 0  # set by the Trainer before each train_step
         self._report = None
+        self.scalers: dict[str, torch.amp.GradScaler] = {}  # per optimizer, set by the Trainer under fp16
         self.build()
         for n in self.nets:
             getattr(self, n).to(self.device)
@@ -97,6 +105,36 @@ class Recipe:
         lrs = {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr}
         return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr)) for n in self.nets}
 
+    def lr_lambda(self, total_steps: int | None) -> Callable[[int], float] | dict[str, Callable[[int], float]] | None:
+        """The LR schedule: a function step -> multiplier of the base LR (or one per optimizer name); ``None`` for a
+        constant LR. ``total_steps`` is the run's step budget (``None`` under a time budget)."""
+        return None
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """One optimizer step of optimizer ``name`` on ``loss``: zero-grad, backward, ``health/grad_<name>``, step.
+
+        Under fp16 the loss is scaled by that optimizer's GradScaler, the gradients unscaled before the norm is
+        taken, and a step with inf/NaN gradients is skipped (the scale is lowered). Autocast is off here: it covers
+        the forward passes and the losses only."""
+        opt = self.optim[name]
+        opt.zero_grad(set_to_none=True)
+        scaler = self.scalers.get(name)
+        with torch.autocast(self.device.type, enabled=False):
+            if scaler is None:
+                loss.backward()
+                self.report(f"health/grad_{name}", grad_norm(_params(opt)))
+                opt.step()
+            else:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                self.report(f"health/grad_{name}", grad_norm(_params(opt)))
+                scaler.step(opt)
+                scaler.update()
+        self.after_update(name)
+
+    def after_update(self, name: str) -> None:
+        """Called after each optimizer step (historical averaging keeps its running mean here)."""
+
     def report(self, name: str, value: torch.Tensor) -> None:
         if self._report is not None:
             self._report(name, value)
@@ -127,6 +165,10 @@ class Recipe:
     def epoch_report(self, data, step: int) -> dict[str, float]:
         """Periodic, recipe-specific evaluation (e.g. seed 000's D accuracy on 150 real + 150 fake)."""
         return {}
+
+
+def _params(opt: torch.optim.Optimizer):
+    return (p for g in opt.param_groups for p in g["params"])
 
 
 def make_optimizer(params, t, lr: float) -> torch.optim.Optimizer:

@@ -28,7 +28,7 @@ from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet_gen import ResnetGenerator
 from ..viz.grid import pad_rows
 from .base import frozen, make_optimizer
-from .pix2pix import Norm, TranslationRecipe, apply_lr
+from .pix2pix import Norm, TranslationRecipe, lr_factor
 
 
 @dataclass
@@ -126,10 +126,11 @@ class CycleGAN(TranslationRecipe):
                 rows += [x[i: i + cols], out[i: i + cols], rec[i: i + cols]]
         return pad_rows(rows, cols), cols
 
+    def lr_lambda(self, total_steps):
+        return lambda step: lr_factor(step, total_steps, self.opts.lr_decay_start)
+
     def train_step(self, batch):
-        o, t = self.opts, self.cfg.train
-        lr_d = t.lr_d if t.lr_d is not None else t.lr
-        apply_lr(self, o.lr_decay_start, {"G": t.lr, "D_A": lr_d, "D_B": lr_d})
+        o = self.opts
         a, b = batch["A"], batch["B"]
 
         with frozen(self.D_A, self.D_B):
@@ -139,9 +140,7 @@ class CycleGAN(TranslationRecipe):
             cyc = cycle_loss(out, a, b)
             idt = identity_loss(out, a, b) if o.lambda_identity > 0 else torch.zeros((), device=a.device)
             total = adv_G + adv_F + o.lambda_cycle * cyc + o.lambda_identity * idt
-        self.optim["G"].zero_grad(set_to_none=True)
-        total.backward()
-        self.optim["G"].step()
+        self.update("G", total)
 
         d_logs = {}
         for name, D, real, fake, pool in (("A", "D_A", a, out["fake_A"], self.pool.A),
@@ -149,9 +148,7 @@ class CycleGAN(TranslationRecipe):
             past = pool.query(fake.detach(), self.gen)
             lr_, lf = getattr(self.w, D)(real), getattr(self.w, D)(past)
             d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)
-            self.optim[D].zero_grad(set_to_none=True)
-            (0.5 * (d_r + d_f)).backward()
-            self.optim[D].step()
+            self.update(D, 0.5 * (d_r + d_f))
             d_logs[name] = (d_r.detach(), d_f.detach())
 
         self.report("loss/G_adv", adv_G.detach())

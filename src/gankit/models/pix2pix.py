@@ -55,14 +55,6 @@ def lr_factor(step: int, total: int | None, start: float) -> float:
     return 1.0 - max(0, step - begin) / max(1, total - begin + 1)
 
 
-def apply_lr(recipe: Recipe, start: float, base: dict[str, float]) -> float:
-    f = lr_factor(recipe.step, recipe.total_steps, start)
-    for name, opt in recipe.optim.items():
-        for g in opt.param_groups:
-            g["lr"] = base[name] * f
-    return f
-
-
 class TranslationRecipe(Recipe):
     """What pix2pix and CycleGAN share: two-domain data, a held-out grid of input | output | target, L1 report."""
 
@@ -171,25 +163,23 @@ class Pix2Pix(TranslationRecipe):
         """Patch logits for output ``y`` given input ``x``."""
         return D(torch.cat([x, y], 1))
 
+    def lr_lambda(self, total_steps):
+        return lambda step: lr_factor(step, total_steps, self.opts.lr_decay_start)
+
     def train_step(self, batch):
-        o, t = self.opts, self.cfg.train
-        apply_lr(self, o.lr_decay_start, {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr})
+        o = self.opts
         x, y = batch["A"], batch["B"]
         fake = self.w.G(x)
 
         lr_ = self.discriminate(self.w.D, x, y)
         lf = self.discriminate(self.w.D, x, fake.detach())
         d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)
-        self.optim["D"].zero_grad(set_to_none=True)
-        ((d_r + d_f) * o.d_loss_scale).backward()
-        self.optim["D"].step()
+        self.update("D", (d_r + d_f) * o.d_loss_scale)
 
         with frozen(self.D):
             g_adv = losses.g_loss(o.loss, self.discriminate(self.D, x, fake))
         l1 = F.l1_loss(fake.float(), y.float())
-        self.optim["G"].zero_grad(set_to_none=True)
-        (g_adv + o.lambda_l1 * l1).backward()
-        self.optim["G"].step()
+        self.update("G", g_adv + o.lambda_l1 * l1)
 
         acc_r, acc_f = losses.d_accuracy(lr_.detach(), lf.detach(), o.loss)
         self.report("loss/D_real", d_r.detach())

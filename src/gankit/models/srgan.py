@@ -166,14 +166,12 @@ class SRGAN(Recipe):
             self.G.load_state_dict(stage1_weights(src))
 
     # ---------------------------------------------------------------- training
-    def _schedule(self):
-        o, t = self.opts, self.cfg.train
-        drop = o.lr_drop_at is not None and self.total_steps and self.step >= o.lr_drop_at * self.total_steps
-        f = 0.1 if drop else 1.0
-        for n, opt in self.optim.items():
-            base = t.lr_d if (n == "D" and t.lr_d is not None) else t.lr
-            for g in opt.param_groups:
-                g["lr"] = base * f
+    def lr_lambda(self, total_steps):
+        """Both LRs x0.1 after ``lr_drop_at`` of the step budget (the paper's 10^-4 -> 10^-5)."""
+        at = self.opts.lr_drop_at
+        if at is None or not total_steps:
+            return None
+        return lambda step: 0.1 if step >= at * total_steps else 1.0
 
     def vgg(self) -> VGGFeatures:
         if self._vgg is None:
@@ -195,31 +193,24 @@ class SRGAN(Recipe):
         return losses.d_real("bce", logits) if real else losses.d_fake("bce", logits)
 
     def train_step(self, batch):
-        self._schedule()
         lr, hr = batch["lr"], batch["hr"]
         o = self.opts
         sr = self.w.G(lr)
         if o.stage == "srresnet":
             loss = F.mse_loss(sr.float(), hr.float())
-            self.optim["G"].zero_grad(set_to_none=True)
-            loss.backward()
-            self.optim["G"].step()
+            self.update("G", loss)
             self.report("loss/G_mse", loss.detach())
             return
         with frozen(self.D):
             adv = losses.g_loss("bce", self.D(sr))
         content = self.content_loss(sr, hr)
         g_total = content + o.adv_weight * adv
-        self.optim["G"].zero_grad(set_to_none=True)
-        g_total.backward()
-        self.optim["G"].step()
+        self.update("G", g_total)
 
         lr_ = self.w.D(hr)
         lf = self.w.D(sr.detach())
         d_r, d_f = self._d_loss(lr_, True), self._d_loss(lf, False)
-        self.optim["D"].zero_grad(set_to_none=True)
-        (d_r + d_f).backward()
-        self.optim["D"].step()
+        self.update("D", d_r + d_f)
 
         self.report("loss/G_total", g_total.detach())
         self.report("loss/G_content", content.detach())

@@ -24,7 +24,7 @@ from torch import nn
 
 from .. import losses
 from ..errors import ConfigError
-from ..nn import HistoricalAverage, MinibatchDiscrimination, diff_augment, grad_norm, maybe_sn
+from ..nn import HistoricalAverage, MinibatchDiscrimination, diff_augment, maybe_sn
 from ..nn import augment as _aug
 from .base import Recipe, frozen
 
@@ -131,12 +131,7 @@ class GANRecipe(Recipe):
         o = self.opts
         return losses.targets(n, value, o.label_noise, o.label_flip, generator=self.gen, device=self.device)
 
-    def _update(self, name, loss):
-        opt = self.optim[name]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.report(f"health/grad_{name}", grad_norm(getattr(self, name)))
-        opt.step()
+    def after_update(self, name):
         if name in self._hist:
             self._hist[name].update()
 
@@ -179,10 +174,10 @@ class GANRecipe(Recipe):
             self.report("loss/D_r1", r1.detach())
             d1 = d1 + 0.5 * o.r1 * r1
         if o.d_split_steps:  # the seeds: one D update on a real half-batch, another on a fake one
-            self._update("D", d1 + self._ha("D", 0.5))
+            self.update("D", d1 + self._ha("D", 0.5))
             lf = self._D(self.w.D, fake, fake_lab)
             d2 = losses.d_fake(o.loss, lf, t_fake)
-            self._update("D", d2 + self._ha("D", 0.5))
+            self.update("D", d2 + self._ha("D", 0.5))
         else:
             if not joint:
                 lf = self._D(self.w.D, fake, fake_lab)
@@ -192,7 +187,7 @@ class GANRecipe(Recipe):
                 gp = losses.gradient_penalty(lambda x: self.w.D(self._aug(x), lab), real, fake, self.gen)
                 self.report("loss/D_gp", gp.detach())
                 d = d + o.gp * gp
-            self._update("D", d)
+            self.update("D", d)
         self.report("loss/D_real", d1.detach())
         self.report("loss/D_fake", d2.detach())
         acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
@@ -215,7 +210,7 @@ class GANRecipe(Recipe):
                 self.report("loss/G_fm", fml.detach())
                 g = g + o.feature_matching * fml
             g = g + self._ha("G")
-        self._update("G", g)
+        self.update("G", g)
         self.report("loss/G", g.detach())
 
     @property

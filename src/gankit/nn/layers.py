@@ -83,7 +83,8 @@ class HistoricalAverage:
         return sum((p.float() - m.float()).pow(2).sum() for p, m in zip(self.params, self.mean))
 
 
-def grad_norm(module: nn.Module) -> torch.Tensor:
-    """L2 norm of all gradients of ``module`` (a tensor: no host sync)."""
-    gs = [p.grad.detach().float().norm() for p in module.parameters() if p.grad is not None]
+def grad_norm(params) -> torch.Tensor:
+    """L2 norm of all gradients of a module or an iterable of parameters (a tensor: no host sync)."""
+    params = params.parameters() if isinstance(params, nn.Module) else params
+    gs = [p.grad.detach().float().norm() for p in params if p.grad is not None]
     return torch.stack(gs).norm() if gs else torch.zeros(())

@@ -96,14 +96,10 @@ class HealthMonitor:
             raise TrainingDiverged(f"training diverged: {self.stopped}. The last good checkpoint is kept; "
                                    f"try a lower train.lr / train.lr_d, model.gp or model.d_norm=spectral")
         elapsed = trainer.elapsed
-        before = {n: [g["lr"] for g in opt.param_groups] for n, opt in trainer.recipe.optim.items()}
+        before = {n: list(s.base_lrs) for n, s in trainer.schedulers.items()}
         trainer._restore(good)
         trainer.elapsed = elapsed
-        lrs = {}
-        for name, opt in trainer.recipe.optim.items():  # lower than both the restored and the failing rate
-            for g, lr in zip(opt.param_groups, before[name]):
-                g["lr"] = min(g["lr"], lr) * self.lr_factor
-            lrs[name] = opt.param_groups[0]["lr"]
+        lrs = trainer.scale_lr(self.lr_factor, floor=before)  # lower than both the restored and the failing base LR
         self.rows = [r for r in self.rows if r["step"] <= trainer.step]
         ev = {"at_step": step, "reason": reason, "back_to": trainer.step, "lr": lrs}
         self.rollbacks.append(ev)

@@ -13,6 +13,7 @@ import random
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
-from .fast import apply_fast_path
+from .fast import apply_fast_path, resolve_precision
 from .rundir import new_run_dir
 from .stats import Collector
 from .sampler import EpochSampler
@@ -88,10 +89,13 @@ class Trainer:
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
                     for n in cls.ema_nets if t.ema > 0}
         self._autocast = apply_fast_path(self.recipe, t, self.device)  # after the EMA copies: they stay eager
+        if resolve_precision(t.precision, self.device) == "fp16":  # bf16 and fp32 need no loss scaling
+            self.recipe.scalers = {n: torch.amp.GradScaler(self.device.type) for n in self.recipe.optim}
         try:
             self.sampler = EpochSampler(len(self.data), t.batch_size, t.seed, self.rank, self.world)
         except ValueError as e:
             raise ConfigError(str(e)) from None
+        self.schedulers = self._make_schedulers()
         self.data_gen = torch.Generator().manual_seed(t.seed * 31 + 17 + self.rank)  # augmentation draws
         g = torch.Generator(self.device).manual_seed(t.seed + 12345)
         self.fixed = self.recipe.fixed_inputs(self.data, t.grid * t.grid, g)
@@ -115,6 +119,26 @@ class Trainer:
         self._tb = None
 
     # ------------------------------------------------------------------ setup helpers
+    def _make_schedulers(self) -> dict[str, torch.optim.lr_scheduler.LambdaLR]:
+        """One LambdaLR per optimizer from the recipe's ``lr_lambda`` (constant 1 when it declares none), so every
+        LR change — a schedule or the NaN guard's cut of the base LRs — goes through one object that is saved."""
+        lam = self.recipe.lr_lambda(self.total_steps())
+        out = {}
+        for n, opt in self.recipe.optim.items():
+            f = lam.get(n) if isinstance(lam, dict) else lam
+            out[n] = torch.optim.lr_scheduler.LambdaLR(opt, f if f is not None else _constant)
+        return out
+
+    def scale_lr(self, factor: float, floor: dict[str, list[float]] | None = None) -> dict[str, float]:
+        """Multiply every scheduler's base LRs by ``factor`` (after taking the lower of each and ``floor``) and
+        apply them now; returns the first base LR per optimizer."""
+        for n, sch in self.schedulers.items():
+            lows = floor.get(n, sch.base_lrs) if floor else sch.base_lrs
+            sch.base_lrs = [min(b, f) * factor for b, f in zip(sch.base_lrs, lows)]
+            for g, b, lam in zip(sch.optimizer.param_groups, sch.base_lrs, sch.lr_lambdas):
+                g["lr"] = b * lam(sch.last_epoch)
+        return {n: sch.base_lrs[0] for n, sch in self.schedulers.items()}
+
     def _wrap_ddp(self):
         from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -141,6 +165,12 @@ class Trainer:
             if meta is not None:
                 opt.load_state_dict(ckpt.unpack_optimizer(f"optim.{n}", meta, c.tensors))
                 match_param_layout(opt)
+        for n, sd in c.state.get("sched", {}).items():
+            if n in self.schedulers:
+                self.schedulers[n].load_state_dict(sd)
+        for n, sd in c.state.get("scaler", {}).items():
+            if n in self.recipe.scalers:
+                self.recipe.scalers[n].load_state_dict(sd)
         for k in self.fixed:
             if f"fixed.{k}" in c.tensors:
                 self.fixed[k] = c.tensors[f"fixed.{k}"].to(self.device)
@@ -235,6 +265,8 @@ class Trainer:
         state = {"step": self.step, "epoch": self.sampler.epoch_float, "data": self.sampler.state(),
                  "elapsed": self.elapsed, "config": C.to_plain(self.cfg), "optim": optim, "rng": rng,
                  "best": self.best, "ema_nets": list(self.ema),
+                 "sched": {n: s.state_dict() for n, s in self.schedulers.items()},
+                 "scaler": {n: s.state_dict() for n, s in self.recipe.scalers.items()},
                  "param_counts": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
                  "data_info": {"name": self.data.name, "shape": list(self.data.shape),
                                "classes": self.data.classes, "fingerprint": self.data.fingerprint()}}
@@ -329,9 +361,13 @@ class Trainer:
                 if t.channels_last:
                     batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4
                              else v for k, v in batch.items()}
-                self.recipe.step, self.recipe.total_steps = self.step, total  # for schedules that depend on step
+                self.recipe.step = self.step  # n_critic and other per-step choices
                 with self.autocast():
                     self.recipe.train_step(batch)
+                with warnings.catch_warnings():  # an optimizer that skipped this step (n_critic, fp16 overflow)
+                    warnings.simplefilter("ignore", UserWarning)
+                    for sch in self.schedulers.values():
+                        sch.step()
                 if self.ema:
                     self.update_ema()
                 self.step += 1
@@ -407,6 +443,10 @@ class Trainer:
             return None
         from .progress import Progress
         return Progress(total, deadline, start=self.step)
+
+
+def _constant(step: int) -> float:
+    return 1.0
 
 
 def match_param_layout(opt: torch.optim.Optimizer) -> None:

@@ -1,0 +1,57 @@
+"""The first 20 steps' losses of every default preset at seed 0, recorded before a refactor and compared after.
+
+``python tests/golden_losses.py --record`` rewrites ``tests/data/golden_losses.json`` (only when a change is
+meant to alter the numbers: say so in the commit); ``tests/test_golden_losses.py`` trains the same runs and
+compares, bit for bit in fp32 and within the fast-path tolerance at the preset's own precision.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+PATH = Path(__file__).parent / "data" / "golden_losses.json"
+STEPS = 20
+RUNS = {  # preset -> overrides that keep the run small (the nets and the optimizer are the preset's own)
+    "mlp-gan": ["data.limit=512"],
+    "dcgan": ["data.limit=256"],
+    "lsgan": ["data.limit=256"],
+    "cgan": ["data.limit=512"],
+    "pix2pix": ["data.limit=48"],
+    "cyclegan": ["data.limit=48"],
+    "srgan": ["data.limit=48"],
+}
+PRECISIONS = ("fp32", "preset")
+
+
+def losses_of(recipe: str, precision: str) -> dict[str, list[float]]:
+    from gankit import api
+
+    torch.set_num_threads(1)
+    extra = [] if precision == "preset" else [f"train.precision={precision}"]
+    with tempfile.TemporaryDirectory() as d:
+        run = api.train(recipe, overrides=[*RUNS[recipe], *extra, f"train.steps={STEPS}", "train.log_every=1",
+                                           "train.sample_every=100000", "train.ckpt_every=100000",
+                                           "train.report_every_epochs=null", "train.seed=0"], out=d)
+        rows = [json.loads(ln) for ln in (Path(run) / "metrics.jsonl").read_text().splitlines() if ln.strip()]
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        for k, v in r.items():
+            if k.startswith("loss/"):
+                out.setdefault(k, []).append(v)
+    return out
+
+
+def record() -> None:
+    data = {f"{r}/{p}": losses_of(r, p) for r in RUNS for p in PRECISIONS}
+    PATH.write_text(json.dumps(data, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    if "--record" in sys.argv:
+        record()
+    else:
+        print(json.dumps({r: losses_of(r, "fp32") for r in sys.argv[1:] or RUNS}, indent=1))
