@@ -13,16 +13,13 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..fileio import cache_dir
 from . import cifar, idx
 from .images import IMAGE_SUFFIXES, open_rgb, square_resize, to_tensor_u8
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                    "Ankle boot"]
 DIGITS = [str(i) for i in range(10)]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GANKIT_CACHE", Path.home() / ".cache" / "gankit"))
 
 
 def read_decoded(name: str) -> dict | None:

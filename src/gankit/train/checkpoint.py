@@ -22,15 +22,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
+from ..fileio import gankit_version, write_text_atomic  # noqa: F401  (re-exported for the Trainer)
 
 FORMAT = "gankit-checkpoint"
 SCHEMA = 1
 TENSORS, STATE = "tensors.safetensors", "state.json"
-
-
-def gankit_version() -> str:
-    from .. import __version__
-    return __version__
 
 
 # --------------------------------------------------------------------------- packing
@@ -96,16 +92,6 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
     except OSError:
         pass
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write(ckpt_dir: Path, name: str, tensors: dict[str, torch.Tensor], state: dict) -> Path:
