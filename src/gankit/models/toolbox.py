@@ -110,6 +110,15 @@ class Critic(nn.Module):
         return (out, f) if features else out
 
 
+@dataclass
+class Fakes:
+    """One step's generated batches: D's (detached) fakes and their labels; G's batch when it was drawn already."""
+    fake: torch.Tensor
+    fake_lab: torch.Tensor | None
+    g_fake: torch.Tensor | None = None
+    g_lab: torch.Tensor | None = None
+
+
 class GANRecipe(Recipe):
     """A G/D recipe trained with the toolbox step. Subclasses build ``G`` (``G(z, label)``) and ``D``
     (a ``Critic``)."""
@@ -143,75 +152,105 @@ class GANRecipe(Recipe):
         return self._hist_avg
 
     def train_step(self, batch):
-        o, real = self.opts, batch["image"]
-        lab = batch.get("label") if self.conditional else None
-        n = real.shape[0]
-        fm = o.feature_matching > 0
-        reuse = o.reuse_fakes and o.n_critic == 1
-        if reuse:  # one G forward serves both steps; D trains on its (detached) first n samples
+        o = self.opts
+        real, lab = batch["image"], (batch.get("label") if self.conditional else None)
+        if o.r1:
+            real = real.detach().requires_grad_(True)
+        f = self.fakes(real.shape[0], lab)
+        f_real = self.d_phase(real, lab, f)
+        if self.step % o.n_critic == o.n_critic - 1:  # n_critic D steps per G step
+            self.g_phase(f, f_real)
+
+    # ---- the phases ---------------------------------------------------------------------------
+    def fakes(self, n: int, lab) -> "Fakes":
+        """D's fakes for this step. With ``reuse_fakes`` one G forward serves both phases: D trains on the
+        (detached) first ``n`` of G's batch; otherwise D gets a separate no-grad batch of the real batch's classes."""
+        o = self.opts
+        if o.reuse_fakes and o.n_critic == 1:
             m = n * o.g_batch_mult
             g_lab = self.random_labels(m)
             g_fake = self.w.G(self.latent(m), g_lab)
-            fake, fake_lab = g_fake[:n].detach(), (None if g_lab is None else g_lab[:n])
-        else:
-            fake_lab = lab if lab is not None else self.random_labels(n)  # cGAN: fakes of the real batch's classes
-            with torch.no_grad():
-                fake = self.G(self.latent(n), fake_lab)
-        if o.r1:
-            real = real.detach().requires_grad_(True)
-        t_real, t_fake = self._targets(n, o.real_label), self._targets(n, o.fake_label)
+            return Fakes(g_fake[:n].detach(), None if g_lab is None else g_lab[:n], g_fake, g_lab)
+        fake_lab = lab if lab is not None else self.random_labels(n)
+        with torch.no_grad():
+            fake = self.G(self.latent(n), fake_lab)
+        return Fakes(fake, fake_lab)
 
-        joint = not o.d_split_steps and self._joint_ok
-        if joint:  # one D forward over real + fake: same maths without batch statistics, bigger (faster) GEMMs
-            both = self._D(self.w.D, torch.cat([real, fake]), None if lab is None else torch.cat([lab, fake_lab]),
-                           features=True)
-            (lr, lf), f_real = both[0].split([n, n]), both[1][:n]
-        else:
-            lr, f_real = self._D(self.w.D, real, lab, features=True)
-        d1 = losses.d_real(o.loss, lr, t_real)
-        if o.r1:
-            r1 = losses.r1_penalty(lr, real)
-            self.report("loss/D_r1", r1.detach())
-            d1 = d1 + 0.5 * o.r1 * r1
+    def d_phase(self, real, lab, f: "Fakes"):
+        """D main + regularisers; returns D's features of the real batch (for feature matching)."""
+        o, n = self.opts, real.shape[0]
+        t_real, t_fake = self._targets(n, o.real_label), self._targets(n, o.fake_label)
         if o.d_split_steps:  # the seeds: one D update on a real half-batch, another on a fake one
-            self.update("D", d1 + self._ha("D", 0.5))
-            lf = self._D(self.w.D, fake, fake_lab)
-            d2 = losses.d_fake(o.loss, lf, t_fake)
-            self.update("D", d2 + self._ha("D", 0.5))
+            lr, f_real = self._D(self.w.D, real, lab, features=True)
+            d_r = losses.d_real(o.loss, lr, t_real)
+            self.update("D", d_r + self.r1_term(lr, real) + self._ha("D", 0.5))
+            lf = self._D(self.w.D, f.fake, f.fake_lab)
+            d_f = losses.d_fake(o.loss, lf, t_fake)
+            self.update("D", d_f + self._ha("D", 0.5))
         else:
-            if not joint:
-                lf = self._D(self.w.D, fake, fake_lab)
-            d2 = losses.d_fake(o.loss, lf, t_fake)
-            d = d1 + d2 + self._ha("D")
-            if o.gp:
-                gp = losses.gradient_penalty(lambda x: self.w.D(self._aug(x), lab), real, fake, self.gen)
-                self.report("loss/D_gp", gp.detach())
-                d = d + o.gp * gp
-            self.update("D", d)
-        self.report("loss/D_real", d1.detach())
-        self.report("loss/D_fake", d2.detach())
+            lr, lf, f_real = self.d_logits(real, lab, f)
+            d_r = losses.d_real(o.loss, lr, t_real)
+            d_f = losses.d_fake(o.loss, lf, t_fake)
+            self.update("D", d_r + self.r1_term(lr, real) + d_f + self._ha("D") + self.gp_term(real, f.fake, lab))
+        self.report("loss/D_real", d_r.detach())
+        self.report("loss/D_fake", d_f.detach())
         acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
         self.report("D/acc_real", acc_r)
         self.report("D/acc_fake", acc_f)
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
+        return f_real
 
-        if self.step % o.n_critic != o.n_critic - 1:
-            return
-        if not reuse:
-            m = n * o.g_batch_mult
-            g_lab = self.random_labels(m)
-            g_fake = self.w.G(self.latent(m), g_lab)
+    def g_phase(self, f: "Fakes", f_real) -> None:
+        """G main + feature matching + historical averaging."""
+        o = self.opts
+        if f.g_fake is None:
+            m = f.fake.shape[0] * o.g_batch_mult
+            f.g_lab = self.random_labels(m)
+            f.g_fake = self.w.G(self.latent(m), f.g_lab)
         with frozen(self.D):
-            out, f_fake = self._D(self.D, g_fake, g_lab, features=True)
+            out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
             g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
-            if fm:
-                fml = losses.feature_matching(f_real, f_fake)
-                self.report("loss/G_fm", fml.detach())
-                g = g + o.feature_matching * fml
-            g = g + self._ha("G")
+            g = g + self.fm_term(f_real, f_fake) + self._ha("G")
         self.update("G", g)
         self.report("loss/G", g.detach())
+
+    # ---- the pieces the phases compose --------------------------------------------------------
+    def d_logits(self, real, lab, f: "Fakes"):
+        """D's logits on real and fake and its features of the real batch: one forward over both when nothing in D
+        mixes samples (same maths, bigger and faster GEMMs)."""
+        n = real.shape[0]
+        if self._joint_ok:
+            out, feats = self._D(self.w.D, torch.cat([real, f.fake]),
+                                 None if lab is None else torch.cat([lab, f.fake_lab]), features=True)
+            lr, lf = out.split([n, n])
+            return lr, lf, feats[:n]
+        lr, f_real = self._D(self.w.D, real, lab, features=True)
+        return lr, self._D(self.w.D, f.fake, f.fake_lab), f_real
+
+    def r1_term(self, lr, real):
+        """R1 (gamma / 2 * E||grad D(x)||^2 on reals); 0 when ``r1`` is off."""
+        if not self.opts.r1:
+            return 0.0
+        r1 = losses.r1_penalty(lr, real)
+        self.report("loss/D_r1", r1.detach())
+        return 0.5 * self.opts.r1 * r1
+
+    def gp_term(self, real, fake, lab):
+        """WGAN-GP weight * penalty on interpolates; 0 when ``gp`` is off."""
+        if not self.opts.gp:
+            return 0.0
+        gp = losses.gradient_penalty(lambda x: self.w.D(self._aug(x), lab), real, fake, self.gen)
+        self.report("loss/D_gp", gp.detach())
+        return self.opts.gp * gp
+
+    def fm_term(self, f_real, f_fake):
+        """Feature matching weight * ||E f(x) - E f(G(z))||^2; 0 when off."""
+        if not self.opts.feature_matching:
+            return 0.0
+        fm = losses.feature_matching(f_real, f_fake)
+        self.report("loss/G_fm", fm.detach())
+        return self.opts.feature_matching * fm
 
     @property
     def _joint_ok(self) -> bool:
