@@ -377,7 +377,7 @@ class Trainer:
                     row = {"step": self.step, "epoch": round(self.sampler.epoch_float, 4),
                            "time": round(self.elapsed + now - t0, 2),
                            "perf/img_per_s": round(n_log * t.batch_size * self.world / max(now - t_log, 1e-9), 1),
-                           **self.stats.flush()}
+                           **self.mean_across_ranks(self.stats.flush())}
                     t_log, n_log = now, 0
                     bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                     if bad:
@@ -431,6 +431,18 @@ class Trainer:
             self._sync_buffers()
             dist.barrier()
         return self.run_dir
+
+    def mean_across_ranks(self, stats: dict[str, float]) -> dict[str, float]:
+        """The logged scalars are the mean over all ranks (each rank saw its own shard of the batch)."""
+        if not self.distributed:
+            return stats
+        names: list = [None] * self.world
+        dist.all_gather_object(names, sorted(stats))
+        common = sorted(set.intersection(*map(set, names)))  # a name only some ranks reported stays local
+        t = torch.tensor([stats[k] for k in common], dtype=torch.float64,
+                         device=self.device if self.device.type == "cuda" else "cpu")
+        dist.all_reduce(t)
+        return {**stats, **dict(zip(common, (t / self.world).tolist()))}
 
     def _sync_buffers(self):
         """BN running statistics are per-replica between DDP forwards: end every replica with rank 0's."""
