@@ -44,6 +44,7 @@ def test_the_example_is_short_and_imports_only_downwards():
     assert ".backward(" not in code and "zero_grad" not in code and ".step(" not in code
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FMNIST.is_dir(), reason="Fashion-MNIST IDX files not installed")
 def test_the_example_family_trains_and_beats_an_untrained_generator(tmp_path, monkeypatch):
     mod = example_module()
