@@ -10,7 +10,7 @@ import time
 
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models import recipe_class
 from gankit.train.fast import apply_fast_path
 
@@ -31,7 +31,7 @@ SEED_ITERATION = ["model.d_split_steps=false", "model.g_batch_mult=2", "train.ba
 
 
 def build(overrides):
-    cfg = C.resolve("dcgan", "tutorial", overrides=SEED_ITERATION + overrides)
+    cfg = resolve_config("dcgan", "tutorial", overrides=SEED_ITERATION + overrides)
     r = recipe_class("dcgan")(cfg, (3, 32, 32), 0, "cpu")
     r.gen = torch.Generator().manual_seed(0)
     ctx = apply_fast_path(r, cfg.train, torch.device("cpu"))

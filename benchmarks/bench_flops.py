@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models import recipe_class
 from gankit.train.fast import apply_fast_path
 
@@ -52,7 +52,7 @@ def sync(dev):
 
 def measure(name, spec, dev, iters, fast):
     recipe, preset, extra, shape, make = spec
-    cfg = C.resolve(recipe, preset, overrides=extra + (FAST if fast else []))
+    cfg = resolve_config(recipe, preset, overrides=extra + (FAST if fast else []))
     r = recipe_class(recipe)(cfg, shape, 0, dev)
     r.gen = torch.Generator(device=dev).manual_seed(0)
     r.total_steps = 10 ** 6

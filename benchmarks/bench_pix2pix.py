@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models.pix2pix import Pix2Pix
 from gankit.train.fast import apply_fast_path
 
@@ -20,7 +20,7 @@ VARIANTS = {"fp32": [], "channels-last": ["train.channels_last=true"], "bf16": [
 
 def throughput(overrides: list[str], iters: int, batch: int = 8, size: int = 64) -> float:
     torch.manual_seed(0)
-    cfg = C.resolve("pix2pix", "default", None, [f"train.batch_size={batch}", f"data.size={size}", *overrides])
+    cfg = resolve_config("pix2pix", "default", None, [f"train.batch_size={batch}", f"data.size={size}", *overrides])
     r = Pix2Pix(cfg, (3, size, size), 0, "cpu")
     r.gen = torch.Generator().manual_seed(0)
     ctx = apply_fast_path(r, cfg.train, torch.device("cpu"))

@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models import recipe_class
 from gankit.train.fast import fast_sampler
 
@@ -18,7 +18,7 @@ BATCH, ITERS = 256, 10
 
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    cfg = C.resolve("dcgan", "tutorial")
+    cfg = resolve_config("dcgan", "tutorial")
     G = recipe_class("dcgan")(cfg, (3, 32, 32), 0, "cpu").G.eval()
     z = torch.randn(BATCH, 100)
 

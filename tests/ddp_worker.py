@@ -7,14 +7,14 @@ import sys
 import torch
 from safetensors.torch import save_file
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.train.trainer import Trainer
 
 recipe, out, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 overrides = [f"train.steps={steps}", "train.device=cpu", "train.threads=1", "train.log_every=2",
              "train.sample_every=1000", "train.ckpt_every=1000", "data.limit=256", "train.batch_size=16",
              *sys.argv[4:]]
-cfg = C.resolve(recipe, "default", overrides=overrides)
+cfg = resolve_config(recipe, "default", overrides=overrides)
 trainer = Trainer(cfg, out=out, progress=False)
 rank = int(os.environ["RANK"])
 local_rows, flush = [], trainer.stats.flush

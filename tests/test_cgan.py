@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gankit import api
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.config import DataConfig
 from gankit.data import load
 from gankit.models import recipe_class
@@ -15,7 +15,7 @@ TINY = ["model.g_base=64", "model.g_channels=[32,16]", "model.d_channels=[32,64]
 
 @pytest.mark.parametrize("cond", ["projection", "concat"])
 def test_conditional_nets_and_class_grid(cond):
-    cfg = C.resolve("cgan", "default", overrides=TINY + [f"model.d_cond={cond}", "train.grid=4"])
+    cfg = resolve_config("cgan", "default", overrides=TINY + [f"model.d_cond={cond}", "train.grid=4"])
     r = recipe_class("cgan")(cfg, (1, 28, 28), 10)
     r.gen = torch.Generator().manual_seed(0)
     fixed = r.fixed_inputs(None, 16, torch.Generator().manual_seed(0))
@@ -31,7 +31,7 @@ def test_conditional_nets_and_class_grid(cond):
 
 def test_cgan_needs_labels():
     from gankit.errors import ConfigError
-    cfg = C.resolve("cgan", "default", overrides=TINY)
+    cfg = resolve_config("cgan", "default", overrides=TINY)
     with pytest.raises(ConfigError, match="labelled"):
         recipe_class("cgan")(cfg, (3, 32, 32), 0)
 

@@ -122,9 +122,10 @@ def test_sample_points_image_to_image_checkpoints_elsewhere(recipe, preset, comm
     import torch
 
     from gankit import config as C
+    from gankit.models import resolve_config
     from gankit.train import checkpoint as ckpt
 
-    cfg = C.resolve(recipe, preset)
+    cfg = resolve_config(recipe, preset)
     ckpt.write(tmp_path / "checkpoints", "step-0000001", {"x": torch.zeros(1)},
                {"step": 1, "config": C.to_plain(cfg), "data_info": {"shape": [3, 64, 64], "classes": []}})
     code, _, err = run(capsys, "sample", tmp_path)

@@ -1,6 +1,7 @@
 import pytest
 
 from gankit import config as C
+from gankit.models import config_from_dict, resolve_config
 from gankit.errors import ConfigError
 
 
@@ -9,12 +10,12 @@ def test_presets_listed_and_resolve():
     names = {(r, p) for r, p, _ in rows}
     for recipe in ("mlp-gan", "dcgan", "lsgan"):
         assert (recipe, "tutorial") in names and (recipe, "default") in names
-        cfg = C.resolve(recipe, "tutorial")
+        cfg = resolve_config(recipe, "tutorial")
         assert cfg.recipe == recipe and cfg.preset == "tutorial"
 
 
 def test_dotted_overrides_are_typed():
-    cfg = C.resolve("dcgan", "default", overrides=["train.lr=1e-4", "data.size=64", "model.g_channels=[64,64,64,64]",
+    cfg = resolve_config("dcgan", "default", overrides=["train.lr=1e-4", "data.size=64", "model.g_channels=[64,64,64,64]",
                                                     "train.ema=0", "model.d_split_steps=true"])
     assert cfg.train.lr == pytest.approx(1e-4) and isinstance(cfg.train.lr, float)
     assert cfg.data.size == 64 and cfg.model.g_channels == [64, 64, 64, 64]
@@ -27,35 +28,48 @@ def test_dotted_overrides_are_typed():
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError) as e:
-        C.resolve("mlp-gan", "default", overrides=[override])
+        resolve_config("mlp-gan", "default", overrides=[override])
     assert key in str(e.value) and "\n" not in str(e.value)
 
 
 def test_unknown_recipe_and_preset():
     with pytest.raises(ConfigError, match="unknown recipe 'nope'"):
-        C.resolve("nope")
+        resolve_config("nope")
     with pytest.raises(ConfigError, match="unknown preset"):
-        C.resolve("dcgan", "fancy")
+        resolve_config("dcgan", "fancy")
 
 
 def test_impossible_size_is_rejected():
     with pytest.raises(ConfigError, match="not a multiple"):
-        C.resolve("dcgan", "tutorial", overrides=["data.size=28"])
+        resolve_config("dcgan", "tutorial", overrides=["data.size=28"])
 
 
 def test_dump_round_trips(tmp_path):
-    cfg = C.resolve("lsgan", "tutorial", overrides=["train.steps=7"])
+    cfg = resolve_config("lsgan", "tutorial", overrides=["train.steps=7"])
     f = tmp_path / "c.yaml"
     f.write_text(C.dump(cfg))
-    again = C.from_dict(C.read_yaml(f))
+    again = config_from_dict(C.read_yaml(f))
     assert again == cfg
 
 
 def test_user_config_file_merges(tmp_path):
     f = tmp_path / "mine.yaml"
     f.write_text("train: {batch_size: 16}\nmodel: {latent_dim: 32}\n")
-    cfg = C.resolve("mlp-gan", "default", config_file=f, overrides=["train.batch_size=8"])
+    cfg = resolve_config("mlp-gan", "default", config_file=f, overrides=["train.batch_size=8"])
     assert cfg.train.batch_size == 8 and cfg.model.latent_dim == 32
     f.write_text("train: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        C.resolve("mlp-gan", "default", config_file=f)
+        resolve_config("mlp-gan", "default", config_file=f)
+
+
+def test_config_knows_no_family():
+    """config takes the recipe class (its Options and validate); the name -> class hop is gankit.models'."""
+    from gankit.models import DCGAN, MLPGAN
+
+    cfg = C.resolve(DCGAN, "tutorial", overrides=["train.steps=3"])
+    assert cfg == resolve_config("dcgan", "tutorial", overrides=["train.steps=3"])
+    assert isinstance(cfg.model, DCGAN.Options)
+    with pytest.raises(ConfigError, match="recipe 'dcgan' given to the mlp-gan options"):
+        C.from_dict(C.to_plain(cfg), MLPGAN)
+    with pytest.raises(ConfigError, match="missing 'recipe'"):
+        config_from_dict({"preset": "default"})

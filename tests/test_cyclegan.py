@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from conftest import gankit
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models.cyclegan import CycleGAN, cycle_loss, identity_loss, translate_both
 from gankit.nn.image_pool import ImagePool
 from gankit.nn.resnet_gen import ResnetGenerator
@@ -22,12 +22,12 @@ def n_params(m):
 
 def test_paper_and_book_nets():
     torch.manual_seed(0)
-    r = CycleGAN(C.resolve("cyclegan", "paper", None, []), (3, 256, 256), 0, "cpu")
+    r = CycleGAN(resolve_config("cyclegan", "paper", None, []), (3, 256, 256), 0, "cpu")
     assert n_params(r.G) == n_params(r.F) == 11_378_179  # ResNet-9 generator of the reference code
     assert n_params(r.D_A) == n_params(r.D_B) == 2_764_737  # 70x70 PatchGAN on 3 channels
     assert n_params(r.pool) == 0 and r.pool.A.images.shape == (50, 3, 256, 256)
     assert r.D_A.receptive_field == 70
-    book = CycleGAN(C.resolve("cyclegan", "book", None, []), (3, 128, 128), 0, "cpu")
+    book = CycleGAN(resolve_config("cyclegan", "book", None, []), (3, 128, 128), 0, "cpu")
     blocks = [m for m in book.G.modules() if m.__class__.__name__ == "ResnetBlock"]
     assert len(blocks) == 6 and book.D_A.receptive_field == 94
     x = torch.randn(1, 3, 128, 128)
@@ -98,7 +98,7 @@ def test_image_pool_semantics():
 
 def test_one_step_moves_generators_and_discriminators_and_fills_the_pools():
     torch.manual_seed(0)
-    cfg = C.resolve("cyclegan", "default", None, [*TINY, "model.pool_size=5", "train.batch_size=2"])
+    cfg = resolve_config("cyclegan", "default", None, [*TINY, "model.pool_size=5", "train.batch_size=2"])
     r = CycleGAN(cfg, (3, 16, 16), 0, "cpu")
     r.gen = torch.Generator().manual_seed(0)
     before = {n: [p.detach().clone() for p in getattr(r, n).parameters()] for n in ("G", "F", "D_A", "D_B")}

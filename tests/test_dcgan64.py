@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.errors import DataError
 from gankit.models import recipe_class
 
@@ -12,7 +12,7 @@ from conftest import gankit
 
 
 def make(preset, *overrides):
-    cfg = C.resolve("dcgan", preset, overrides=list(overrides))
+    cfg = resolve_config("dcgan", preset, overrides=list(overrides))
     r = recipe_class("dcgan")(cfg, (3, 64, 64), 0)
     r.gen = torch.Generator().manual_seed(0)
     return r, cfg
@@ -65,7 +65,7 @@ def test_book_repo_preset_trains_g_on_the_smoothed_label(monkeypatch):
     r.train_step({"image": torch.rand(4, 3, 64, 64) * 2 - 1})
     assert seen == [0.9]
     with pytest.raises(ConfigError, match="g_label"):
-        C.resolve("dcgan", "book", overrides=["model.g_label=0.3"])
+        resolve_config("dcgan", "book", overrides=["model.g_label=0.3"])
 
 
 def test_paper_preset_all_convolutional():
@@ -88,7 +88,7 @@ def test_paper_preset_all_convolutional():
 def test_64px_presets_need_64px_multiples():
     from gankit.errors import ConfigError
     with pytest.raises(ConfigError):
-        C.resolve("dcgan", "paper", overrides=["data.size=40"])
+        resolve_config("dcgan", "paper", overrides=["data.size=40"])
 
 
 # --------------------------------------------------------------------------- face crops

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from gankit import api
+from gankit import api, evaluation
 from gankit.cli import main
+from gankit.data import ImageSet
 from gankit.metrics import card as cards
-from gankit.metrics import engine as evaluate
-from gankit.metrics import extractors
+from gankit.metrics import engine, extractors
 from gankit.train import checkpoint as ckpt
 
 TINY_MLP = ["model.g_hidden=[32]", "model.d_hidden=[32]", "train.batch_size=16", "train.log_every=5",
@@ -92,20 +92,20 @@ def test_folder_of_saved_samples_scores_like_the_checkpoint(extractor, run, tmp_
     from PIL import Image
 
     gen = api.load(run)
-    imgs = evaluate.generate_uint8(gen, 24, seed=3)
+    imgs = engine.generate_uint8(gen, 24, seed=3)
     folder = tmp_path / "fakes"
     folder.mkdir()
     for i, x in enumerate(imgs):
         Image.fromarray(x[0].numpy()).save(folder / f"{i:03d}.png")
-    a = evaluate.evaluate(run, metrics="fid,kid", n=24, seed=3)
-    b = evaluate.evaluate(folder, a["card"]["reference"]["dataset"], metrics="fid,kid", n=24, seed=3)
+    a = evaluation.evaluate(run, metrics="fid,kid", n=24, seed=3)
+    b = evaluation.evaluate(folder, a["card"]["reference"]["dataset"], metrics="fid,kid", n=24, seed=3)
     assert b["fid"] == pytest.approx(a["fid"], rel=1e-6) and b["kid"] == pytest.approx(a["kid"], rel=1e-6)
     assert cards.compare(a["card"], b["card"]) == []  # same protocol (only the fake side differs)
 
 
 def test_card_comparison_says_what_differs(capsys, extractor, run, tmp_path):
-    a = evaluate.evaluate(run, metrics="fid", n=20)
-    b = evaluate.evaluate(run, metrics="fid", n=20, extractor="random")
+    a = evaluation.evaluate(run, metrics="fid", n=20)
+    b = evaluation.evaluate(run, metrics="fid", n=20, extractor="random")
     diffs = cards.compare(a["card"], b["card"])
     assert any(d.startswith("extractor.name: domain:mnist vs random") for d in diffs)
     assert any(d.startswith("extractor.sha256") for d in diffs)
@@ -143,6 +143,30 @@ def test_periodic_eval_without_an_extractor_fails_before_training(tiny_idx, tmp_
         api.train("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1",
                                         "train.eval_extractor=domain:no-such-set", *TINY_MLP], out=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_trainer_is_handed_its_evaluator(tiny_idx, tmp_path):
+    """train imports no metric: a Trainer built without an evaluator refuses eval_every instead of skipping it."""
+    from gankit.errors import ConfigError
+    from gankit.models import resolve_config
+    from gankit.train.trainer import Trainer
+
+    cfg = resolve_config("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1",
+                                               *TINY_MLP])
+    with pytest.raises(ConfigError, match="train.eval_every: this Trainer was given no evaluator"):
+        Trainer(cfg, out=tmp_path / "runs", progress=False)
+    seen = []
+
+    class Probe:  # any object with run(trainer) -> bool will do
+        def __init__(self, cfg, data, device):
+            seen.append(len(data))
+
+        def run(self, trainer):
+            seen.append(trainer.step)
+            return False
+
+    Trainer(cfg, out=tmp_path / "runs", progress=False, evaluator=Probe).fit()
+    assert seen == [64, 1, 2]
 
 
 def test_twemoji_labels_are_unicode_groups():
@@ -208,7 +232,7 @@ def test_fid_kid_match_torch_fidelity_with_the_real_inception_weights():
     ref = torch_fidelity.calculate_metrics(input1=DS(a), input2=DS(b), fid=True, kid=True, kid_subset_size=50,
                                            feature_extractor_weights_path=str(INCEPTION_FILE), verbose=False,
                                            cuda=False)
-    ours = evaluate.evaluate(b, evaluate.ImageSet(a, None, [], "a", "memory"), metrics="fid,kid", n=60,
+    ours = evaluation.evaluate(b, ImageSet(a, None, [], "a", "memory"), metrics="fid,kid", n=60,
                              extractor="inception", inception_weights=INCEPTION_FILE, kid_subset_size=50,
                              seed=2020, cache=False)
     assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-4)

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.train.fast import fast_sampler
 from gankit.train.trainer import Trainer
 
@@ -16,7 +16,7 @@ TINY = ["data.name=twemoji", "data.size=16", "data.limit=256", "train.batch_size
 
 
 def losses(tmp_path, extra):
-    cfg = C.resolve("dcgan", "default", overrides=TINY + extra)
+    cfg = resolve_config("dcgan", "default", overrides=TINY + extra)
     run = Trainer(cfg, out=tmp_path, progress=False).fit()
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     return {k: [r[k] for r in rows if k in r] for k in ("loss/D_real", "loss/D_fake", "loss/G")}
@@ -37,7 +37,7 @@ def test_bf16_channels_last_losses_track_fp32(tmp_path):
 
 
 def test_fast_sampler_matches_eager():
-    cfg = C.resolve("dcgan", "tutorial")
+    cfg = resolve_config("dcgan", "tutorial")
     from gankit.models import recipe_class
 
     G = recipe_class("dcgan")(cfg, (3, 32, 32), 0).G.eval()

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.train.health import HealthMonitor, mean_pairwise_distance
 from gankit.train.trainer import Trainer, TrainingDiverged
 
@@ -14,7 +14,7 @@ TINY = ["data.limit=256", "train.batch_size=32", "train.lr=2e-4", "model.g_hidde
 
 
 def trainer(tmp_path, *overrides):
-    cfg = C.resolve("mlp-gan", "default", overrides=TINY + list(overrides))
+    cfg = resolve_config("mlp-gan", "default", overrides=TINY + list(overrides))
     return Trainer(cfg, out=tmp_path, progress=False)
 
 

@@ -9,6 +9,7 @@ from torch import nn
 from conftest import needs_fmnist
 from gankit import api
 from gankit import config as C
+from gankit.models import resolve_config
 from gankit.data import load
 from gankit.train.trainer import Trainer
 
@@ -41,7 +42,7 @@ def nearest_real(images, real):
 
 @needs_fmnist
 def test_mlp_gan_learns_fashion_mnist(tmp_path):
-    cfg = C.resolve("mlp-gan", "default", overrides=["train.steps=500", "train.log_every=100", "train.ckpt_every=500",
+    cfg = resolve_config("mlp-gan", "default", overrides=["train.steps=500", "train.log_every=100", "train.ckpt_every=500",
                                                      "train.sample_every=500", "train.threads=1"])
     data = load(cfg.data)
     test = load(C.DataConfig(name="fashion-mnist", split="test"))

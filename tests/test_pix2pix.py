@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.errors import ConfigError
 from gankit.models.pix2pix import Pix2Pix, lr_factor
 from gankit.nn.patchgan import PatchDiscriminator
@@ -17,7 +17,7 @@ def n_params(m):
 
 
 def recipe(overrides=(), preset="default", shape=(3, 32, 32)):
-    cfg = C.resolve("pix2pix", preset, None, [*TINY, *overrides] if preset == "default" else list(overrides))
+    cfg = resolve_config("pix2pix", preset, None, [*TINY, *overrides] if preset == "default" else list(overrides))
     return Pix2Pix(cfg, shape, 0, "cpu")
 
 
@@ -69,9 +69,9 @@ def test_unet_skips_and_size_checks():
     assert G(x).shape == (1, 3, 64, 96)
     assert G.ups[-1][1].in_channels == 16  # the last decoder block sees its output and the first encoder's
     with pytest.raises(ConfigError, match="multiple of 32"):
-        C.resolve("pix2pix", "default", None, [*TINY, "data.size=48"])
+        resolve_config("pix2pix", "default", None, [*TINY, "data.size=48"])
     with pytest.raises(ConfigError, match="g_dropout_blocks"):
-        C.resolve("pix2pix", "default", None, [*TINY, "model.g_dropout_blocks=4"])
+        resolve_config("pix2pix", "default", None, [*TINY, "model.g_dropout_blocks=4"])
 
 
 def test_lr_decays_linearly_over_the_second_half():
@@ -84,7 +84,7 @@ def test_lr_decays_linearly_over_the_second_half():
 def test_short_training_lowers_held_out_l1(tmp_path):
     from gankit.train.trainer import Trainer
 
-    cfg = C.resolve("pix2pix", "default", None, [*TINY, "data.limit=48", "train.batch_size=8", "train.steps=40",
+    cfg = resolve_config("pix2pix", "default", None, [*TINY, "data.limit=48", "train.batch_size=8", "train.steps=40",
                                                  "train.log_every=20", "train.sample_every=1000", "train.lr=1e-3",
                                                  "train.ckpt_every=1000", "train.threads=1", "train.device=cpu"])
     t = Trainer(cfg, out=tmp_path, progress=False)

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models import recipe_class
 
 
 def make(recipe, preset="tutorial", shape=None, overrides=()):
-    cfg = C.resolve(recipe, preset, overrides=list(overrides))
+    cfg = resolve_config(recipe, preset, overrides=list(overrides))
     shape = shape or ((3, 32, 32) if recipe == "dcgan" else (1, 28, 28))
     r = recipe_class(recipe)(cfg, shape, 10)
     r.gen = torch.Generator().manual_seed(0)

@@ -14,11 +14,14 @@ import torch
 from PIL import Image
 
 from gankit import config as C
+from gankit.models import config_from_dict, resolve_config
 from gankit.errors import CheckpointError
-from gankit.models.srgan import VGG_CUT, VGGFeatures, evaluate, load_model, load_vgg
+from gankit.metrics.sr import sr_scores
+from gankit.nn.vgg import VGG_CUT, VGGFeatures, load_vgg
 from gankit.nn.srresnet import SRDiscriminator, SRResNet
 from gankit.train import checkpoint as ckpt
 from gankit.train.trainer import Trainer
+from gankit.upscale import load_model
 
 torch.set_num_threads(1)
 
@@ -79,17 +82,17 @@ def test_x4_shapes_any_size_and_heads():
 
 def test_presets_resolve_and_missing_vgg_weights_fall_back_to_mse_with_a_warning(capsys):
     for p in ("srresnet", "srresnet-paper", "default", "paper", "book"):
-        cfg = C.resolve("srgan", p)
+        cfg = resolve_config("srgan", p)
         assert cfg.model.scale == 4
-    cfg = C.resolve("srgan", "paper")
+    cfg = resolve_config("srgan", "paper")
     assert cfg.model.content == "mse" and "pixel MSE" in cfg.model.content_note
     assert "warning:" in capsys.readouterr().err
     assert "content_note: content=vgg54 needs VGG19 weights" in C.dump(cfg)  # the saved config says so
-    ok = C.resolve("srgan", "paper", overrides=["model.vgg_weights=/x/vgg19.pth"])
+    ok = resolve_config("srgan", "paper", overrides=["model.vgg_weights=/x/vgg19.pth"])
     assert ok.model.content == "vgg54" and ok.model.content_note == ""
-    assert C.resolve("srgan", "srresnet").model.content_note == ""  # stage 1 never uses VGG
+    assert resolve_config("srgan", "srresnet").model.content_note == ""  # stage 1 never uses VGG
     with pytest.raises(C.ConfigError, match="multiple"):
-        C.resolve("srgan", "srresnet", overrides=["model.crop=30"])
+        resolve_config("srgan", "srresnet", overrides=["model.crop=30"])
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +119,7 @@ def test_vgg_features_get_imagenet_normalised_inputs(vgg_file):
 
 
 def run(tmp, preset, extra, steps):
-    cfg = C.resolve("srgan", preset, overrides=TINY + [f"train.steps={steps}"] + extra)
+    cfg = resolve_config("srgan", preset, overrides=TINY + [f"train.steps={steps}"] + extra)
     t = Trainer(cfg, out=tmp, progress=False)
     return t, t.fit()
 
@@ -125,7 +128,7 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
     t1, run1 = run(tmp_path, "srresnet", [], 3)
     assert t1.recipe.nets == ("G",) and "net.D.head.1.weight" not in ckpt.load(run1).tensors
     extra = [f"model.init_from={run1}", "model.content=vgg22", f"model.vgg_weights={vgg_file}"]
-    cfg = C.resolve("srgan", "default", overrides=TINY + ["train.steps=2"] + extra)
+    cfg = resolve_config("srgan", "default", overrides=TINY + ["train.steps=2"] + extra)
     t2 = Trainer(cfg, out=tmp_path, progress=False)
     g1 = ckpt.load(run1).net("net.G")
     assert all(torch.equal(v, t2.recipe.G.state_dict()[k]) for k, v in g1.items())
@@ -137,11 +140,11 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
     m = load_model(run2)  # inference needs neither D, VGG nor the stage-1 run
     assert m.scale == 4 and m.G(torch.zeros(1, 3, 5, 6)).shape == (1, 3, 20, 24)
     with pytest.raises(C.ConfigError, match="init_from"):
-        Trainer(C.resolve("srgan", "default", overrides=TINY + ["model.init_from=/nope"]), out=tmp_path)
+        Trainer(resolve_config("srgan", "default", overrides=TINY + ["model.init_from=/nope"]), out=tmp_path)
     # a resume takes G from its own checkpoint: the stage-1 run may be gone, and the config still records it
     g2 = ckpt.load(run2).net("net.G")
     shutil.rmtree(run1)
-    t3 = Trainer(C.from_dict(ckpt.load(run2).config), out=tmp_path, resume=run2, progress=False)
+    t3 = Trainer(config_from_dict(ckpt.load(run2).config), out=tmp_path, resume=run2, progress=False)
     assert all(torch.equal(v, t3.recipe.G.state_dict()[k]) for k, v in g2.items())
     assert t3.cfg.model.init_from == str(run1)
     cfg3 = dataclasses.replace(t3.cfg, train=dataclasses.replace(t3.cfg.train, steps=3))
@@ -151,11 +154,11 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
 def test_short_srresnet_training_beats_bicubic_on_heldout(tmp_path):
     over = ["data.limit=300", "model.g_features=16", "model.g_blocks=2", "train.batch_size=8", "train.lr=1e-3",
             "train.log_every=100"]
-    cfg = C.resolve("srgan", "srresnet", overrides=TINY + ["train.steps=200"] + over)
+    cfg = resolve_config("srgan", "srresnet", overrides=TINY + ["train.steps=200"] + over)
     t = Trainer(cfg, out=tmp_path, progress=False)
-    before = evaluate(t.recipe.G, t.data, 4)
+    before = sr_scores(t.recipe.G, t.data, 4)
     t.fit()
-    after = evaluate(t.recipe.G, t.data, 4)
+    after = sr_scores(t.recipe.G, t.data, 4)
     assert after["n"] >= 8
     assert before["sr"]["psnr_y"] < before["bicubic"]["psnr_y"]  # an untrained G is worse than bicubic ...
     assert after["sr"]["psnr_y"] > after["bicubic"]["psnr_y"] + 0.5, after  # ... a briefly trained one beats it
@@ -173,7 +176,7 @@ def _cli(args, env_extra=None, check=True):
 def test_resume_of_srgan_is_bitwise_equal(tmp_path, vgg_file):
     over = [*TINY, "train.steps=4", "train.ckpt_every=2", "model.content=vgg22", f"model.vgg_weights={vgg_file}"]
     args = ["train", "srgan", "--no-progress", *over]
-    Trainer(C.resolve("srgan", "default", overrides=over), out=tmp_path / "a", progress=False).fit()  # uninterrupted
+    Trainer(resolve_config("srgan", "default", overrides=over), out=tmp_path / "a", progress=False).fit()  # uninterrupted
     r = _cli([*args, "--out", str(tmp_path / "b")], {"GANKIT_TEST_CRASH_AT": "2"}, check=False)
     assert r.returncode != 0  # SIGKILLed right after the step-2 checkpoint
     (run_b,) = (tmp_path / "b").iterdir()

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit import losses
 from gankit.models import recipe_class
 from gankit.nn import HistoricalAverage, MinibatchDiscrimination, diff_augment
@@ -16,7 +16,7 @@ TINY_MLP = ["model.g_hidden=[64]", "model.d_hidden=[64]"]
 
 
 def make(recipe, preset="default", shape=(1, 28, 28), overrides=(), classes=0):
-    cfg = C.resolve(recipe, preset, overrides=list(overrides))
+    cfg = resolve_config(recipe, preset, overrides=list(overrides))
     r = recipe_class(recipe)(cfg, shape, classes)
     r.gen = torch.Generator().manual_seed(0)
     return r
@@ -70,7 +70,7 @@ def test_wgan_gp_with_n_critic_updates_g_every_nth_step():
 def test_wgan_without_a_lipschitz_constraint_is_refused():
     from gankit.errors import ConfigError
     with pytest.raises(ConfigError, match="Lipschitz"):
-        C.resolve("dcgan", "default", overrides=["model.loss=wgan"])
+        resolve_config("dcgan", "default", overrides=["model.loss=wgan"])
 
 
 # --------------------------------------------------------------------------- ch.1 stabilisers
@@ -250,7 +250,7 @@ def test_diffaugment_is_what_d_sees_in_both_steps():
 def test_bad_diffaug_policy_is_a_config_error():
     from gankit.errors import ConfigError
     with pytest.raises(ConfigError, match="diffaug"):
-        C.resolve("dcgan", "default", overrides=["model.diffaug=rotate"])
+        resolve_config("dcgan", "default", overrides=["model.diffaug=rotate"])
 
 
 # --------------------------------------------------------------------------- from the CLI

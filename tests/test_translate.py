@@ -95,3 +95,18 @@ def test_test_grid_and_scores(runs, tmp_path, capsys):
     assert got["psnr"] != base["psnr"]
     x = to_float(to_tensor_u8(Image.new("RGB", (16, 16), "white")))
     assert tr.translate_tensor(x).shape == (3, 16, 16)
+
+
+def test_translate_eval_table(runs, tmp_path, capsys):
+    """`gankit translate-eval`: identity baseline first, one row per run, JSON beside; mismatched runs refused."""
+    out = tmp_path / "rows.json"
+    assert cli(["translate-eval", str(runs["pix2pix"]), str(runs["cyclegan"]), "--extractor", "none",
+                "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0] == "| model | PSNR (dB) | SSIM | L1 | FID |"
+    assert "identity (input as output)" in text and "pix2pix (default, step 2)" in text and "3 held-out pairs" in text
+    import json
+    rows = json.loads(out.read_text())
+    assert [r["model"].split()[0] for r in rows] == ["identity", "pix2pix", "cyclegan"] and "fid" not in rows[0]
+    rc = cli(["translate-eval", str(runs["pix2pix"]), str(tmp_path / "nope")])
+    assert rc == 2 and "not found" in capsys.readouterr().err

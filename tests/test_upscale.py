@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.cli import main
-from gankit.cli_upscale import upscale_tensor
+from gankit.upscale import upscale_tensor
 from gankit.nn.srresnet import SRResNet
 from gankit.train.trainer import Trainer
 
@@ -22,7 +22,7 @@ def run_dir(tmp_path_factory):
         over = ["data.limit=20", "data.size=64", "model.crop=32", "model.g_features=8", "model.g_blocks=1",
                 "train.batch_size=4", "train.steps=2", "train.threads=1", "train.device=cpu",
                 "train.report_every_epochs=null"]
-        return Trainer(C.resolve("srgan", "srresnet", overrides=over), out=tmp_path_factory.mktemp("runs"),
+        return Trainer(resolve_config("srgan", "srresnet", overrides=over), out=tmp_path_factory.mktemp("runs"),
                        progress=False).fit()
 
 

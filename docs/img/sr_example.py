@@ -3,7 +3,7 @@ import sys
 import torch
 from gankit.config import DataConfig
 from gankit.data.sr import load_sr, bicubic_up
-from gankit.models.srgan import load_model
+from gankit.upscale import load_model
 from gankit.viz.grid import grid_image
 
 stage1, stage2, out = sys.argv[1], sys.argv[2], sys.argv[3]

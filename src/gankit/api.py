@@ -14,17 +14,24 @@ import torch
 
 from . import config as C
 from .errors import GankitError
-from .models import recipe_class
+from .metrics.periodic import PeriodicEval
+from .models import resolve_config
 from .models.base import Recipe
 from .train import checkpoint as ckpt
+from .train.loader import load_recipe, read
+from .train.trainer import Trainer
+
+
+def trainer(cfg: C.Config, out="runs", resume=None, progress: bool | None = None, data=None) -> Trainer:
+    """A Trainer for ``cfg`` with periodic FID/KID (``train.eval_every``) wired in: what ``train`` and
+    ``gankit train`` run."""
+    return Trainer(cfg, out=out, resume=resume, progress=progress, data=data, evaluator=PeriodicEval)
 
 
 def train(recipe: str, preset: str = "default", overrides: list[str] | None = None, config_file=None,
           out="runs", progress: bool = False) -> Path:
-    from .train.trainer import Trainer
-
-    cfg = C.resolve(recipe, preset, config_file, overrides)
-    return Trainer(cfg, out=out, progress=progress).fit()
+    cfg = resolve_config(recipe, preset, config_file, overrides)
+    return trainer(cfg, out=out, progress=progress).fit()
 
 
 @dataclass
@@ -66,28 +73,12 @@ class Generator:
 
 def load(path, device: str = "cpu", ema: bool = True) -> Generator:
     """The generator of a checkpoint (its EMA copy when it has one and ``ema``)."""
-    c = ckpt.load(path)
-    cfg = C.from_dict(c.config)
-    info = c.state.get("data_info", {})
-    shape = tuple(info.get("shape") or ())
-    if len(shape) != 3:
-        raise GankitError(f"{c.path}: checkpoint does not record the image shape")
-    cls = recipe_class(cfg.recipe)
+    c, cls = read(path)
     if cls.use_instead:
-        raise GankitError(f"{c.path}: a {cfg.recipe} checkpoint maps images to images, it does not sample from "
+        raise GankitError(f"{c.path}: a {cls.name} checkpoint maps images to images, it does not sample from "
                           f"noise; use: {cls.use_instead}")
-    recipe = cls(cfg, shape, len(info.get("classes", [])), device)
-    for n, net in recipe.networks().items():
-        net.load_state_dict(c.net(f"net.{n}"))
-    G = recipe.G
-    used_ema = False
-    if ema and "G" in c.state.get("ema_nets", []):
-        import copy
-        G = copy.deepcopy(recipe.G)
-        G.load_state_dict(c.net("ema.G"))
-        used_ema = True
-    G.eval()
-    return Generator(recipe, G, c, used_ema)
+    loaded = load_recipe(c, device, ema)
+    return Generator(loaded.recipe, loaded.nets["G"], c, "G" in loaded.ema)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

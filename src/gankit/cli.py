@@ -45,6 +45,7 @@ def train(
 ):
     """Train a recipe (or resume a run) and write runs/NNNNN-<recipe>-<data>/."""
     from . import config as C
+    from .models import config_from_dict, resolve_config
     from .train import checkpoint as ckpt
 
     flags = list(overrides or [])
@@ -69,19 +70,19 @@ def train(
             fail(f"--resume keeps the run's config; only budgets and logging can change (not {', '.join(not_budget)})")
         if recipe is not None and recipe != raw["recipe"]:
             fail(f"--resume: the run is a {raw['recipe']} run, not {recipe}")
-        cfg = C.from_dict(raw)
+        cfg = config_from_dict(raw)
         run_dir = c.run_dir
     else:
         if recipe is None:
             fail("name a recipe (gankit presets lists them) or --resume RUN_DIR")
-        cfg = C.resolve(recipe, preset, config_file, flags)
+        cfg = resolve_config(recipe, preset, config_file, flags)
         run_dir = None
     if dry_run:
         typer.echo(C.dump(cfg), nl=False)
         return
-    from .train.trainer import Trainer
+    from .api import trainer as make_trainer
 
-    trainer = Trainer(cfg, out=out, resume=run_dir, progress=progress)
+    trainer = make_trainer(cfg, out=out, resume=run_dir, progress=progress)
     path = trainer.fit()
     if trainer.is_main:
         typer.echo(f"run: {path}  (step {trainer.step})")
@@ -176,6 +177,7 @@ def info(ckpt_path: Path = typer.Argument(..., metavar="CKPT"), as_json: bool = 
     from collections import defaultdict
 
     from . import config as C
+    from .models import config_from_dict
     from .train import checkpoint as ckpt
 
     c = ckpt.load(ckpt_path)
@@ -209,7 +211,7 @@ def info(ckpt_path: Path = typer.Argument(..., metavar="CKPT"), as_json: bool = 
         else:
             typer.echo(f"{k}: {v}")
     typer.echo("config:")
-    for line in C.dump(C.from_dict(s["config"])).splitlines():
+    for line in C.dump(config_from_dict(s["config"])).splitlines():
         typer.echo(f"  {line}")
 
 
@@ -263,9 +265,9 @@ from .cli_eval import register as _register_eval  # noqa: E402  (gankit eval, ga
 _register_eval(app)
 
 
-from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
+from .cli_translate import register as _register_translate  # noqa: E402  (gankit translate, translate-eval)
 
-app.command("translate")(_translate)
+_register_translate(app)
 
 
 @data_app.command("prepare")

@@ -51,7 +51,7 @@ def eval_cmd(
 ):
     """Score generated images (FID, KID, IS, precision/recall) with a provenance card; fully offline."""
     from .metrics import card as cards
-    from .metrics.engine import evaluate
+    from .evaluation import evaluate
     from .train import checkpoint as ckpt
 
     if fake is not None and target is not None:

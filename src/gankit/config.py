@@ -251,12 +251,13 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def resolve(recipe: str, preset: str = "default", config_file: str | Path | None = None,
+def resolve(recipe_cls, preset: str = "default", config_file: str | Path | None = None,
             overrides: list[str] | dict | None = None) -> Config:
-    """Preset YAML <- user config file <- dotted overrides, validated into a Config."""
-    from .models import recipe_class  # late: models import config
+    """Preset YAML <- user config file <- dotted overrides, validated into a Config.
 
-    cls = recipe_class(recipe)
+    ``recipe_cls`` is the family's Recipe class (its ``name``, ``Options`` and ``validate``): config knows no family,
+    the recipe hands its options in. By name: ``gankit.models.resolve_config("dcgan", ...)``."""
+    recipe = recipe_cls.name
     path = preset_path(recipe, preset)
     if not path.exists():
         have = [p for r, p, _ in list_presets() if r == recipe]
@@ -268,16 +269,16 @@ def resolve(recipe: str, preset: str = "default", config_file: str | Path | None
         raw = merge(raw, parse_overrides(overrides) if isinstance(overrides, list) else overrides)
     raw.setdefault("recipe", recipe)
     raw.setdefault("preset", preset)
-    return from_dict(raw, cls)
+    return from_dict(raw, recipe_cls)
 
 
-def from_dict(raw: dict, recipe_cls=None) -> Config:
+def from_dict(raw: dict, recipe_cls) -> Config:
+    """A Config from plain data (a YAML file, a checkpoint's record), its ``model`` section read into
+    ``recipe_cls.Options`` and checked by ``recipe_cls.validate``. By name: ``gankit.models.config_from_dict``."""
     if not isinstance(raw, dict) or "recipe" not in raw:
         raise ConfigError("config: missing 'recipe'")
-    if recipe_cls is None:
-        from .models import recipe_class
-
-        recipe_cls = recipe_class(raw["recipe"])
+    if raw["recipe"] != recipe_cls.name:
+        raise ConfigError(f"config: recipe '{raw['recipe']}' given to the {recipe_cls.name} options")
     raw = dict(raw)
     model = build(recipe_cls.Options, raw.pop("model", None), "model")
     cfg = build(Config, raw)

@@ -5,7 +5,12 @@ import shutil
 from pathlib import Path
 
 from ..errors import DataError
-from .sources import cache_dir
+from ..fileio import cache_dir
+
+# The standard FID Inception weights (TF 2015-12-05 ported by pytorch-fid); metrics.extractors finds them on disk.
+INCEPTION_FILES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
+INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILES[0]
+INCEPTION_SHA256_PREFIX = "6726825d"
 
 
 def fetch(name: str, root: Path | None = None) -> Path:
@@ -42,8 +47,6 @@ def fetch_inception(root: Path | None = None) -> Path:
     import hashlib
     import os
     import urllib.request
-
-    from ..metrics.extractors import INCEPTION_FILES, INCEPTION_SHA256_PREFIX, INCEPTION_URL
 
     dest = (Path(root) if root else cache_dir()) / "weights" / INCEPTION_FILES[0]
     if dest.is_file():

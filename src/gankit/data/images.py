@@ -94,3 +94,23 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 [0, 255]."""
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def input_images(paths) -> list[tuple[Path, Path]]:
+    """Image files named on a command line, and every image file under a named folder (recursive, sorted), each with
+    its output path relative to an output folder (the folder's sub-folders kept, suffix ``.png``)."""
+    out = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise DataError(f"{p}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            out += [(f, f.relative_to(p).with_suffix(".png")) for f in files]
+        elif p.is_file():
+            out.append((p, Path(p.name).with_suffix(".png")))
+        else:
+            raise DataError(f"input not found: {p}")
+    if not out:
+        raise DataError("no input images found")
+    return out

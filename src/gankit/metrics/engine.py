@@ -1,16 +1,15 @@
-"""Scoring generated images against a reference set: the engine behind ``gankit eval`` and periodic evaluation.
+"""Scoring images against a reference set: the engine behind ``gankit.evaluation.evaluate`` (``gankit eval``) and
+periodic evaluation during training.
 
-``evaluate(fake, ref)`` takes a checkpoint (run dir / step folder / ``api.Generator``), an image folder, an
-``ImageSet`` or a uint8 tensor on the fake side, a dataset name / folder / ``ImageSet`` on the reference side, and
-returns a plain dict of scores with its provenance card. Reference features are cached per (dataset fingerprint,
-split, extractor weights, image size) under ``$GANKIT_CACHE/refstats``.
+Features of uint8 images (``extract``), reference features cached per (dataset fingerprint, split, extractor
+weights, image size) under ``$GANKIT_CACHE/refstats`` (``reference_features``), the scores from feature matrices
+(``score``) and their provenance card (``make_card``). Nothing here reads a checkpoint: that is one floor up.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import torch
 
 from ..config import DataConfig
 from ..data import ImageSet
-from ..data.images import resize_batch, to_uint8
-from ..data.sources import cache_dir
+from ..data.images import to_uint8
 from ..errors import GankitError
+from ..fileio import cache_dir, gankit_version, write_text_atomic
 from . import core
-from .extractors import HAS_TEST_SPLIT, Extractor, auto_spec, dataset_key, load_extractor
+from .extractors import HAS_TEST_SPLIT, Extractor, dataset_key
 
 METRICS = ("fid", "kid", "is", "pr")
 PROTOCOL = "gankit-eval/1"
@@ -92,8 +91,6 @@ def reference_features(ref: ImageSet, split: str, extractor: Extractor, batch: i
             pass  # a broken cache entry is recomputed
     feats, _ = extract(extractor, ref.images, batch)
     if cache:
-        from ..train.checkpoint import write_text_atomic
-
         d.mkdir(parents=True, exist_ok=True)
         tmp = d / f".{key}.tmp{os.getpid()}"
         save_file({"features": feats.contiguous()}, str(tmp))
@@ -123,8 +120,6 @@ def score(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | No
 
 
 def versions() -> dict:
-    from ..train.checkpoint import gankit_version
-
     v = {"gankit": gankit_version(), "torch": torch.__version__}
     try:
         import torch_fidelity
@@ -160,18 +155,6 @@ def make_card(extractor: Extractor, ref: ImageSet, split: str, n_real: int, n_fa
 # --------------------------------------------------------------------------- sources
 
 
-def _is_checkpoint(x) -> bool:
-    from ..train import checkpoint as ckpt
-
-    if not isinstance(x, (str, Path)):
-        return False
-    try:
-        ckpt.resolve(x)
-        return True
-    except GankitError:
-        return False
-
-
 def load_reference(ref, like: DataConfig | None, split: str | None, n_ref: int | None,
                    size: int | None = None) -> tuple[ImageSet, str]:
     """The reference ImageSet: a dataset name / folder / path, shaped like the training data of a checkpoint."""
@@ -194,79 +177,3 @@ def load_reference(ref, like: DataConfig | None, split: str | None, n_ref: int |
                      size=size or (like.size if like else None), channels=like.channels if like else None,
                      background=like.background if like else "white")
     return load(cfg), split
-
-
-def evaluate(fake, ref=None, *, metrics=("fid", "kid", "is", "pr"), n: int = 10000, n_ref: int | None = None,
-             extractor: str | Extractor = "auto", split: str | None = None, seed: int = 0, batch: int = 250,
-             device: str = "cpu", inception_weights=None, cache: bool = True, ema: bool = True,
-             kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, pr_k: int = 3,
-             size: int | None = None, log=None) -> dict:
-    """Score ``fake`` against ``ref``. Returns ``{"fid": .., "kid": .., "kid_std": .., "is": .., "is_std": ..,
-    "precision": .., "recall": .., "card": {...}, "seconds": ..}`` (only the requested metrics).
-
-    ``size``: compare at size x size (reference and image folders are loaded at that size)."""
-    from .. import api
-
-    metrics = parse_metrics(metrics)
-    say = log or (lambda msg: None)
-    t0 = time.time()
-    if isinstance(extractor, str) and extractor not in ("auto", "random"):  # fail before any slow loading
-        extractor = load_extractor(extractor, device, inception_weights)
-    like, gen = None, None
-    if isinstance(fake, api.Generator):
-        gen = fake
-    elif _is_checkpoint(fake):
-        gen = api.load(fake, device=device, ema=ema)
-    if gen is not None:
-        from ..config import DataConfig as DC
-        like = gen.config.data if isinstance(gen.config.data, DC) else None
-    ref_set, split = load_reference(ref, like, split, n_ref, size)
-
-    if gen is not None:
-        fake_info = {"kind": "checkpoint", "path": str(gen.checkpoint.path), "recipe": gen.config.recipe,
-                     "step": gen.checkpoint.step, "ema": gen.ema, "latent_seed": seed}
-        fake_shape = list(gen.recipe.shape)
-    elif isinstance(fake, ImageSet):
-        fake_info = {"kind": "images", "name": fake.name, "fingerprint": fake.fingerprint()}
-        fake_images, fake_shape = fake.images, list(fake.shape)
-    elif torch.is_tensor(fake):
-        if fake.dtype != torch.uint8:
-            fake = to_uint8(fake)
-        s = ImageSet(fake.cpu().contiguous(), None, [], "tensor", "memory")
-        fake_info = {"kind": "tensor", "fingerprint": s.fingerprint()}
-        fake_images, fake_shape = s.images, list(s.shape)
-    elif isinstance(fake, (str, Path)) and Path(fake).expanduser().is_dir():
-        from ..data import load
-        s = load(DataConfig(name=f"folder:{fake}", size=size))
-        fake_info = {"kind": "folder", "path": str(fake), "fingerprint": s.fingerprint()}
-        fake_images, fake_shape = s.images, list(s.shape)
-    else:
-        raise GankitError(f"{fake}: neither a checkpoint (run dir / checkpoints/step-N) nor an image folder")
-
-    if isinstance(extractor, str):
-        spec = auto_spec(ref_set.name, inception_weights) if extractor == "auto" else extractor
-        extractor = load_extractor(spec, device, inception_weights, channels=ref_set.shape[0], size=ref_set.shape[-1])
-    if extractor.kind == "random":
-        print("warning: the random extractor checks plumbing only; its scores say nothing about image quality",
-              file=sys.stderr)
-    say(f"extractor {extractor.name} ({extractor.sha256[:12]}), reference {ref_set.name} [{split}] n={len(ref_set)}")
-    real, hit = reference_features(ref_set, split, extractor, batch, cache)
-    say(f"reference features {'from cache' if hit else 'computed'} ({time.time() - t0:.1f}s)")
-
-    if gen is not None:
-        fake_images = generate_uint8(gen, n, seed, batch=max(batch, 500))
-        say(f"generated {n} images ({time.time() - t0:.1f}s)")
-    else:
-        if n < len(fake_images):
-            fake_images = fake_images[:n]
-        if list(fake_images.shape[-2:]) != list(ref_set.shape[-2:]):
-            fake_info["resized_to"] = list(ref_set.shape[-2:])
-            fake_images = resize_batch(fake_images, ref_set.shape[-1])
-    n_fake = len(fake_images)
-    feats, logits = extract(extractor, fake_images, batch)
-    say(f"fake features ({time.time() - t0:.1f}s)")
-    options = {"kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, len(real), n_fake),
-               "is_splits": min(is_splits, n_fake), "pr_k": pr_k}
-    scores = score(real, feats, logits, metrics, seed, kid_subsets, kid_subset_size, is_splits, pr_k)
-    card = make_card(extractor, ref_set, split, len(real), n_fake, fake_info, fake_shape, seed, options, metrics)
-    return {**scores, "card": card, "seconds": round(time.time() - t0, 2)}

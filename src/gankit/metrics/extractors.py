@@ -24,12 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.sources import cache_dir
+from ..data.fetch import INCEPTION_FILES, INCEPTION_SHA256_PREFIX
 from ..errors import GankitError
-
-INCEPTION_FILES = ("pt_inception-2015-12-05-6726825d.pth", "weights-inception-2015-12-05-6726825d.pth")
-INCEPTION_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + INCEPTION_FILES[0]
-INCEPTION_SHA256_PREFIX = "6726825d"
+from ..fileio import cache_dir, gankit_version, write_text_atomic
 
 
 class ExtractorError(GankitError):
@@ -416,8 +413,6 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    from ..train.checkpoint import gankit_version, write_text_atomic
-
     meta = {"format": "gankit-extractor", "arch": DomainNet.ARCH, "in_channels": c, "input_size": h, "width": 32,
             "feature_dim": 128, "classes": classes, "accuracy": round(acc, 4),
             "accuracy_on": held,

@@ -90,6 +90,14 @@ class Recipe:
     def validate(cls, cfg: Config) -> None:
         """Raise ConfigError for option combinations that cannot work."""
 
+    def start_from(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Start from an earlier run's networks (``{name: state_dict}``): the Trainer reads them from the checkpoint
+        that an option ``model.init_from`` names and calls this once, before the EMA copies are made. Default: load
+        every net of this recipe that the checkpoint holds."""
+        for n in self.nets:
+            if n in weights:
+                getattr(self, n).load_state_dict(weights[n])
+
     @classmethod
     def resume_config(cls, cfg: Config) -> Config:
         """The config a resumed run rebuilds the recipe from. Options that only say where the *starting*

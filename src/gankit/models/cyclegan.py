@@ -28,7 +28,7 @@ from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet_gen import ResnetGenerator
 from ..viz.grid import pad_rows
 from .base import frozen, make_optimizer
-from .pix2pix import Norm, TranslationRecipe, lr_factor
+from .translation import Norm, TranslationRecipe, lr_factor
 
 
 @dataclass

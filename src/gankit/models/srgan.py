@@ -14,7 +14,6 @@ normalised inputs, and batches hold 16 crops (the book's batch 1 makes BatchNorm
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +21,13 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .. import losses
-from ..errors import CheckpointError, ConfigError, GankitError
+from ..errors import CheckpointError, ConfigError
+from ..metrics.sr import sr_scores
 from ..nn.srresnet import SRDiscriminator, SRResNet
+from ..nn.vgg import VGGFeatures, load_vgg
 from .base import Recipe, frozen
-
-VGG_CUT = {"vgg22": 9, "vgg33": 16, "vgg54": 36}  # torchvision vgg19().features[:cut] ends after that ReLU
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -67,44 +64,6 @@ def make_generator(o: Options, channels: int = 3) -> SRResNet:
 def make_discriminator(o: Options, channels: int = 3) -> SRDiscriminator:
     return SRDiscriminator(channels, o.crop, o.d_features, o.d_dense, o.d_head, 0.2, o.bn_momentum, o.bn_eps,
                            o.d_bn_after_act)
-
-
-class VGGFeatures(nn.Module):
-    """Frozen torchvision VGG19 ``features[:cut]`` on [-1, 1] inputs mapped to ImageNet normalisation."""
-
-    def __init__(self, state_dict: dict, cut: int):
-        super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers
-
-        with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the run's RNG stream intact
-            feats = make_layers(cfgs["E"], batch_norm=False)[:cut]  # torchvision's vgg19().features, truncated
-        sd = {k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")} or dict(state_dict)
-        sd = {k: v for k, v in sd.items() if k.split(".")[0].isdigit() and int(k.split(".")[0]) < cut}
-        feats.load_state_dict(sd)  # strict: every layer up to the cut must be in the file
-        self.net = feats.eval().requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x):
-        return self.net(((x + 1) / 2 - self.mean) / self.std)
-
-
-def load_vgg(path: str | Path, content: str) -> VGGFeatures:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"model.vgg_weights: file not found: {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            sd = load_file(str(path))
-        else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(sd, dict) and "state_dict" in sd:
-            sd = sd["state_dict"]
-        return VGGFeatures(sd, VGG_CUT[content])
-    except (RuntimeError, KeyError, ValueError, OSError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"model.vgg_weights={path}: not a torchvision VGG19 state_dict "
-                              f"({str(e).splitlines()[0][:200]})") from None
 
 
 class SRGAN(Recipe):
@@ -161,9 +120,12 @@ class SRGAN(Recipe):
         self.G = make_generator(self.opts, c)
         if "D" in self.nets:
             self.D = make_discriminator(self.opts, c)
-        src = self.opts.init_from
-        if src and Path(src).expanduser().exists():  # inference loaders pass init_from=None
-            self.G.load_state_dict(stage1_weights(src))
+
+    def start_from(self, weights):
+        """Stage 2 starts from stage 1's G (``model.init_from``, read by the Trainer); D starts fresh."""
+        if not weights.get("G"):
+            raise CheckpointError(f"model.init_from={self.opts.init_from}: holds no generator weights")
+        self.G.load_state_dict(weights["G"])
 
     # ---------------------------------------------------------------- training
     def lr_lambda(self, total_steps):
@@ -245,86 +207,6 @@ class SRGAN(Recipe):
         return torch.stack([bic, sr, fixed["hr"].float()], 1).flatten(0, 1), 3
 
     def epoch_report(self, data, step):
-        s = evaluate(self.G, data, self.opts.scale, self.opts.eval_images, self.device)
+        s = sr_scores(self.G, data, self.opts.scale, self.opts.eval_images, self.device)
         return {"eval/psnr_y": s["sr"]["psnr_y"], "eval/ssim_y": s["sr"]["ssim_y"],
                 "eval/psnr_y_bicubic": s["bicubic"]["psnr_y"]}
-
-
-# ------------------------------------------------------------------------------- weights in and out
-
-
-def stage1_weights(path) -> dict:
-    """G's weights from a stage-1 (or any srgan) run dir / checkpoint."""
-    from ..train import checkpoint as ckpt
-
-    c = ckpt.load(path)
-    if c.config.get("recipe") != "srgan":
-        raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not srgan")
-    sd = c.net("net.G")
-    if not sd:
-        raise CheckpointError(f"model.init_from={path}: holds no generator weights")
-    return sd
-
-
-class SRModel:
-    """A trained super-resolution generator read from a checkpoint: ``model(lr) -> sr`` in [-1, 1]."""
-
-    def __init__(self, G: nn.Module, opts: Options, checkpoint, ema: bool):
-        self.G, self.opts, self.checkpoint, self.ema = G.eval(), opts, checkpoint, ema
-        self.scale = opts.scale
-
-    @torch.no_grad()
-    def __call__(self, lr: torch.Tensor) -> torch.Tensor:
-        return self.G(lr)
-
-
-def load_model(path, device: str = "cpu", ema: bool = True) -> SRModel:
-    """The G of an srgan checkpoint (EMA copy if it has one and ``ema``), without D, VGG or ``init_from``."""
-    from .. import config as C
-    from ..train import checkpoint as ckpt
-
-    c = ckpt.load(path)
-    if c.config.get("recipe") != "srgan":
-        raise GankitError(f"{c.path}: a {c.config.get('recipe')} checkpoint; upscaling needs an srgan one")
-    cfg = C.from_dict({**c.config, "model": {**c.config.get("model", {}), "init_from": None}})
-    shape = (c.state.get("data_info", {}).get("shape") or [3])
-    G = make_generator(cfg.model, shape[0]).to(device)
-    used = ema and "G" in c.state.get("ema_nets", [])
-    G.load_state_dict(c.net("ema.G" if used else "net.G"))
-    return SRModel(G, cfg.model, c, used)
-
-
-# ------------------------------------------------------------------------------- evaluation
-
-
-@torch.no_grad()
-def evaluate(G: nn.Module | None, data, scale: int = 4, limit: int | None = None, device="cpu",
-             border: int | None = None) -> dict:
-    """PSNR and SSIM (Y channel, ``scale``-px border cropped, 8-bit) of G and of bicubic on held-out images.
-
-    Returns ``{"sr": {...}, "bicubic": {...}, "n": N, ...}``; ``G=None`` scores bicubic only."""
-    from ..data.sr import bicubic_up
-    from ..metrics.task import psnr, ssim
-
-    border = scale if border is None else border
-    n = len(data.heldout) if limit is None else min(limit, len(data.heldout))
-    was = G.training if G is not None else False
-    if G is not None:
-        G.eval()
-    acc = {"sr": {"psnr_y": [], "ssim_y": [], "psnr_rgb": []}, "bicubic": {"psnr_y": [], "ssim_y": [], "psnr_rgb": []}}
-    try:
-        for i in range(n):
-            hr, lr = data.heldout_pair(i, device)
-            outs = {"bicubic": bicubic_up(lr, scale)}
-            if G is not None:
-                outs["sr"] = G(lr).float()
-            for k, out in outs.items():
-                acc[k]["psnr_y"].append(psnr(out, hr, crop=border, quantize=True))
-                acc[k]["ssim_y"].append(ssim(out, hr, crop=border, quantize=True))
-                acc[k]["psnr_rgb"].append(psnr(out, hr, y=False, crop=border, quantize=True))
-    finally:
-        if G is not None:
-            G.train(was)
-    res = {k: {m: round(float(sum(v) / max(1, len(v))), 4) for m, v in d.items()} for k, d in acc.items() if d["psnr_y"]}
-    res.update(n=n, scale=scale, border=border, channel="Y (BT.601)")
-    return res

@@ -28,6 +28,7 @@ from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
 from .fast import apply_fast_path, resolve_precision
+from .loader import start_weights
 from .rundir import new_run_dir
 from .stats import Collector
 from .sampler import EpochSampler
@@ -60,7 +61,10 @@ def seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: C.Config, out: str | Path = "runs", resume: str | Path | None = None,
-                 progress: bool | None = None, data: ImageSet | None = None):
+                 progress: bool | None = None, data: ImageSet | None = None, evaluator=None):
+        """``evaluator``: what ``train.eval_every`` runs, built as ``evaluator(cfg, data, device)`` on rank 0; an object
+        whose ``run(trainer)`` logs scores and returns True when the sampling nets are the best so far (the caller
+        chooses it: ``gankit.api.trainer`` passes ``metrics.periodic.PeriodicEval``)."""
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.rank = int(os.environ.get("RANK", "0"))
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -84,6 +88,9 @@ class Trainer:
         if self.data.skipped and self.is_main:
             print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
         self.recipe = cls(build_cfg, self.data.shape, self.data.num_classes, self.device)
+        init_from = getattr(build_cfg.model, "init_from", None)  # a resume has these weights in its checkpoint
+        if init_from:
+            self.recipe.start_from(start_weights(init_from, cls.name))
         self.recipe._report = self.stats = Collector()
         self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
@@ -106,8 +113,10 @@ class Trainer:
         self._good = None  # in-memory state to roll back to before the first checkpoint
         self.evaluator = None  # periodic FID/KID (train.eval_every) on rank 0; picks checkpoints/best
         if t.eval_every and self.is_main:
-            from ..metrics.periodic import PeriodicEval
-            self.evaluator = PeriodicEval(cfg, self.data, self.device)
+            if evaluator is None:
+                raise ConfigError("train.eval_every: this Trainer was given no evaluator "
+                                  "(train through gankit.api.trainer / api.train / `gankit train`)")
+            self.evaluator = evaluator(cfg, self.data, self.device)
 
         if resume is not None:
             self.run_dir = Path(resume)
