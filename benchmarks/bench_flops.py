@@ -55,7 +55,6 @@ def measure(name, spec, dev, iters, fast):
     cfg = resolve_config(recipe, preset, overrides=extra + (FAST if fast else []))
     r = recipe_class(recipe)(cfg, shape, 0, dev)
     r.gen = torch.Generator(device=dev).manual_seed(0)
-    r.total_steps = 10 ** 6
     ctx = apply_fast_path(r, cfg.train, dev)
     b = cfg.train.batch_size
     cl = cfg.train.channels_last

@@ -10,6 +10,7 @@ from gankit.train import checkpoint as ckpt
 from gankit.train.trainer import Trainer
 
 from conftest import needs_fmnist
+from gankit.models import resolve_config
 
 torch.set_num_threads(1)
 
@@ -21,7 +22,7 @@ TINY_MLP = ["data.limit=128", "train.batch_size=16", "model.g_hidden=[16]", "mod
 
 @needs_fmnist
 def test_scaler_skips_an_overflowing_step_and_lowers_the_scale(tmp_path):
-    cfg = C.resolve("mlp-gan", "default", overrides=TINY_MLP + ["train.precision=fp16", "train.steps=1"])
+    cfg = resolve_config("mlp-gan", "default", overrides=TINY_MLP + ["train.precision=fp16", "train.steps=1"])
     tr = Trainer(cfg, out=tmp_path, progress=False)
     r = tr.recipe
     assert set(r.scalers) == {"G", "D"}
@@ -43,14 +44,14 @@ def test_scaler_skips_an_overflowing_step_and_lowers_the_scale(tmp_path):
 @needs_fmnist
 def test_fp16_run_trains_checkpoints_its_scalers_and_resumes(tmp_path):
     over = TINY_MLP + ["train.precision=fp16", "train.log_every=1", "train.ckpt_every=4"]
-    cfg = C.resolve("mlp-gan", "default", overrides=over + ["train.steps=8"])
+    cfg = resolve_config("mlp-gan", "default", overrides=over + ["train.steps=8"])
     run = Trainer(cfg, out=tmp_path, progress=False).fit()
     rows = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
     losses = [r["loss/G"] for r in rows if "loss/G" in r]
     assert len(losses) == 8 and all(v == v and abs(v) < 1e3 for v in losses)
     c = ckpt.load(run)
     assert set(c.state["scaler"]) == {"G", "D"} and c.state["scaler"]["G"]["scale"] > 0
-    cfg2 = C.resolve("mlp-gan", "default", overrides=over + ["train.steps=12"])
+    cfg2 = resolve_config("mlp-gan", "default", overrides=over + ["train.steps=12"])
     tr = Trainer(cfg2, resume=run, progress=False)
     assert tr.recipe.scalers["G"].get_scale() == c.state["scaler"]["G"]["scale"]
     tr.fit()
@@ -90,7 +91,7 @@ ROLLBACK = {  # recipe: (overrides, schedule multiplier at a step given the budg
 def test_rollback_lr_cut_still_holds_ten_steps_later(recipe, tmp_path):
     over, schedule = ROLLBACK[recipe]
     total = 30
-    cfg = C.resolve(recipe, "default", overrides=over + [f"train.steps={total}", "train.log_every=1",
+    cfg = resolve_config(recipe, "default", overrides=over + [f"train.steps={total}", "train.log_every=1",
                                                            "train.ckpt_every=10", "train.sample_every=1000",
                                                            "train.report_every_epochs=null", "train.device=cpu"])
     tr = Trainer(cfg, out=tmp_path, progress=False)

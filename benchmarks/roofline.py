@@ -1,0 +1,124 @@
+"""How close each family's training step comes to this machine's own matrix-multiply peak (issue 20).
+
+1. The machine's peaks: a 4096x4096 ``torch.matmul`` in bf16 and in fp32 on the current threads (best of a few).
+2. For every recipe's default preset (and ``paper`` where it differs), one training step on a real batch of its
+   own data (``data.limit`` small): FLOPs counted by ``torch.utils.flop_counter`` (matmuls and convolutions,
+   forward and backward), the step timed with the preset's own precision/layout ("preset") and with the fast path
+   forced on ("fast": ``train.precision=auto``, channels-last, fused Adam), img/s and the share of the bf16 peak.
+3. Inference: ``gankit translate`` and ``gankit upscale`` library calls on one 1024x1024 image, fp32 vs fast.
+
+Usage: python benchmarks/roofline.py [--iters 3] [--only dcgan,pix2pix] [--json out.json]
+Prints a Markdown table (and JSON lines with --json). Times are wall-clock on this machine: run it on an idle one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from gankit import config as C
+from gankit.models import RECIPES, recipe_class
+from gankit.train.fast import apply_fast_path, resolve_precision
+from gankit.models import resolve_config
+
+FAST = ["train.precision=auto", "train.channels_last=true", "train.fused=true"]
+SMALL_DATA = ["data.limit=64"]
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 4096, reps: int = 3) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def presets() -> list[tuple[str, str]]:
+    out = []
+    for r in RECIPES:
+        out.append((r, "default"))
+        try:
+            resolve_config(r, "paper", overrides=[])
+            out.append((r, "paper"))
+        except Exception:
+            pass
+    return out
+
+
+def build(recipe: str, preset: str, extra: list[str]):
+    cfg = resolve_config(recipe, preset, overrides=SMALL_DATA + extra)
+    cls = recipe_class(recipe)
+    data = cls.load_data(cfg)
+    r = cls(cfg, data.shape, data.num_classes, torch.device("cpu"))
+    r.gen = torch.Generator().manual_seed(0)
+    ctx = apply_fast_path(r, cfg.train, torch.device("cpu"))
+    b = min(cfg.train.batch_size, len(data))
+    batch = data.batch(torch.arange(b), torch.device("cpu"), torch.Generator().manual_seed(0))
+    if cfg.train.channels_last:
+        batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v
+                 for k, v in batch.items()}
+    return cfg, r, ctx, batch, b
+
+
+def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
+    cfg, r, ctx, batch, b = build(recipe, preset, FAST if fast else [])
+
+    def step(i):
+        r.step = i
+        with ctx():
+            r.train_step(batch)
+
+    step(0)
+    with FlopCounterMode(display=False) as fc:
+        step(1)
+    flops = fc.get_total_flops()
+    step(2)
+    t = time.perf_counter()
+    for i in range(iters):
+        step(3 + i)
+    dt = (time.perf_counter() - t) / iters
+    return {"recipe": recipe, "preset": preset, "mode": "fast" if fast else "preset",
+            "precision": resolve_precision(cfg.train.precision, torch.device("cpu")), "batch": b,
+            "img_per_s": b / dt, "step_ms": dt * 1e3, "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    peaks = {"bf16": gemm_peak(torch.bfloat16), "fp32": gemm_peak(torch.float32)}
+    print(f"GEMM peak on {torch.get_num_threads()} threads: bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s, "
+          f"fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s\n")
+    print("| recipe / preset | mode | precision | batch | img/s | GFLOP/step | TFLOP/s | share of bf16 peak |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
+    rows = []
+    only = [s for s in a.only.split(",") if s]
+    for recipe, preset in presets():
+        if only and recipe not in only:
+            continue
+        for fast in (False, True):
+            try:
+                m = measure_step(recipe, preset, fast, a.iters)
+            except Exception as e:  # a family whose data or weights are missing here: say so, go on
+                print(f"| {recipe} / {preset} | {'fast' if fast else 'preset'} | not measured: "
+                      f"{str(e).splitlines()[0][:80]} | | | | | |")
+                continue
+            m["share_bf16_peak"] = m["tflop_s"] * 1e12 / peaks["bf16"]
+            rows.append(m)
+            print(f"| {recipe} / {preset} | {m['mode']} | {m['precision']} | {m['batch']} | {m['img_per_s']:.1f} | "
+                  f"{m['gflop']:.2f} | {m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"peaks": peaks, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
