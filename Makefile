@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gankit-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data demo test bench clean
+.PHONY: install data browser demo test bench clean
 
 install: $(STAMP)
 
@@ -26,10 +26,20 @@ data: install
 		     "or put the IDX files under \$$GANKIT_DATA/fashion-mnist"; exit 2; \
 	fi
 
+# The studio's browser tests drive Debian's Chromium through Playwright (Playwright's own browser download needs
+# the network): installed when run as root, otherwise those tests skip with the command to run.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "note: /usr/bin/chromium is missing (sudo apt-get install chromium); the browser tests will skip"; \
+	fi
+
 demo: data
 	$(BIN)/gankit train dcgan --data twemoji --minutes 4 --out runs
 
-test: data
+test: data browser
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 # The Keras 3 references (../shared/bench) run in their own venv with tensorflow-cpu.
