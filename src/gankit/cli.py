@@ -266,6 +266,10 @@ _register_eval(app)
 from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
 
 app.command("translate")(_translate)
+from .cli_studio import export as _export, serve as _serve  # noqa: E402  (gankit serve, gankit export)
+
+app.command("serve")(_serve)
+app.command("export")(_export)
 
 
 @data_app.command("prepare")
