@@ -169,7 +169,8 @@ def _torchscript(ex: Exportable, out: Path, meta: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(ex.module, ex.args, check_trace=True)
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PyTorch marks TorchScript deprecated; ONNX is the future-proof format
         torch.jit.save(traced, str(tmp), _extra_files={"gankit.json": json.dumps(meta)})
 
 
@@ -182,7 +183,9 @@ def read_metadata(path) -> dict:
         head = f.read(4)
     if head.startswith(b"PK"):  # TorchScript archives are zip files
         extra = {"gankit.json": ""}
-        torch.jit.load(str(path), _extra_files=extra)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.load(str(path), _extra_files=extra)
         return json.loads(extra["gankit.json"])
     import onnx
 
