@@ -10,7 +10,7 @@ from PIL import Image
 
 COMMON = ["train.steps=3", "train.batch_size=4", "train.log_every=1", "train.sample_every=1", "train.threads=1",
           "train.device=cpu"]
-NOISE_NETS = ["model.g_base=16", "model.g_channels=[8]", "model.d_channels=[8]", "data.size=16"]
+NOISE_NETS = ["model.g_base=16", "model.g_channels=[8]", "model.d_channels=[8]", "data.size=16", "model.init=torch"]
 
 
 def class_folder(root: Path) -> Path:

@@ -92,7 +92,7 @@ def decode(data: bytes, limits: Limits, name: str = "upload") -> Image.Image:
     except UploadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise UploadError(413, f"{name}: refused as a decompression bomb ({e})") from None
+        raise UploadError(413, f"{name}: over the {limits.max_pixels:,}-pixel limit (Pillow: {e})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
         msg = str(e).splitlines()[0] if str(e) else "corrupt"
         raise UploadError(400, f"{name}: unreadable {fmt} ({type(e).__name__}: {msg})") from None
