@@ -113,8 +113,9 @@ class StudioModel:
         cfg = s["config"]
         best = s.get("best") or None
         cards = score_cards(self.run_dir)
+        data = (s.get("data_info") or {}).get("name") or cfg.get("data", {}).get("name") or "?"
         return {"id": self.id, "kind": self.kind, "family": cfg["recipe"], "preset": cfg.get("preset"),
-                "data": (s.get("data_info") or {}).get("name") or cfg.get("data", {}).get("name"),
+                "data": data, "data_label": str(data).rstrip("/").split("/")[-1],
                 "shape": (s.get("data_info") or {}).get("shape"), "step": int(s["step"]),
                 "checkpoint": str(self.checkpoint.path), "best": best, "cards": cards}
 

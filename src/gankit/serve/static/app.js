@@ -54,7 +54,7 @@ function later(key, fn, ms) {
 function api(path) { return `/api/models/${encodeURIComponent(studio.current.id)}${path}`; }
 
 function describe(m) {
-  let s = `${m.family} · ${m.data} · step ${m.step}`;
+  let s = `${m.family} · ${m.data_label} · step ${m.step}`;
   if (m.best && m.best.fid !== undefined && m.best.fid !== null) s += ` · best FID ${Number(m.best.fid).toFixed(2)}`;
   return s;
 }
@@ -73,12 +73,14 @@ function noiseQuery() {
 }
 
 function refreshGrid() {
+  if (studio.current.kind !== "noise") return null;
   const q = noiseQuery();
   const name = `${studio.current.family}-seed${q.get("seed")}.png`;
   return showImage("grid", api(`/sample.png?${q}`), null, "download-grid", name);
 }
 
 function refreshInterp() {
+  if (studio.current.kind !== "noise") return null;
   const q = new URLSearchParams({ seed_a: $("seed").value || "0", seed_b: $("seed-b").value || "1",
     steps: $("frames").value, truncation: $("truncation").value, mode: $("mode").value });
   if (studio.current.conditional && $("class").value !== "") q.set("cls", $("class").value);
@@ -118,7 +120,7 @@ function setupImage(m) {
 }
 
 async function runImage() {
-  if (!studio.file) return null;
+  if (!studio.file || studio.current.kind === "noise") return null;
   const form = new FormData();
   form.append("file", studio.file, studio.file.name || "upload.png");
   if (!$("direction-row").hidden) form.append("direction", $("direction").value);
@@ -192,6 +194,8 @@ async function loadRun() {
 function pick(id) {
   const m = studio.models.find((x) => x.id === id);
   if (!m) return;
+  for (const t of Object.values(studio.timers)) clearTimeout(t);  // nothing queued for the previous model runs now
+  for (const c of Object.values(studio.pending)) c.abort();
   studio.current = m;
   $("model-info").textContent = `${m.kind} model · ${m.preset || ""} preset · ${m.shape ? m.shape.join("×") : ""}` +
     (m.ema ? " · EMA weights" : "");
