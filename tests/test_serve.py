@@ -239,7 +239,15 @@ def test_missing_file_field_and_oversized_body(client, ids):
     r = client.post(url)
     assert r.status_code == 422 and "file" in r.json()["error"]
     r = client.post(url, content=b"x" * (LIMITS.max_bytes + 100_000), headers={"content-type": "application/octet-stream"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and "200,000 bytes" in r.json()["error"]
+
+    def streamed():  # no Content-Length: refused while it streams in, not after buffering it all
+        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        for _ in range(100):
+            yield b"\x89PNG" + bytes(10_000)
+    r = client.post(url, content=streamed(), headers={"content-type": "multipart/form-data; boundary=xx"})
+    assert r.status_code == 413 and "limited to" in r.json()["error"]
+    assert client.get("/api/models").status_code == 200
 
 
 # --------------------------------------------------------------------------- the run's pictures, concurrency
@@ -339,3 +347,14 @@ def test_fuzz_no_route_answers_5xx(client, ids, route, mid, name, method, params
     assert r.status_code < 500, (method, url, params, r.status_code, r.text[:200])
     if r.status_code >= 400 and url.startswith("/api/"):
         assert r.headers["content-type"].startswith("application/json") and r.json()["error"]
+
+
+def test_cli_serve_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys):
+    from gankit.cli import main as cli
+
+    for args, msg in (([str(tmp_path / "missing")], "checkpoint not found"),
+                      ([str(runs["dcgan"]), "--port", "0"], "--port must be in"),
+                      ([str(runs["dcgan"]), "--max-pixels", "0"], "must be positive")):
+        rc = cli(["serve", *args])
+        err = capsys.readouterr().err
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (args, err)

@@ -43,33 +43,39 @@ class BodyLimit:
     """Pure ASGI middleware: refuse a request body over ``max_bytes`` (by Content-Length, or while it streams in)
     with 413 before the multipart parser buffers it."""
 
-    def __init__(self, app, max_bytes: int):
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app, max_bytes: int, upload_limit: int):
+        self.app, self.max_bytes, self.upload_limit = app, max_bytes, upload_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        too_big = _error(413, f"request body over the {self.max_bytes:,}-byte limit")
+        too_big = _error(413, f"request body too large: uploads are limited to {self.upload_limit:,} bytes")
         if length is not None:
             try:
                 if int(length) > self.max_bytes:
                     return await too_big(scope, receive, send)
             except ValueError:
                 return await _error(400, "bad Content-Length header")(scope, receive, send)
-        seen, started = 0, False
+        seen, started, tripped = 0, False, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, tripped
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.max_bytes:
+                    tripped = True
                     raise _TooLarge
             return msg
 
         async def tracked(msg):
             nonlocal started
+            if tripped:  # the body parser turned our exception into its own 400: answer 413 instead
+                if msg["type"] == "http.response.start" and not started:
+                    started = True
+                    await too_big(scope, receive, send)
+                return
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)
@@ -96,7 +102,8 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
     models = models if models is not None else load_models(paths, device, max_queue, wait_s)
     app = FastAPI(title="gankit studio", version=gankit_version(), docs_url=None, redoc_url=None)
     app.state.models = models
-    app.add_middleware(BodyLimit, max_bytes=limits.max_bytes + 64 * 1024)  # room for the multipart framing
+    app.add_middleware(BodyLimit, max_bytes=limits.max_bytes + 64 * 1024,  # room for the multipart framing
+                       upload_limit=limits.max_bytes)
 
     @app.exception_handler(HTTPException)
     async def _http(request, exc: HTTPException):
