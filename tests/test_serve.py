@@ -358,3 +358,11 @@ def test_cli_serve_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys):
         rc = cli(["serve", *args])
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (args, err)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        rc = cli(["serve", str(runs["dcgan"]), "--port", str(taken.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot listen there" in err and len(err.strip().splitlines()) == 1, err

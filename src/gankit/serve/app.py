@@ -231,6 +231,15 @@ def serve(paths, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu",
     import torch
     import uvicorn
 
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:  # a clear one-line error before loading anything
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise GankitError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
     if threads:
         torch.set_num_threads(threads)
     app = create_app(paths, device=device, limits=limits)

@@ -175,6 +175,8 @@ class NoiseModel(StudioModel):
         from ..viz.grid import grid_image
 
         self._check(cls, None)
+        if cls is None and self.recipe.conditional:
+            cls = 0  # one class along the whole strip (the grid's default cycles through the classes)
         a = self.latents(1, seed_a, truncation)
         b = self.latents(1, seed_b, truncation)
         t = torch.linspace(0, 1, steps, device=a.device)[:, None]
