@@ -134,7 +134,9 @@ async function runImage() {
 function takeFile(file) {
   if (!file) return;
   studio.file = file;
+  if (studio.inputUrl) URL.revokeObjectURL(studio.inputUrl);
   const url = URL.createObjectURL(file);
+  studio.inputUrl = url;
   $("in-img").src = url;
   $("cmp-in").src = url;
   runImage();
