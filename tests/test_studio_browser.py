@@ -39,8 +39,9 @@ def start_server(runs: list[Path], log: Path, **env) -> tuple[subprocess.Popen, 
     for _ in range(3):  # the free port can be taken between probing and binding: try another
         port = free_port()
         e = {**os.environ, "OMP_NUM_THREADS": "1", **env}
-        proc = subprocess.Popen([sys.executable, "-m", "gankit.cli", "serve", *map(str, runs), "--port", str(port),
-                                 "--threads", "1"], stdout=open(log, "w"), stderr=subprocess.STDOUT, env=e)
+        with open(log, "w") as out:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen([sys.executable, "-m", "gankit.cli", "serve", *map(str, runs), "--port",
+                                     str(port), "--threads", "1"], stdout=out, stderr=subprocess.STDOUT, env=e)
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
