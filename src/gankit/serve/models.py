@@ -283,30 +283,35 @@ class _NotYet(StudioModel):
 
 
 class TextModel(_NotYet):
-    """Text -> image (stackgan). To implement: a text box on the page; the recipe should offer
-    ``encode_text(captions: list[str]) -> Tensor`` (the caption embedding it was trained with) and
-    ``generate(G, z, embedding)``; the adapter then works like ``NoiseModel`` with the caption as the condition."""
+    """Text -> image (stackgan). To implement: a text box on the page (``GET .../text.png?caption=&seed=&n=``) and an
+    adapter holding the loaded text-to-image model: a caption embedder ``embed(captions: list[str]) -> Tensor`` (the
+    sentence encoder the run was trained with) and ``generate(embedding, seed) -> images in [-1, 1]``. The stackgan
+    branch has these as ``models.stackgan.text_to_image(config, state, tensors, device, ema) -> TextToImage`` with
+    ``.embed(captions)``, ``.generate(emb, seed=...)`` and ``__call__(captions, n, seed)``."""
 
     kind = "text"
-    expects = "recipe.encode_text(captions) and recipe.generate(G, z, embedding)"
+    expects = "a caption embedder embed(captions) and generate(embedding, seed), e.g. models.stackgan.text_to_image"
 
 
 class VoxelModel(_NotYet):
-    """Noise -> voxels (gan3d, NCDHW in [0, 1]). To implement: ``recipe.sample(G, z)`` returning voxels, a mesh
-    (marching cubes, e.g. ``trimesh``/``skimage.measure``) sent to the page as vertices + faces, or a turntable of
-    renders from ``gankit.viz``; the page draws a rotating view."""
+    """Noise -> voxels (gan3d, N x 1 x D x H x W in [0, 1]). To implement: ``recipe.sample(G, z, label)`` returns the
+    voxels; the adapter turns one into a mesh (marching cubes: ``skimage.measure.marching_cubes`` or ``trimesh``) sent
+    to the page as vertices + faces for a rotating view (or renders a turntable of PNGs with ``gankit.viz``), and
+    offers the mesh as an OBJ/STL download. Note ``api.load`` expects an image shape (C, H, W): the adapter must
+    build the recipe from the checkpoint's 4-D shape itself."""
 
     kind = "voxel"
-    expects = "recipe.sample(G, z) -> N x 1 x D x H x W voxels and a mesh/turntable renderer"
+    expects = "recipe.sample(G, z) -> N x 1 x D x H x W voxels and a mesh or turntable renderer"
 
 
 class AgeModel(_NotYet):
-    """Face ageing (agecgan: image + target age bin -> image). To implement: an upload plus an age-bin picker; the
-    recipe should offer ``age(image: Tensor, target_bin: int) -> Tensor`` (encode the face to z, then generate with
-    the new age condition) and ``age_bins`` (labels for the picker)."""
+    """Face ageing (agecgan: image + target age bin -> image). To implement: an upload plus an age-bin picker and
+    ``ImageModel.apply(im, target)``; the agecgan branch's ``models.agecgan.load_model(path) -> AgeModel`` offers
+    ``latents(x, y0)`` (encode + identity-preserving optimisation), ``reage(z, targets)`` and ``strip(x, y0)`` (every
+    age bin in a row). Its optimisation takes many G steps: give the adapter a step budget and keep the gate's wait."""
 
     kind = "age"
-    expects = "recipe.age(image, target_bin) and recipe.age_bins"
+    expects = "an age model with latents(x, y0) and reage(z, targets), e.g. models.agecgan.load_model"
 
 
 KINDS: dict[str, type[StudioModel]] = {
