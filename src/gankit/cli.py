@@ -266,10 +266,6 @@ _register_eval(app)
 from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
 
 app.command("translate")(_translate)
-from .cli_studio import export as _export, serve as _serve  # noqa: E402  (gankit serve, gankit export)
-
-app.command("serve")(_serve)
-app.command("export")(_export)
 
 
 @data_app.command("prepare")
@@ -290,6 +286,12 @@ def data_prepare(src: Path = typer.Argument(..., help="folder of images (searche
                log=lambda m: typer.echo(m, err=True))
     typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
                f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+
+
+from .cli_studio import export as _export, serve as _serve  # noqa: E402  (gankit serve, gankit export)
+
+app.command("serve")(_serve)
+app.command("export")(_export)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,8 +67,12 @@ def _meta(c, ema: bool, **extra) -> dict:
 def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Exportable:
     """The generator of any checkpoint, wrapped for export (eval mode, CPU, EMA weights when present)."""
     from .models import recipe_class
-    from .models.pix2pix import TranslationRecipe
     from .train import checkpoint as ckpt
+
+    try:  # main moved the shared base of pix2pix and cyclegan into models/translation.py
+        from .models.translation import TranslationRecipe
+    except ImportError:
+        from .models.pix2pix import TranslationRecipe
 
     c = ckpt.load(ckpt_path)
     recipe = c.config["recipe"]
@@ -76,8 +80,9 @@ def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Expor
     g = torch.Generator().manual_seed(0)
     img_range = {"dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
     if recipe == "srgan":
-        from .models.srgan import load_model
+        from .serve.models import sr_library
 
+        load_model, _ = sr_library()
         m = load_model(c.path)
         C = (c.state.get("data_info", {}).get("shape") or [3])[0]
         if direction:

@@ -134,20 +134,9 @@ def _inputs(paths: list[Path]) -> list[tuple[Path, Path]]:
 
 
 def translate_file(tr: Translator, path: Path, fit: str = "scale") -> Image.Image:
-    from .data.images import open_rgb
+    from .data.images import open_rgb, to_float, to_tensor_u8, to_uint8
 
-    return translate_image(tr, open_rgb(path, tr.background), fit)
-
-
-def translate_image(tr: Translator, im: Image.Image, fit: str = "scale") -> Image.Image:
-    """A PIL image of any mode (transparency composited on the model's background colour) -> the translated image,
-    same width and height, RGB (L for a greyscale model)."""
-    from .data.images import parse_colour, to_float, to_tensor_u8, to_uint8
-
-    if im.mode != "RGB":
-        rgba = im.convert("RGBA")
-        canvas = Image.new("RGBA", im.size, parse_colour(tr.background) + (255,))
-        im = Image.alpha_composite(canvas, rgba).convert("RGB")
+    im = open_rgb(path, tr.background)
     if tr.channels == 1:
         im = im.convert("L")
     y = tr.translate_tensor(to_float(to_tensor_u8(im)), fit)

@@ -229,14 +229,27 @@ class TranslateModel(ImageModel):
         return {**super().info(), "directions": list(self.translators), "max_input_pixels": self.max_input_pixels}
 
     def apply(self, im, direction=None):
-        from ..translate import translate_image
-
         tr = self.translators.get(direction or self.default)
         if tr is None:
             raise GankitError(f"direction must be one of {', '.join(self.translators)}, got '{direction}'")
         self.check_size(im)
         with self.gate.turn():
-            return translate_image(tr, im, "scale")
+            return translate(tr, im)
+
+
+def translate(tr, im: Image.Image) -> Image.Image:
+    """An in-memory image through ``Translator.translate_tensor`` as ``gankit translate`` does it (``--fit scale``:
+    transparency composited on the run's background colour, output the input's size)."""
+    from ..data.images import parse_colour, to_float, to_tensor_u8, to_uint8
+
+    if im.mode != "RGB":
+        canvas = Image.new("RGBA", im.size, parse_colour(tr.background) + (255,))
+        im = Image.alpha_composite(canvas, im.convert("RGBA")).convert("RGB")
+    if tr.channels == 1:
+        im = im.convert("L")
+    y = tr.translate_tensor(to_float(to_tensor_u8(im)), "scale")
+    arr = to_uint8(y).permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
 
 
 class UpscaleModel(ImageModel):
@@ -244,9 +257,8 @@ class UpscaleModel(ImageModel):
     max_input_pixels = 512 * 512  # the output has 16x as many pixels
 
     def __init__(self, ident, checkpoint, gate, device="cpu"):
-        from ..models.srgan import load_model
-
         super().__init__(ident, checkpoint, gate)
+        load_model, _ = sr_library()
         self.model = load_model(checkpoint.path, device=device)
         self.model.G.eval()
         self.device = device
@@ -263,10 +275,21 @@ class UpscaleModel(ImageModel):
             return upscale(self.model, im, self.device)
 
 
+def sr_library():
+    """(load_model, upscale_image) of the SR library that ``gankit upscale`` uses. The tiling is moving from
+    ``cli_upscale`` into ``gankit.upscale``: this is the one place that knows where it lives (drop the fallback once
+    ``gankit.upscale`` is merged)."""
+    try:
+        from ..upscale import load_model, upscale_image
+    except ImportError:
+        from ..cli_upscale import upscale_image
+        from ..models.srgan import load_model
+    return load_model, upscale_image
+
+
 def upscale(model, im: Image.Image, device) -> Image.Image:
     """The one call into the tiled upscaler that ``gankit upscale`` uses (alpha kept, greyscale stays grey)."""
-    from ..cli_upscale import upscale_image
-
+    _, upscale_image = sr_library()
     with torch.no_grad():
         return upscale_image(model, im, tile=128, overlap=16, device=device)
 
