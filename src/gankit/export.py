@@ -80,9 +80,11 @@ def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Expor
     g = torch.Generator().manual_seed(0)
     img_range = {"dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
     if recipe == "srgan":
-        from .serve.models import sr_library
+        try:  # the SR library is moving from models/srgan.py to gankit/upscale.py (drop the fallback after that)
+            from .upscale import load_model
+        except ImportError:
+            from .models.srgan import load_model
 
-        load_model, _ = sr_library()
         m = load_model(c.path)
         C = (c.state.get("data_info", {}).get("shape") or [3])[0]
         if direction:
