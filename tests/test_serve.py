@@ -327,7 +327,7 @@ value = st.one_of(text, st.integers(-2**40, 2**40).map(str), st.floats(allow_nan
                   st.lists(st.floats(-10, 10), max_size=8).map(lambda v: ",".join(map(str, v))))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(route=st.sampled_from(ROUTES), mid=st.one_of(st.sampled_from(["dcgan", "cgan", "pix2pix", "srgan"]), text),
        name=text, method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
        params=st.dictionaries(st.sampled_from(PARAMS), value, max_size=5),
