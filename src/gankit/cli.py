@@ -290,6 +290,12 @@ def data_prepare(src: Path = typer.Argument(..., help="folder of images (searche
                f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
 
 
+from .cli_studio import export as _export, serve as _serve  # noqa: E402  (gankit serve, gankit export)
+
+app.command("serve")(_serve)
+app.command("export")(_export)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         ret = app(args=argv, standalone_mode=False)

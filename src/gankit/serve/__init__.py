@@ -1,0 +1,6 @@
+"""``gankit serve``: a local web studio over trained checkpoints (FastAPI + one static page).
+
+Needs the ``serve`` extra (fastapi, uvicorn, python-multipart); ``import gankit`` never imports this package.
+``gankit.serve.app.create_app(paths)`` builds the app, ``gankit.serve.app.serve(paths)`` runs it with uvicorn;
+``gankit.serve.models`` holds the per-kind adapters (noise, translate, upscale, and extension points).
+"""
