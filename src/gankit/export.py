@@ -69,10 +69,7 @@ def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Expor
     from .models import recipe_class
     from .train import checkpoint as ckpt
 
-    try:  # main moved the shared base of pix2pix and cyclegan into models/translation.py
-        from .models.translation import TranslationRecipe
-    except ImportError:
-        from .models.pix2pix import TranslationRecipe
+    from .models.translation import TranslationRecipe
 
     c = ckpt.load(ckpt_path)
     recipe = c.config["recipe"]
@@ -80,10 +77,7 @@ def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Expor
     g = torch.Generator().manual_seed(0)
     img_range = {"dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
     if recipe == "srgan":
-        try:  # the SR library is moving from models/srgan.py to gankit/upscale.py (drop the fallback after that)
-            from .upscale import load_model
-        except ImportError:
-            from .models.srgan import load_model
+        from .upscale import load_model
 
         m = load_model(c.path)
         C = (c.state.get("data_info", {}).get("shape") or [3])[0]

@@ -276,14 +276,8 @@ class UpscaleModel(ImageModel):
 
 
 def sr_library():
-    """(load_model, upscale_image) of the SR library that ``gankit upscale`` uses. The tiling is moving from
-    ``cli_upscale`` into ``gankit.upscale``: this is the one place that knows where it lives (drop the fallback once
-    ``gankit.upscale`` is merged)."""
-    try:
-        from ..upscale import load_model, upscale_image
-    except ImportError:
-        from ..cli_upscale import upscale_image
-        from ..models.srgan import load_model
+    """(load_model, upscale_image) of the SR library that ``gankit upscale`` uses."""
+    from ..upscale import load_model, upscale_image
     return load_model, upscale_image
 
 
