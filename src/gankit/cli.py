@@ -244,15 +244,16 @@ def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist, cifar
 
 
 @data_app.command("check")
-def data_check(spec: str = typer.Argument(..., help="dataset name, folder:PATH or a path"),
-               size: Optional[int] = typer.Option(None, "--size"), skip_bad: bool = typer.Option(False, "--skip-bad")):
-    """Load a dataset and print a card: count, shape, classes, fingerprint, skipped files."""
-    from .config import DataConfig
-    from .data import load
+def data_check(spec: str = typer.Argument(..., help="folder:PATH, a path, or a dataset name"),
+               as_json: bool = typer.Option(False, "--json", help="the report as JSON")):
+    """Look at every image and report: count, sizes, modes, unreadable files, duplicates, classes, transparency,
+    and the settings to train with. Exit 0 (with warnings), 2 only when nothing is usable."""
+    from .data.check import check, format_text
 
-    s = load(DataConfig(name=spec, size=size, skip_bad=skip_bad))
-    typer.echo(json.dumps({"name": s.name, "source": s.source, "n": len(s), "shape": list(s.shape),
-                           "classes": s.classes[:20], "skipped": s.skipped, "fingerprint": s.fingerprint()}, indent=1))
+    rep = check(spec)
+    typer.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_text(rep))
+    if not rep.usable:
+        fail(f"{rep.source}: no usable images")
 
 
 from .cli_upscale import register as _register_upscale  # noqa: E402  (gankit upscale, gankit sr-eval)
