@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -270,23 +270,44 @@ app.command("translate")(_translate)
 
 
 @data_app.command("prepare")
-def data_prepare(src: Path = typer.Argument(..., help="folder of images (searched recursively)"),
+def data_prepare(src: Optional[Path] = typer.Argument(None, help="folder of images (searched recursively)"),
                  out: Path = typer.Option(..., "--out", help="folder for the prepared images"),
+                 size: Optional[int] = typer.Option(None, "--size", help="side of the square images (faces: 64)"),
+                 fit: str = typer.Option("crop", "--fit", help="non-square images: crop (centre), pad or stretch"),
+                 pairs: Optional[Tuple[Path, Path]] = typer.Option(None, "--pairs", metavar="A B",
+                                                                    help="pix2pix A|B images from two folders "
+                                                                         "matched by file name"),
+                 split: float = typer.Option(0.0, "--split", help="fraction held out into OUT/test/ (e.g. 0.1)"),
+                 background: str = typer.Option("white", "--background", help="colour for pad (RGB) and pairs"),
                  crop_faces: Optional[Path] = typer.Option(None, "--crop-faces", metavar="CASCADE.xml",
                                                            help="crop faces with this OpenCV cascade file"),
-                 size: int = typer.Option(64, "--size", help="side of the square crops"),
                  margin: float = typer.Option(0.2, "--margin", help="extra border around a face, fraction of its size"),
                  min_face: int = typer.Option(24, "--min-face", help="smallest face in pixels"),
                  max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image")):
-    """Prepare a training folder: crop faces from drawings/photos (book ch.4), e.g. for `--data folder:OUT`."""
-    if crop_faces is None:
-        fail("nothing to do: give --crop-faces CASCADE.xml (e.g. lbpcascade_animeface.xml)")
-    from .data.prepare import crop_faces as crop
+    """Prepare a training folder: square and resize (--size, --fit), hold out a split (--split), build pix2pix
+    pairs (--pairs A B), or crop faces (--crop-faces, book ch.4). Prints what it wrote and skipped."""
+    from .data import prepare
 
-    rep = crop(src, out, crop_faces, size=size, margin=margin, min_size=min_face, max_faces=max_faces,
-               log=lambda m: typer.echo(m, err=True))
-    typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
-               f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+    if pairs is not None:
+        if src is not None or crop_faces is not None:
+            fail("--pairs A B takes its images from A and B: give no SRC and no --crop-faces")
+        rep = prepare.prepare_pairs(pairs[0], pairs[1], out, size, fit, split, background)
+        typer.echo(rep.summary())
+        typer.echo(f"train pix2pix: gankit train pix2pix --data folder:{rep.out}" + (f" data.size={size}" if size else ""))
+        return
+    if src is None:
+        fail("give SRC, the folder of images (or --pairs A B)")
+    if crop_faces is not None:
+        rep = prepare.crop_faces(src, out, crop_faces, size=size or 64, margin=margin, min_size=min_face,
+                                 max_faces=max_faces, log=lambda m: typer.echo(m, err=True))
+        typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
+                   f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+        return
+    if size is None and not split and fit == "crop":
+        fail("nothing to do: give --size N (with --fit), --split F, --pairs A B or --crop-faces CASCADE.xml")
+    rep = prepare.prepare_images(src, out, size, fit, split, background)
+    typer.echo(rep.summary())
+    typer.echo(f"check it: gankit data check folder:{Path(rep.out) / 'train' if split else rep.out}")
 
 
 def main(argv: list[str] | None = None) -> int:
