@@ -45,15 +45,17 @@ def cache_file(root: Path, key: str, shape: tuple[int, int, int]) -> Path:
     return cache_dir() / "decoded" / f"folder-{Path(root).name}-{where}-{h}px-{c}ch-{key}.u8"
 
 
-def hash_rows(images, labels=None, chunk: int = 1024) -> str:
-    """The ImageSet fingerprint: SHA-256 over the shape, the pixel bytes and the labels, read ``chunk`` rows at a
-    time (so a memory-mapped array is never copied whole)."""
+def hash_rows(images, labels=None, chunk_bytes: int = 32 << 20) -> str:
+    """The ImageSet fingerprint: SHA-256 over the shape, the pixel bytes and the labels, hashed in place a block of
+    rows at a time (a memory-mapped array is never copied)."""
     h = hashlib.sha256()
     h.update(str(tuple(images.shape)).encode())
-    for i in range(0, images.shape[0], chunk):
-        part = images[i: i + chunk]
+    row = max(1, int(np.prod(images.shape[1:])))
+    step = max(1, chunk_bytes // row)
+    for i in range(0, images.shape[0], step):
+        part = images[i: i + step]
         part = part.numpy() if torch.is_tensor(part) else part
-        h.update(np.ascontiguousarray(part).tobytes())
+        h.update(memoryview(np.ascontiguousarray(part)).cast("B"))
     if labels is not None:
         h.update(labels.numpy().tobytes() if torch.is_tensor(labels) else np.asarray(labels, np.int64).tobytes())
     return h.hexdigest()[:16]

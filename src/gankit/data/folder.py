@@ -22,7 +22,7 @@ from ..errors import DataError
 from . import cache
 from .images import IMAGE_SUFFIXES, fit_square, is_grey, open_image, to_tensor_u8
 
-CHUNK = 256  # files decoded per round (threads), so memory holds one chunk besides the destination
+CHUNK_BYTES = 32 << 20  # decoded pixels per round of threads (at most 256 files): memory holds one chunk
 
 
 @dataclass
@@ -113,10 +113,10 @@ def decode_chunks(s: Scan, shape, fit: str, background: str, skip_bad: bool, lim
             raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}, the others {side}x{side}; set data.size")
         return to_tensor_u8(im).numpy()
 
-    got = 0
+    got, chunk = 0, max(1, min(256, CHUNK_BYTES // int(np.prod(shape))))
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        for start in range(0, len(s.paths), CHUNK):
-            rows = list(pool.map(one, s.paths[start: start + CHUNK]))
+        for start in range(0, len(s.paths), chunk):
+            rows = list(pool.map(one, s.paths[start: start + chunk]))
             kept = [start + i for i, r in enumerate(rows) if r is not None]
             if limit is not None:
                 kept = kept[: limit - got]
@@ -162,7 +162,11 @@ def _labels(s: Scan, kept: list[int]) -> torch.Tensor | None:
 
 def _in_memory(s, shape, fit, background, skip_bad, limit, policy) -> FolderData:
     n = len(s.paths) if limit is None else min(limit, len(s.paths))
-    out = torch.empty((n, *shape), dtype=torch.uint8)  # filled in place: no second copy of the data set
+    try:
+        out = torch.empty((n, *shape), dtype=torch.uint8)  # filled in place: no second copy of the data set
+    except (RuntimeError, MemoryError):
+        raise DataError(f"{s.root}: {n} images at {shape[1]}x{shape[2]}x{shape[0]} need {n * np.prod(shape) / 2**30:.2f} "
+                        f"GiB of memory, more than this process may allocate; use data.cache=mmap") from None
     kept: list[int] = []
     for rows, idx in decode_chunks(s, shape, fit, background, skip_bad, limit):
         out[len(kept): len(kept) + len(idx)] = torch.from_numpy(rows)
