@@ -6,8 +6,9 @@ Layout of a cache file (little-endian)::
     N x C x H x W uint8 pixels, row after row, from byte 4096 (page-aligned)
     JSON metadata: shape, labels, classes, files, the pixel fingerprint, the source key
 
-The file name carries the source's key (a hash of every file's relative path, byte size and mtime, plus the decoding
-settings), so a changed folder gets a new file and the stale one is removed. The file is written under a temporary
+The file name carries a hash of the folder's path and the decoding settings (size, channels, fit, background) and
+the source's key (a hash of every file's relative path, byte size and mtime), so a changed folder gets a new file
+and its stale one is removed, while other settings of the same folder keep theirs. The file is written under a temporary
 name and renamed (``fileio.atomic_path``); a lock file serialises builders, so when several DDP ranks start together
 one decodes and the others wait, then all of them map the same file: its pages live once, in the page cache, and
 each process holds only the rows of its current batch. Opened read-only (``MAP_SHARED``), the map is not private
@@ -38,9 +39,10 @@ _PRE = struct.Struct("<8sIQQ")
 AUTO_MMAP_BYTES = 2 << 30  # data.cache=auto maps folders whose decoded pixels exceed this (2 GiB)
 
 
-def cache_file(root: Path, key: str, shape: tuple[int, int, int]) -> Path:
-    """``<cache>/decoded/folder-<name>-<hash of the folder's path>-<H>px-<C>ch-<source key>.u8``."""
-    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8]
+def cache_file(root: Path, settings: dict, key: str, shape: tuple[int, int, int]) -> Path:
+    """``<cache>/decoded/folder-<name>-<hash of the folder's path and the decoding settings>-<H>px-<C>ch-<source
+    key>.u8``: everything before the last dash names one (folder, settings) pair, whose older files are stale."""
+    where = hashlib.sha256(json.dumps([str(Path(root).resolve()), settings], sort_keys=True).encode()).hexdigest()[:8]
     c, h, _ = shape
     return cache_dir() / "decoded" / f"folder-{Path(root).name}-{where}-{h}px-{c}ch-{key}.u8"
 
@@ -127,16 +129,18 @@ def read(path: Path) -> tuple[torch.Tensor, dict] | None:
 
 
 def remove_stale(path: Path) -> list[Path]:
-    """Delete older caches of the same folder, size and channels (another source key): a changed folder's leftovers."""
+    """Delete older caches of the same folder and settings (another source key): a changed folder's leftovers. A
+    process still mapping one keeps reading it (an unlinked file lives until its last map is gone)."""
     stem = path.name.rsplit("-", 1)[0]
     gone = []
     for old in path.parent.glob(f"{stem}-*.u8"):
         if old != path and old.name.rsplit("-", 1)[0] == stem:
-            try:
-                old.unlink()
-                gone.append(old)
-            except OSError:
-                pass
+            for f in (old, old.with_name(old.name + ".lock")):
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+            gone.append(old)
     return gone
 
 
@@ -158,9 +162,9 @@ def open_or_build(path: Path, shape: tuple[int, int, int], chunks_fn, meta) -> t
     return (*got, True)
 
 
-def source_key(items: Iterable[tuple[str, int, int]], settings: dict) -> str:
-    """Hash of (relative path, byte size, mtime in ns) of every file plus the decoding settings."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+def source_key(items: Iterable[tuple[str, int, int]]) -> str:
+    """The source's fingerprint: a hash of (relative path, byte size, mtime in ns) of every file."""
+    h = hashlib.sha256(f"format {VERSION}\n".encode())
     for rel, size, mtime in items:
         h.update(f"{rel}\0{size}\0{mtime}\n".encode())
     return h.hexdigest()[:16]

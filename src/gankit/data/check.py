@@ -172,8 +172,9 @@ def _suggest(rep: Report, dims: set, short: list[int], aspects: list[float], tra
     if rep.non_square:
         long = sum(a > 1.5 for a in aspects)
         s["data.fit"] = "pad" if long > len(aspects) // 10 else "crop"
-        why["data.fit"] = (f"{rep.non_square} image(s) are not square; {long} have an aspect ratio above 1.5 "
-                           + ("(pad keeps all of them)" if s["data.fit"] == "pad" else "(a centre crop loses little)"))
+        why["data.fit"] = (f"{rep.non_square} image(s) are not square, {long} of them wider than 1.5:1; " +
+                           ("pad keeps the whole of each picture" if s["data.fit"] == "pad" else
+                            "few enough for a centre crop (it cuts their sides; pad keeps them whole)"))
     if rep.greyscale == rep.readable:
         s["data.channels"] = 1
         why["data.channels"] = (f"all {rep.readable} images are greyscale" +

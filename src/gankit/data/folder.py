@@ -181,8 +181,8 @@ def _in_memory(s, shape, fit, background, skip_bad, limit, policy) -> FolderData
 def _mapped(s, shape, fit, background, skip_bad, limit, policy) -> FolderData:
     settings = {"shape": list(shape), "fit": fit, "background": background}
     rel = [str(p.relative_to(s.root)) for p in s.paths]
-    key = cache.source_key(((r, b, t) for r, (b, t) in zip(rel, s.stats)), settings)
-    path = cache.cache_file(s.root, key, shape)
+    key = cache.source_key((r, b, t) for r, (b, t) in zip(rel, s.stats))
+    path = cache.cache_file(s.root, settings, key, shape)
     kept_all: list[int] = []
 
     def chunks():
