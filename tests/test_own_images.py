@@ -130,10 +130,19 @@ def test_greyscale_folder_loads_one_channel(grey_folder):
     assert rep.suggested["data.channels"] == 1 and rep.greyscale == 42 and rep.modes["16-bit"] == 1
 
 
-def test_one_colour_image_makes_three_channels(grey_folder):
-    Image.fromarray(np.full((8, 8, 3), [255, 0, 0], np.uint8), "RGB").save(grey_folder / "red.png")
+@pytest.mark.parametrize("colour", ["rgb", "palette+transparency"])
+def test_one_colour_image_makes_three_channels(grey_folder, colour):
+    red = np.full((8, 8, 4), [255, 0, 0, 255], np.uint8)
+    if colour == "rgb":
+        Image.fromarray(red[..., :3], "RGB").save(grey_folder / "red.png")
+    else:  # how Twemoji ships: a colour palette with a transparent index
+        red[:2, :, 3] = 0
+        Image.fromarray(red, "RGBA").quantize(4).save(grey_folder / "red.png", transparency=0)
+        assert Image.open(grey_folder / "red.png").mode == "P"
     s = load(DataConfig(name=f"folder:{grey_folder}"))
     assert s.shape == (3, 8, 8) and s.channel_policy.startswith("auto: 3 channels")
+    assert prepare_images(grey_folder, grey_folder.parent / "prep").train == 43
+    assert Image.open(grey_folder.parent / "prep" / "red.png").mode in ("RGB", "RGBA")
     s1 = load(DataConfig(name=f"folder:{grey_folder}", channels=1))
     assert s1.shape == (1, 8, 8)
 

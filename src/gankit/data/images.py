@@ -65,7 +65,7 @@ def is_grey(im: Image.Image, background: str | tuple = "white") -> bool:
     else:
         return False
     alpha = im.mode in ("LA", "PA") or "transparency" in im.info
-    if alpha:
+    if grey and alpha:
         bg = parse_colour(background) if isinstance(background, str) else background
         return bg[0] == bg[1] == bg[2]
     return grey
