@@ -225,3 +225,14 @@ def test_prepare_pairs_pix2pix_layout(tmp_path, capsys):
     assert len(p) == 5 and p.test is not None and len(p.test) == 1
     rep = prepare_pairs(a, b, tmp_path / "nosize")  # different sizes and no --size: skipped, said why
     assert rep.train + rep.test == 0 and len(rep.skipped) == 6 and "give --size" in rep.skipped[0][1]
+
+
+def test_check_sees_grey_content_in_colour_files(grey_folder):
+    """A scanner's RGB file with R = G = B: the header says colour (3 channels load), the check says greyscale."""
+    g = np.random.default_rng(5).integers(0, 256, (8, 8), dtype=np.uint8)
+    Image.fromarray(np.stack([g, g, g], -1), "RGB").save(grey_folder / "scan.png")
+    assert load(DataConfig(name=f"folder:{grey_folder}")).shape == (3, 8, 8)
+    rep = check_folder(grey_folder)
+    assert rep.greyscale == 43 and rep.grey_in_colour_mode == 1 and rep.suggested["data.channels"] == 1
+    assert "stored in a colour mode" in rep.reasons["data.channels"]
+    assert load(DataConfig(name=f"folder:{grey_folder}", channels=1)).images[-1, 0].tolist() == g.tolist()

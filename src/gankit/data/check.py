@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..errors import DataError
 from .folder import list_images
-from .images import open_rgb
+from .images import is_grey, open_rgb
 
 SHORT_SIDE_BINS = [(0, 32), (32, 64), (64, 128), (128, 256), (256, 512), (512, 1024), (1024, None)]
 POW2 = [8, 16, 32, 64, 128, 256]
@@ -42,7 +42,7 @@ class Report:
     transparent: int = 0  # images with at least one pixel not fully opaque
     transparent_examples: list[str] = field(default_factory=list)
     greyscale: int = 0  # greyscale by mode or by content (R = G = B everywhere)
-    grey_in_colour_mode: int = 0  # of those, stored as RGB/RGBA/P
+    grey_in_colour_mode: int = 0  # of those, stored in a colour mode (the loader, reading headers, sees colour)
     duplicates: list[list[str]] = field(default_factory=list)  # groups of files with identical pixels
     classes: dict = field(default_factory=dict)  # class -> count ({} when the folder has no class subfolders)
     top_level_files: int = 0  # files beside class folders (they train as the first class)
@@ -73,7 +73,7 @@ def inspect(path: Path) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
-                mode, (w, h) = _mode_label(im), im.size
+                mode, (w, h), header_grey = _mode_label(im), im.size, is_grey(im)
         rgba = np.asarray(open_rgb(path, keep_alpha=True).convert("RGBA"))
     except DataError as e:
         return {"error": str(e).split(": ", 1)[-1]}
@@ -88,6 +88,7 @@ def inspect(path: Path) -> dict:
     h_.update(rgba.tobytes())
     mean = rgb[opaque].mean(0).tolist() if opaque.any() else None
     return {"mode": mode, "w": w, "h": h, "transparent": bool((alpha < 255).any()), "grey": grey,
+            "header_grey": header_grey,
             "hash": h_.hexdigest(), "mean": mean}
 
 
@@ -130,7 +131,7 @@ def check_folder(folder: str | Path) -> Report:
     transparent = [r for r, f in ok if f["transparent"]]
     rep.transparent, rep.transparent_examples = len(transparent), transparent[:5]
     rep.greyscale = sum(f["grey"] for _, f in ok)
-    rep.grey_in_colour_mode = sum(f["grey"] and f["mode"] not in ("L", "LA", "1", "16-bit") for _, f in ok)
+    rep.grey_in_colour_mode = sum(f["grey"] and not f["header_grey"] for _, f in ok)
 
     groups = defaultdict(list)
     for r, f in ok:
@@ -236,8 +237,9 @@ def _warn(rep: Report, short: list[int]) -> None:
                  f"(default white; suggested {rep.suggested['data.background']})")
 
 
-def check_tensor(name: str, source: str, images, labels, classes: list[str]) -> Report:
-    """The same report for a loaded data set (IDX, CIFAR, Twemoji): counts, shape, classes, duplicate rows."""
+def check_tensor(name: str, source: str, images, labels, classes: list[str], names: list[str] | None = None) -> Report:
+    """The same report for a loaded data set (IDX, CIFAR, Twemoji): counts, shape, classes, duplicate rows (named by
+    ``names`` when given, else by row index)."""
     n, c, h, w = images.shape
     rep = Report(source=f"{name} ({source})", files=n, readable=n, usable=n > 0)
     rep.sizes, rep.short_side = {f"{w}x{h}": n}, {f"{min(w, h)}": n}
@@ -245,7 +247,7 @@ def check_tensor(name: str, source: str, images, labels, classes: list[str]) -> 
     rep.greyscale = n if c == 1 else 0
     groups = defaultdict(list)
     for i in range(n):
-        groups[hashlib.sha256(images[i].numpy().tobytes()).digest()].append(str(i))
+        groups[hashlib.sha256(images[i].numpy().tobytes()).digest()].append(names[i] if names else str(i))
     rep.duplicates = sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
     if labels is not None and classes:
         counts = Counter(labels.tolist())
@@ -308,4 +310,5 @@ def check(spec: str) -> Report:
     if p.is_dir() and _detect(p) == "folder":
         return check_folder(p)
     s = load(DataConfig(name=spec, size=72 if spec == "twemoji" else None))
-    return check_tensor(s.name, s.source, s.images, s.labels, s.classes)
+    names = [f.name for f in s.files] if len(s.files) == len(s) else None
+    return check_tensor(s.name, s.source, s.images, s.labels, s.classes, names)
