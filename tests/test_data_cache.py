@@ -77,6 +77,27 @@ def test_built_once_rebuilt_when_the_folder_changes(folder):
     assert other.shape == (1, 8, 8) and other.cache.split(" ", 1)[1] != f2 and os.path.exists(f2)
 
 
+def test_a_cached_folder_opens_without_reading_headers(folder, monkeypatch):
+    """Once built, a run finds its cache from the file list, sizes and times alone (200k headers take a while)."""
+    from gankit.data import folder as F
+
+    built = load(DataConfig(name=f"folder:{folder}", cache="mmap", size=8))
+
+    def no_headers(*a):
+        raise AssertionError("read a header")
+
+    monkeypatch.setattr(F, "read_headers", no_headers)
+    again = load(DataConfig(name=f"folder:{folder}", cache="mmap", size=8))
+    assert again.cache == built.cache and torch.equal(again.images, built.images)
+    assert again.channel_policy == built.channel_policy and again.fingerprint() == built.fingerprint()
+    auto = load(DataConfig(name=f"folder:{folder}", size=8))  # auto finds it too
+    assert auto.cache == built.cache
+    with pytest.raises(AssertionError, match="read a header"):  # another request: decode (headers first)
+        load(DataConfig(name=f"folder:{folder}", cache="mmap", size=8, background="black"))
+    with pytest.raises(AssertionError, match="read a header"):  # memory never looks at the cache
+        load(DataConfig(name=f"folder:{folder}", cache="memory", size=8))
+
+
 def test_truncated_cache_is_rebuilt_and_no_temp_left(folder):
     s = load(DataConfig(name=f"folder:{folder}", cache="mmap"))
     f = s.cache.split(" ", 1)[1]

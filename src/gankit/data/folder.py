@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import glob
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,7 +48,13 @@ def _header(p: Path, background: str):
         return None
 
 
-def scan(folder: Path, background: str = "white") -> Scan:
+def read_headers(paths: list[Path], background: str) -> list:
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda p: _header(p, background), paths))
+
+
+def scan(folder: Path, background: str = "white", headers: bool = True) -> Scan:
+    """List a folder (classes, labels, file sizes and times); ``headers``: open every file's header too."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataError(f"image folder not found: {folder}")
@@ -60,10 +67,8 @@ def scan(folder: Path, background: str = "white") -> Scan:
     if classes:
         cls_of = {c: i for i, c in enumerate(classes)}
         labels = [cls_of[r[0]] if len(r) > 1 else 0 for r in rel]
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        headers = list(pool.map(lambda p: _header(p, background), paths))
     stats = [(st.st_size, st.st_mtime_ns) for st in (p.stat() for p in paths)]
-    return Scan(folder, paths, classes, labels, headers, stats)
+    return Scan(folder, paths, classes, labels, read_headers(paths, background) if headers else [], stats)
 
 
 def channel_policy(s: Scan, channels: int | None) -> tuple[int, str]:
@@ -145,7 +150,13 @@ def load(folder: Path, size: int | None, channels: int | None, background: str =
         raise DataError(f"data.cache must be auto, memory or mmap, got '{mode}'")
     if limit is not None and limit < 1:
         raise DataError(f"data.limit must be >= 1, got {limit}")
-    s = scan(folder, background)
+    s = scan(folder, background, headers=False)
+    request = {"size": size, "channels": channels, "fit": fit, "background": background}
+    if mode != "memory":  # a cache built for this very request and this folder as it is: no header to read
+        hit = _cached(s, request, skip_bad, limit)
+        if hit is not None:
+            return hit
+    s.headers = read_headers(s.paths, background)
     c, policy = channel_policy(s, channels)
     shape = row_shape(s, size, c)
     n_want = len(s.paths) if limit is None else min(limit, len(s.paths))
@@ -153,7 +164,7 @@ def load(folder: Path, size: int | None, channels: int | None, background: str =
         mode = "mmap" if n_want * int(np.prod(shape)) > cache.AUTO_MMAP_BYTES else "memory"
     if mode == "memory":
         return _in_memory(s, shape, fit, background, skip_bad, limit, policy)
-    return _mapped(s, shape, fit, background, skip_bad, limit, policy)
+    return _mapped(s, shape, fit, background, skip_bad, limit, policy, request)
 
 
 def _labels(s: Scan, kept: list[int]) -> torch.Tensor | None:
@@ -178,11 +189,10 @@ def _in_memory(s, shape, fit, background, skip_bad, limit, policy) -> FolderData
                       "memory")
 
 
-def _mapped(s, shape, fit, background, skip_bad, limit, policy) -> FolderData:
+def _mapped(s, shape, fit, background, skip_bad, limit, policy, request) -> FolderData:
     settings = {"shape": list(shape), "fit": fit, "background": background}
-    rel = [str(p.relative_to(s.root)) for p in s.paths]
-    key = cache.source_key((r, b, t) for r, (b, t) in zip(rel, s.stats))
-    path = cache.cache_file(s.root, settings, key, shape)
+    rel = _rel(s)
+    path = cache.cache_file(s.root, settings, _key(s, rel), shape)
     kept_all: list[int] = []
 
     def chunks():
@@ -191,11 +201,34 @@ def _mapped(s, shape, fit, background, skip_bad, limit, policy) -> FolderData:
             yield rows
 
     def meta():  # called after the last chunk: which files were kept is known then
-        return {"source": str(s.root), "classes": s.classes, "channels": policy, "settings": settings,
-                "labels": None if s.labels is None else [s.labels[i] for i in kept_all],
+        return {"source": str(s.root.resolve()), "classes": s.classes, "channels": policy, "settings": settings,
+                "request": request, "labels": None if s.labels is None else [s.labels[i] for i in kept_all],
                 "files": [rel[i] for i in kept_all]}
 
     images, meta, _ = cache.open_or_build(path, shape, chunks, meta)
+    return _from_cache(s, rel, path, images, meta, skip_bad, limit)
+
+
+def _rel(s: Scan) -> list[str]:
+    return [str(p.relative_to(s.root)) for p in s.paths]
+
+
+def _key(s: Scan, rel: list[str]) -> str:
+    return cache.source_key((r, b, t) for r, (b, t) in zip(rel, s.stats))
+
+
+def _cached(s: Scan, request: dict, skip_bad: bool, limit: int | None) -> FolderData | None:
+    """The cache file of this folder (same files, sizes and times) built for the same request, if there is one."""
+    rel = _rel(s)
+    key = _key(s, rel)
+    for path in sorted((cache.cache_dir() / "decoded").glob(f"folder-{glob.escape(s.root.name)}-*-{key}.u8")):
+        got = cache.read(path)
+        if got is not None and got[1].get("request") == request and got[1].get("source") == str(s.root.resolve()):
+            return _from_cache(s, rel, path, *got, skip_bad, limit)
+    return None
+
+
+def _from_cache(s, rel, path, images, meta, skip_bad, limit) -> FolderData:
     labels = None if meta.get("labels") is None else torch.tensor(meta["labels"], dtype=torch.long)
     files = [s.root / f for f in meta["files"]]
     skipped = len(s.paths) - images.shape[0]
@@ -207,4 +240,4 @@ def _mapped(s, shape, fit, background, skip_bad, limit, policy) -> FolderData:
     if limit is not None and limit < images.shape[0]:
         images, files, fp = images[:limit], files[:limit], None
         labels = labels[:limit] if labels is not None else None
-    return FolderData(images, labels, meta.get("classes", []), skipped, files, policy, f"mmap {path}", fp)
+    return FolderData(images, labels, meta.get("classes", []), skipped, files, meta["channels"], f"mmap {path}", fp)
