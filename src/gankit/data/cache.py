@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import struct
 import warnings
 from contextlib import contextmanager
