@@ -5,7 +5,8 @@
    ratios are medians of per-round ratios.
 2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
 3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
-4. The other benchmark scripts in this folder (FID, pix2pix) where present.
+4. Image-folder batches from the memory-mapped decoded cache vs in memory (bench_data_cache.py).
+5. The other benchmark scripts in this folder (FID, pix2pix) where present.
 
 Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
 """
@@ -107,10 +108,16 @@ def peak_memory(quick: bool) -> tuple[list[str], dict]:
     return rows, res
 
 
+def data_cache(quick: bool) -> list[str]:
+    args = ["--n", "600", "--size", "64", "--rounds", "1"] if quick else ["--rounds", "3"]
+    out = sh([PY, str(HERE / "bench_data_cache.py"), *args])
+    return [line for line in out.strip().splitlines() if not line.startswith("{")]
+
+
 def other_scripts() -> list[str]:
     rows = []
     for script in sorted(HERE.glob("bench_*.py")):
-        if script.name in ("bench_dcgan_step.py", "bench_sampling.py"):
+        if script.name in ("bench_dcgan_step.py", "bench_sampling.py", "bench_data_cache.py"):
             continue
         t = time.time()
         try:
@@ -144,6 +151,10 @@ def main():
     print("peak memory ...", flush=True)
     rows, _ = peak_memory(a.quick)
     lines += ["## Peak memory of a short CPU training run, default presets", "", *rows, ""]
+    print("image folder: mmap cache vs memory ...", flush=True)
+    lines += ["## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)", "",
+              "`python benchmarks/bench_data_cache.py` (each variant in a fresh process, alternated over rounds; the "
+              "cache already built and in the page cache).", "", *data_cache(a.quick), ""]
     if not a.quick:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]

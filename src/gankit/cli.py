@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -246,15 +246,16 @@ def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist, cifar
 
 
 @data_app.command("check")
-def data_check(spec: str = typer.Argument(..., help="dataset name, folder:PATH or a path"),
-               size: Optional[int] = typer.Option(None, "--size"), skip_bad: bool = typer.Option(False, "--skip-bad")):
-    """Load a dataset and print a card: count, shape, classes, fingerprint, skipped files."""
-    from .config import DataConfig
-    from .data import load
+def data_check(spec: str = typer.Argument(..., help="folder:PATH, a path, or a dataset name"),
+               as_json: bool = typer.Option(False, "--json", help="the report as JSON")):
+    """Look at every image and report: count, sizes, modes, unreadable files, duplicates, classes, transparency,
+    and the settings to train with. Exit 0 (with warnings), 2 only when nothing is usable."""
+    from .data.check import check, format_text
 
-    s = load(DataConfig(name=spec, size=size, skip_bad=skip_bad))
-    typer.echo(json.dumps({"name": s.name, "source": s.source, "n": len(s), "shape": list(s.shape),
-                           "classes": s.classes[:20], "skipped": s.skipped, "fingerprint": s.fingerprint()}, indent=1))
+    rep = check(spec)
+    typer.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_text(rep))
+    if not rep.usable:
+        fail(f"{rep.source}: no usable images")
 
 
 from .cli_upscale import register as _register_upscale  # noqa: E402  (gankit upscale, gankit sr-eval)
@@ -271,23 +272,44 @@ _register_translate(app)
 
 
 @data_app.command("prepare")
-def data_prepare(src: Path = typer.Argument(..., help="folder of images (searched recursively)"),
+def data_prepare(src: Optional[Path] = typer.Argument(None, help="folder of images (searched recursively)"),
                  out: Path = typer.Option(..., "--out", help="folder for the prepared images"),
+                 size: Optional[int] = typer.Option(None, "--size", help="side of the square images (faces: 64)"),
+                 fit: str = typer.Option("crop", "--fit", help="non-square images: crop (centre), pad or stretch"),
+                 pairs: Optional[Tuple[Path, Path]] = typer.Option(None, "--pairs", metavar="A B",
+                                                                    help="pix2pix A|B images from two folders "
+                                                                         "matched by file name"),
+                 split: float = typer.Option(0.0, "--split", help="fraction held out into OUT/test/ (e.g. 0.1)"),
+                 background: str = typer.Option("white", "--background", help="colour for pad (RGB) and pairs"),
                  crop_faces: Optional[Path] = typer.Option(None, "--crop-faces", metavar="CASCADE.xml",
                                                            help="crop faces with this OpenCV cascade file"),
-                 size: int = typer.Option(64, "--size", help="side of the square crops"),
                  margin: float = typer.Option(0.2, "--margin", help="extra border around a face, fraction of its size"),
                  min_face: int = typer.Option(24, "--min-face", help="smallest face in pixels"),
                  max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image")):
-    """Prepare a training folder: crop faces from drawings/photos (book ch.4), e.g. for `--data folder:OUT`."""
-    if crop_faces is None:
-        fail("nothing to do: give --crop-faces CASCADE.xml (e.g. lbpcascade_animeface.xml)")
-    from .data.prepare import crop_faces as crop
+    """Prepare a training folder: square and resize (--size, --fit), hold out a split (--split), build pix2pix
+    pairs (--pairs A B), or crop faces (--crop-faces, book ch.4). Prints what it wrote and skipped."""
+    from .data import prepare
 
-    rep = crop(src, out, crop_faces, size=size, margin=margin, min_size=min_face, max_faces=max_faces,
-               log=lambda m: typer.echo(m, err=True))
-    typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
-               f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+    if pairs is not None:
+        if src is not None or crop_faces is not None:
+            fail("--pairs A B takes its images from A and B: give no SRC and no --crop-faces")
+        rep = prepare.prepare_pairs(pairs[0], pairs[1], out, size, fit, split, background)
+        typer.echo(rep.summary())
+        typer.echo(f"train pix2pix: gankit train pix2pix --data folder:{rep.out}" + (f" data.size={size}" if size else ""))
+        return
+    if src is None:
+        fail("give SRC, the folder of images (or --pairs A B)")
+    if crop_faces is not None:
+        rep = prepare.crop_faces(src, out, crop_faces, size=size or 64, margin=margin, min_size=min_face,
+                                 max_faces=max_faces, log=lambda m: typer.echo(m, err=True))
+        typer.echo(f"{rep.faces} face(s) from {rep.images} image(s) -> {rep.out}  "
+                   f"({rep.no_face} without a face, {rep.unreadable} unreadable)")
+        return
+    if size is None and not split and fit == "crop":
+        fail("nothing to do: give --size N (with --fit), --split F, --pairs A B or --crop-faces CASCADE.xml")
+    rep = prepare.prepare_images(src, out, size, fit, split, background)
+    typer.echo(rep.summary())
+    typer.echo(f"check it: gankit data check folder:{Path(rep.out) / 'train' if split else rep.out}")
 
 
 from .cli_studio import export as _export, serve as _serve  # noqa: E402  (gankit serve, gankit export)

@@ -27,6 +27,8 @@ class DataConfig:
     background: str = "white"  # colour RGBA images are composited on
     limit: int | None = None  # use only the first N images (quick runs, tests)
     skip_bad: bool = False  # skip unreadable images (and count them) instead of failing
+    cache: Literal["auto", "memory", "mmap"] = "auto"  # image folders: decoded pixels in memory, or in a memory-mapped
+    # file under $GANKIT_CACHE/decoded (one per folder, size and channels); auto: mmap above 2 GiB decoded
     # image-to-image translation (pix2pix, cyclegan; data/pairs.py)
     direction: Literal["AtoB", "BtoA"] = "AtoB"  # which side is the input
     load_size: int | None = None  # jitter: resize to this, then random-crop `size` (paper: 286 -> 256)

@@ -1,11 +1,11 @@
-"""Datasets as one in-memory uint8 tensor (small data) with labels; float [-1, 1] batches on demand.
+"""Datasets as one uint8 tensor with labels — in memory, or memory-mapped from the decoded cache (data/cache.py) —
+and float [-1, 1] batches on demand.
 
 ``load(cfg.data)`` accepts a name (``fashion-mnist``, ``mnist``, ``cifar10``, ``twemoji``), a name with an
 explicit folder (``mnist:/data/mnist``), ``folder:PATH`` or a plain path.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +13,8 @@ import torch
 
 from ..config import DataConfig
 from ..errors import DataError
-from . import sources
+from . import folder, sources
+from .cache import hash_rows
 from .images import convert_channels, resize_batch, to_float
 
 NAMED = {
@@ -27,13 +28,16 @@ NAMED = {
 
 @dataclass
 class ImageSet:
-    images: torch.Tensor  # uint8 N x C x H x W
+    images: torch.Tensor  # uint8 N x C x H x W; may be a read-only memory map (index rows, never write into it)
     labels: torch.Tensor | None
     classes: list[str]
     name: str
     source: str
     skipped: int = 0
     files: list[Path] = field(default_factory=list, repr=False)
+    channel_policy: str = ""  # how the channel count was chosen, in words (the run card shows it)
+    cache: str = "memory"  # "memory" or "mmap <cache file>"
+    _fingerprint: str | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -57,13 +61,15 @@ class ImageSet:
         return out
 
     def fingerprint(self) -> str:
-        """SHA-256 over the pixel bytes and labels: identifies exactly what a model saw."""
-        h = hashlib.sha256()
-        h.update(str(tuple(self.images.shape)).encode())
-        h.update(self.images.contiguous().numpy().tobytes())
-        if self.labels is not None:
-            h.update(self.labels.numpy().tobytes())
-        return h.hexdigest()[:16]
+        """SHA-256 over the shape, pixel bytes and labels: identifies exactly what a model saw. Computed once, a
+        chunk of rows at a time (a cache file stores it, so a mapped data set is not read for it)."""
+        if self._fingerprint is None:
+            self._fingerprint = hash_rows(self.images, self.labels)
+        return self._fingerprint
+
+    def card(self) -> dict:
+        """What the run card (run.json, checkpoint data_info, ``gankit info``) records about the pixels."""
+        return {"channels": self.channel_policy, "cache": self.cache}
 
     def tag(self) -> str:
         """Short name for run directories: ``twemoji32``, ``fashion-mnist``."""
@@ -93,6 +99,14 @@ def load(cfg: DataConfig) -> ImageSet:
     if path is not None and not path.exists():
         raise DataError(f"data path not found: {path}")
 
+    if name == "folder":
+        if path is None:
+            raise DataError("folder: needs a path, e.g. folder:~/pictures")
+        f = folder.load(path, cfg.size, cfg.channels, cfg.background, cfg.fit, cfg.skip_bad, cfg.limit, cfg.cache)
+        return ImageSet(f.images, f.labels, list(f.classes), spec, str(path), f.skipped, f.files, f.channels, f.cache,
+                        f.fingerprint)
+    if cfg.cache == "mmap":
+        raise DataError(f"data.cache=mmap applies to image folders (folder:PATH); '{spec}' is read into memory")
     labels, files, skipped = None, [], 0
     if name in ("fashion-mnist", "mnist"):
         images, labels, classes, source = sources.load_idx_dataset(name, cfg.split, path)
@@ -101,11 +115,6 @@ def load(cfg: DataConfig) -> ImageSet:
     elif name == "twemoji":
         images, files, skipped = sources.load_twemoji(cfg.size, cfg.background, cfg.skip_bad)
         classes, source = [], sources.twemoji_dir()
-    else:
-        if path is None:
-            raise DataError("folder: needs a path, e.g. folder:~/pictures")
-        images, labels, classes, skipped, files = sources.load_folder(path, cfg.size, cfg.background, cfg.skip_bad)
-        source = path
     if cfg.limit is not None:
         if cfg.limit < 1:
             raise DataError(f"data.limit must be >= 1, got {cfg.limit}")
@@ -116,6 +125,9 @@ def load(cfg: DataConfig) -> ImageSet:
         if cfg.size < 4:
             raise DataError(f"data.size must be >= 4, got {cfg.size}")
         images = resize_batch(images, cfg.size)
+    native = images.shape[1]
+    policy = f"native: {native} channel{'s' * (native > 1)}"
     if cfg.channels is not None:
         images = convert_channels(images, cfg.channels)
-    return ImageSet(images.contiguous(), labels, list(classes), spec, str(source), skipped, files)
+        policy = f"data.channels={cfg.channels} (set; native {native})"
+    return ImageSet(images.contiguous(), labels, list(classes), spec, str(source), skipped, files, policy)

