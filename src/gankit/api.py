@@ -70,7 +70,7 @@ def load(path, device: str = "cpu", ema: bool = True) -> Generator:
     cfg = C.from_dict(c.config)
     info = c.state.get("data_info", {})
     shape = tuple(info.get("shape") or ())
-    if len(shape) != 3:
+    if len(shape) not in (3, 4):  # C x H x W images, or 1 x D x H x W voxels
         raise GankitError(f"{c.path}: checkpoint does not record the image shape")
     cls = recipe_class(cfg.recipe)
     if cls.use_instead:

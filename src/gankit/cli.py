@@ -137,6 +137,9 @@ def sample(
     gen = api.load(ckpt_path, device=device, ema=not no_ema)
     z = _parse_latent(latent, gen.recipe.latent_dim).expand(n, -1) if latent is not None else None
     images = gen.sample(n, seed=seed, cls=cls, z=z)
+    if images.dim() == 5:  # voxels (gan3d): shaded renders; `gankit voxels` exports meshes
+        from .viz.voxels import render
+        images = render(images)
     nrow = grid or max(1, round(math.sqrt(n)))
     run = gen.checkpoint.run_dir
     tag = f"step{gen.checkpoint.step}-seed{seed}" + (f"-class{cls}" if cls is not None else "") + \
@@ -248,9 +251,12 @@ def data_check(spec: str = typer.Argument(..., help="dataset name, folder:PATH o
                size: Optional[int] = typer.Option(None, "--size"), skip_bad: bool = typer.Option(False, "--skip-bad")):
     """Load a dataset and print a card: count, shape, classes, fingerprint, skipped files."""
     from .config import DataConfig
-    from .data import load
+    from .data import load, voxels
 
     s = load(DataConfig(name=spec, size=size, skip_bad=skip_bad))
+    if isinstance(s, voxels.VoxelSet):  # count, classes, occupancy histogram
+        typer.echo(json.dumps(voxels.describe(s), indent=1))
+        return
     typer.echo(json.dumps({"name": s.name, "source": s.source, "n": len(s), "shape": list(s.shape),
                            "classes": s.classes[:20], "skipped": s.skipped, "fingerprint": s.fingerprint()}, indent=1))
 
@@ -266,6 +272,9 @@ _register_eval(app)
 from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
 
 app.command("translate")(_translate)
+from .cli_voxels import voxels as _voxels  # noqa: E402  (gankit voxels)
+
+app.command("voxels")(_voxels)
 
 
 @data_app.command("prepare")
