@@ -29,7 +29,7 @@ from . import furniture
 
 VOXEL_SUFFIXES = (".mat", ".binvox", ".npy", ".npz")
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".ply")
-DEFAULT_COUNT = {"train": {32: 4800, 64: 1800}, "test": {32: 600, 64: 600}}
+DEFAULT_COUNT = {"train": (4800, 1800), "test": (600, 600)}  # shapes at <= 32^3, at larger sizes
 NAMED = {"voxel-furniture": "procedural furniture voxels (chair, table, sofa, bed, shelf, lamp), 32^3 or 64^3, "
                             "train/test split; built in, no files needed"}
 
@@ -368,7 +368,7 @@ def furniture_set(spec: str, which: str, res: int, split: str, limit: int | None
     bad = [c for c in classes if c not in furniture.CLASSES]
     if bad:
         raise DataError(f"voxel-furniture has no class {bad[0]!r} (have: {', '.join(furniture.CLASSES)})")
-    n = limit or DEFAULT_COUNT[split].get(res, DEFAULT_COUNT[split][64])
+    n = limit or DEFAULT_COUNT[split][0 if res <= 32 else 1]
     k = len(classes)
     per = -(-n // k)
     packed = [pack(furniture.generate_class(c, per, res, seed, split)) for c in classes]  # one class at a time
