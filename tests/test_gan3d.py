@@ -227,11 +227,12 @@ COMMON = ["--no-progress", "train.threads=1", "train.batch_size=16", "data.limit
 
 @pytest.mark.slow
 def test_short_training_improves_mmd_and_exports(tmp_path):
-    """40 steps of tiny nets at 16^3: MMD-IoU against held-out shapes drops below the untrained G's; then
+    """120 steps of tiny nets at 16^3: MMD-IoU against held-out shapes drops well below the untrained G's (0.91 ->
+    about 0.7 when this was written); then
     `gankit voxels` writes meshes, a grid and a turntable."""
     from gankit import api
 
-    gankit("train", "gan3d", "--steps", "40", "train.ckpt_every=40", "train.log_every=20",
+    gankit("train", "gan3d", "--steps", "120", "train.ckpt_every=120", "train.log_every=40",
            "--out", tmp_path, *COMMON)
     (run,) = tmp_path.iterdir()
     ref = load_voxels(DataConfig(name="voxel-furniture", size=16, split="test", limit=96)).voxels().float()
@@ -241,7 +242,7 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
     untrained = (r.sample(r.G, r.latent(96, torch.Generator().manual_seed(1))) >= 0.5).float()
     score = lambda g: shape_metrics(iou_distance(g, g), iou_distance(ref, ref), iou_distance(g, ref))  # noqa: E731
     before, after = score(untrained), score(trained)
-    assert after["mmd"] < before["mmd"] - 0.05, (before, after)
+    assert after["mmd"] < before["mmd"] - 0.1 and after["cov"] > before["cov"], (before, after)
 
     out = tmp_path / "export"
     gankit("voxels", run, "-n", "4", "--seed", "3", "--export", "obj", "--out", out, "--turntable")
