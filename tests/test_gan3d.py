@@ -133,6 +133,23 @@ def test_readers_on_written_fixtures(tmp_path):
     assert len(s) == 6 and s.classes == list(furniture.CLASSES) and s.labels.tolist() == labels.tolist()
 
 
+def test_meshes_are_voxelised_solid_and_turned_z_up(tmp_path):
+    """A y-up box mesh 1 x 2 x 3 (x, y, z) becomes a filled grid 1 x 3 x 2 (z up), scaled so its longest side spans
+    res - 2 voxels; `gankit data prepare --voxelize` writes the same grids into one .npz stack."""
+    import trimesh
+
+    (tmp_path / "m" / "boxes").mkdir(parents=True)
+    trimesh.creation.box(extents=(1, 2, 3)).export(tmp_path / "m" / "boxes" / "box.obj")
+    v = load_voxels(DataConfig(name=f"voxels:{tmp_path / 'm'}", size=32)).voxels()[0, 0].numpy()
+    ext = [np.flatnonzero(v.any(axis=tuple(j for j in range(3) if j != i))).size for i in range(3)]
+    assert abs(ext[0] - 10) <= 2 and abs(ext[1] - 30) <= 2 and abs(ext[2] - 20) <= 2, ext
+    assert v.sum() > 0.8 * ext[0] * ext[1] * ext[2]  # filled, not a shell
+    assert v[:, :, 0].any()  # standing on the floor
+    gankit("data", "prepare", tmp_path / "m", "--voxelize", "--size", "32", "--out", tmp_path / "s.npz")
+    s = load_voxels(DataConfig(name=str(tmp_path / "s.npz")))
+    assert s.classes == ["boxes"] and np.array_equal(s.voxels()[0, 0].numpy(), v)
+
+
 @pytest.mark.parametrize("kind", ["binvox", "mat", "npy", "npy-shape", "npz-labels"])
 def test_truncated_or_wrong_shaped_files_are_one_line_errors(tmp_path, kind):
     v = furniture.generate(2, 16)[0]

@@ -285,10 +285,19 @@ def data_prepare(src: Path = typer.Argument(..., help="folder of images (searche
                  size: int = typer.Option(64, "--size", help="side of the square crops"),
                  margin: float = typer.Option(0.2, "--margin", help="extra border around a face, fraction of its size"),
                  min_face: int = typer.Option(24, "--min-face", help="smallest face in pixels"),
-                 max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image")):
-    """Prepare a training folder: crop faces from drawings/photos (book ch.4), e.g. for `--data folder:OUT`."""
+                 max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image"),
+                 voxelize: bool = typer.Option(False, "--voxelize", help="meshes/voxel files -> one OUT.npz stack "
+                                               "of --size^3 grids with labels (first-level subfolders are classes)")):
+    """Prepare training data: crop faces from drawings/photos (book ch.4), e.g. for `--data folder:OUT`; or voxelise
+    a folder of meshes once (gan3d), e.g. for `--data OUT.npz`."""
+    if voxelize:
+        from .data.voxels import save_stack
+
+        n = save_stack(src, out, size, skip_bad=True)
+        typer.echo(f"{n.n} shape(s) in {len(n.classes)} class(es) -> {out}  ({n.skipped} unreadable)")
+        return
     if crop_faces is None:
-        fail("nothing to do: give --crop-faces CASCADE.xml (e.g. lbpcascade_animeface.xml)")
+        fail("nothing to do: give --crop-faces CASCADE.xml (e.g. lbpcascade_animeface.xml) or --voxelize")
     from .data.prepare import crop_faces as crop
 
     rep = crop(src, out, crop_faces, size=size, margin=margin, min_size=min_face, max_faces=max_faces,

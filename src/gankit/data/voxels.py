@@ -381,6 +381,31 @@ def furniture_set(spec: str, which: str, res: int, split: str, limit: int | None
                     "gankit.data.furniture (procedural, seed 0)")
 
 
+@dataclass
+class StackInfo:
+    n: int
+    classes: list[str]
+    skipped: int
+
+
+def save_stack(src: Path, out: Path, res: int, skip_bad: bool = True) -> StackInfo:
+    """Read (and voxelise) every shape under ``src`` once and write ``out`` (.npz: ``voxels`` uint8 N x res^3,
+    ``labels``, ``classes``) atomically; ``load_voxels`` reads it back without trimesh."""
+    import io
+
+    from ..fileio import write_bytes_atomic
+
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise DataError(f"--out {out}: the voxel stack is written as .npz")
+    s = load_voxels(DataConfig(name=f"voxels:{src}", size=res, skip_bad=skip_bad))
+    buf = io.BytesIO()
+    labels = s.labels.numpy() if s.labels is not None else np.zeros(len(s), dtype=np.int64)
+    np.savez_compressed(buf, voxels=s.voxels()[:, 0].numpy(), labels=labels, classes=np.array(s.classes or ["shape"]))
+    write_bytes_atomic(out, buf.getvalue())
+    return StackInfo(len(s), s.classes, s.skipped)
+
+
 def describe(s: VoxelSet, bins: int = 10) -> dict:
     """The `gankit data check` card of a voxel set: count, classes, occupancy histogram."""
     occ = s.occupancy()
