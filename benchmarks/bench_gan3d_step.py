@@ -4,8 +4,9 @@
         [--batch 8] [--json benchmarks/gan3d_step.json]
 
 Each configuration runs in a fresh process (peak RSS is per process): one warm-up step, then ``--steps`` timed ones
-on random occupancy batches of the preset's resolution. Timings on a shared machine are contended: compare the
-rows of one run side by side, not with another machine.
+on random occupancy batches of the preset's resolution, one thread. Speed is reported per CPU-second of the process
+(``time.process_time``), which a busy machine does not inflate the way it inflates wall time; compare the rows of
+one run side by side.
 """
 from __future__ import annotations
 
@@ -42,15 +43,17 @@ def one(preset: str, variant: str, steps: int, threads: int, batch: int) -> dict
     for i in range(steps + 1):
         x = (torch.rand(batch, 1, res, res, res, generator=g) < 0.1).float()
         b = {"voxels": to_channels_last(x) if cfg.train.channels_last else x}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r.step = i
         with autocast():
             r.train_step(b)
         if i:
-            times.append(time.perf_counter() - t0)
-    sec = sorted(times)[len(times) // 2]
+            times.append((time.perf_counter() - t0, time.process_time() - c0))
+    sec = sorted(t for t, _ in times)[len(times) // 2]
+    cpu = sorted(c for _, c in times)[len(times) // 2]
     return {"preset": preset, "res": res, "variant": variant, "batch": batch, "threads": threads,
             "s_per_step": round(sec, 3), "shapes_per_s": round(batch / sec, 2),
+            "cpu_s_per_step": round(cpu, 3), "shapes_per_cpu_s": round(batch / cpu, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
@@ -75,8 +78,9 @@ def main():
                                  capture_output=True, text=True, check=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             r = rows[-1]
-            print(f"{preset:6s} {r['res']}^3 {v:10s} batch {r['batch']:3d}: {r['s_per_step']:7.3f} s/step "
-                  f"{r['shapes_per_s']:7.2f} shapes/s  peak RSS {r['peak_rss_mib']} MiB", flush=True)
+            print(f"{preset:6s} {r['res']}^3 {v:10s} batch {r['batch']:3d}: {r['cpu_s_per_step']:7.3f} CPU-s/step "
+                  f"{r['shapes_per_cpu_s']:7.2f} shapes/CPU-s (wall {r['shapes_per_s']:.2f} shapes/s)  "
+                  f"peak RSS {r['peak_rss_mib']} MiB", flush=True)
     if a.json:
         from pathlib import Path
         Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")

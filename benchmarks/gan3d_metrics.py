@@ -46,7 +46,9 @@ def evaluate(gen: torch.Tensor, ref: torch.Tensor, ref_pts: torch.Tensor, k: int
 
 
 def sample_ckpt(path: str, n: int) -> tuple[torch.Tensor, int, dict]:
-    gen = api.load(path)
+    """``RUN[#raw]``: the EMA generator when the run has one, the raw one with ``#raw``."""
+    path, _, how = path.partition("#")
+    gen = api.load(path, ema=how != "raw")
     vox = gen.sample(n, seed=12345)
     s = gen.checkpoint.state
     return vox, vox.shape[-1], {"step": s["step"], "train_seconds": round(s.get("elapsed", 0)),
@@ -66,14 +68,20 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--points", type=int, default=256)
-    ap.add_argument("--ckpt", action="append", default=[], help="NAME=RUN_DIR (repeatable)")
-    ap.add_argument("--untrained", default="small", help="comma-separated presets to score untrained")
+    ap.add_argument("--ckpt", action="append", default=[], help="NAME=RUN_DIR[#raw] (repeatable; #raw: not the EMA G)")
+    ap.add_argument("--untrained", default="default", help="comma-separated presets to score untrained")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
+    ap.add_argument("--append", action="store_true", help="keep the rows already in --json (same n and points); "
+                    "rows of the same name are replaced")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows, refs = [], {}
+    if a.append and a.json and Path(a.json).exists():
+        old = json.loads(Path(a.json).read_text())
+        if (old["n"], old["points"]) == (a.n, a.points):
+            rows = old["rows"]
 
     def ref_for(res):
         if res not in refs:
@@ -88,11 +96,14 @@ def main():
         t0 = time.time()
         vox, res, info = make()
         ref, ref_pts = ref_for(res)
+        rows = [r for r in rows if r["row"] != name]
         rows.append({"row": name, "res": res, **info, **evaluate(vox, ref, ref_pts, a.points),
                      "seconds": round(time.time() - t0, 1)})
         res_seen.append(res)
         print(json.dumps(rows[-1]), flush=True)
     for res in sorted(set(res_seen)):
+        if any(r["row"] == f"training set as generator ({res}^3)" for r in rows):
+            continue
         t0 = time.time()
         train = load_voxels(DataConfig(name="voxel-furniture", size=res, split="train", limit=a.n)).voxels().float()
         ref, ref_pts = ref_for(res)
@@ -101,6 +112,7 @@ def main():
         print(json.dumps(rows[-1]), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"n": a.n, "points": a.points, "rows": rows}, indent=1) + "\n")
+    rows.sort(key=lambda r: (r["res"], r["row"].startswith("training set"), r.get("step", 0)))
     if a.md:
         head = ("| generator | res | steps | COV-IoU % ↑ | MMD-IoU ↓ | 1-NNA-IoU % (50 ideal) | COV-CD % ↑ | "
                 "MMD-CD ×10³ ↓ | 1-NNA-CD % | occupancy |\n|---|---|---|---|---|---|---|---|---|---|\n")

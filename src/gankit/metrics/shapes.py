@@ -30,17 +30,17 @@ def iou_distance(a: torch.Tensor, b: torch.Tensor, chunk: int = 256) -> torch.Te
     return torch.cat(out) if out else torch.empty(0, b.shape[0])
 
 
-def chamfer_distance(p: torch.Tensor, q: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+def chamfer_distance(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Symmetric Chamfer distance between point clouds ``p`` (n x k x 3) and ``q`` (m x l x 3): for every pair,
     mean squared distance from each point to the other cloud's nearest point, both ways, summed; n x m."""
     p, q = p.float(), q.float()
-    out = torch.empty(p.shape[0], q.shape[0])
-    for i in range(0, p.shape[0], chunk):
-        x = p[i:i + chunk]  # c x k x 3
-        d = torch.cdist(x[:, None].expand(-1, q.shape[0], -1, -1).reshape(-1, x.shape[1], 3),
-                        q[None].expand(x.shape[0], -1, -1, -1).reshape(-1, q.shape[1], 3)) ** 2
-        cd = d.min(2).values.mean(1) + d.min(1).values.mean(1)
-        out[i:i + chunk] = cd.view(x.shape[0], q.shape[0])
+    m, l = q.shape[:2]
+    qf = q.reshape(-1, 3)
+    qn = (qf * qf).sum(1)
+    out = torch.empty(p.shape[0], m)
+    for i, x in enumerate(p):  # one cloud against all of q in one matmul: k x (m * l) squared distances
+        d = ((x * x).sum(1)[:, None] + qn[None] - 2 * x @ qf.T).clamp(min=0).view(-1, m, l)
+        out[i] = d.min(2).values.mean(0) + d.min(0).values.mean(1)
     return out
 
 
