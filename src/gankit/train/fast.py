@@ -37,6 +37,26 @@ def has_conv(net: nn.Module) -> bool:
     return any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in net.modules())
 
 
+def has_conv3d(net: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv3d, nn.ConvTranspose3d)) for m in net.modules())
+
+
+def channels_last_format(net: nn.Module) -> torch.memory_format | None:
+    """``channels_last_3d`` for a net of 3D convolutions, ``channels_last`` for 2D ones, None for neither."""
+    if has_conv3d(net):
+        return torch.channels_last_3d
+    return torch.channels_last if has_conv(net) else None
+
+
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """A batch tensor in the channels-last layout of its rank (NHWC, NDHWC); other tensors unchanged."""
+    if x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    if x.dim() == 5:
+        return x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
 
@@ -71,8 +91,9 @@ def apply_fast_path(recipe, t, device: torch.device):
         configure_cuda(getattr(t, "tf32", True))
     if getattr(t, "channels_last", False):
         for net in recipe.networks().values():
-            if has_conv(net):
-                net.to(memory_format=torch.channels_last)
+            fmt = channels_last_format(net)
+            if fmt is not None:
+                net.to(memory_format=fmt)
     if getattr(t, "compile", False):
         import torch._dynamo as dynamo
 
@@ -92,8 +113,9 @@ def fast_sampler(G: nn.Module, device: torch.device, precision: str = "auto", ch
     import copy
 
     net = copy.deepcopy(G).eval().requires_grad_(False)
-    if channels_last and has_conv(net):
-        net = net.to(memory_format=torch.channels_last)
+    fmt = channels_last_format(net) if channels_last else None
+    if fmt is not None:
+        net = net.to(memory_format=fmt)
     precision = resolve_precision(precision, device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
 

@@ -47,8 +47,8 @@ def load_recipe(source: str | Path | ckpt.Checkpoint, device: str | torch.device
     cls = recipe_class(cfg.recipe)
     info = c.state.get("data_info", {})
     shape = tuple(info.get("shape") or ())
-    if len(shape) != 3:
-        raise GankitError(f"{c.path}: checkpoint does not record the image shape")
+    if len(shape) not in (3, 4):  # C x H x W images, or 1 x D x H x W voxels
+        raise GankitError(f"{c.path}: checkpoint does not record the data shape")
     recipe = cls(cfg, shape, len(info.get("classes", [])), device)
     for n, net in recipe.networks().items():
         net.load_state_dict(c.net(f"net.{n}"))

@@ -27,7 +27,7 @@ from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
-from .fast import apply_fast_path, resolve_precision
+from .fast import apply_fast_path, resolve_precision, to_channels_last
 from .loader import start_weights
 from .rundir import new_run_dir
 from .stats import Collector
@@ -375,8 +375,7 @@ class Trainer:
                 idx = self.sampler.next()
                 batch = self.data.batch(idx, self.device, self.data_gen)
                 if t.channels_last:
-                    batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4
-                             else v for k, v in batch.items()}
+                    batch = {k: to_channels_last(v) if torch.is_tensor(v) else v for k, v in batch.items()}
                 self.recipe.step = self.step  # n_critic and other per-step choices
                 with self.autocast():
                     self.recipe.train_step(batch)
