@@ -250,7 +250,8 @@ def data_fetch(name: str = typer.Argument(..., help="mnist, fashion-mnist, cifar
 
 @data_app.command("check")
 def data_check(spec: str = typer.Argument(..., help="folder:PATH, a path, or a dataset name"),
-               as_json: bool = typer.Option(False, "--json", help="the report as JSON")):
+               as_json: bool = typer.Option(False, "--json", help="the report as JSON"),
+               size: Optional[int] = typer.Option(None, "--size", help="voxel sets: the grid side (16, 32, 64)")):
     """Look at every image and report: count, sizes, modes, unreadable files, duplicates, classes, transparency,
     and the settings to train with. Exit 0 (with warnings), 2 only when nothing is usable."""
     from .data import voxels
@@ -260,7 +261,7 @@ def data_check(spec: str = typer.Argument(..., help="folder:PATH, a path, or a d
         from .config import DataConfig
         from .data import load
 
-        typer.echo(json.dumps(voxels.describe(load(DataConfig(name=spec))), indent=1))
+        typer.echo(json.dumps(voxels.describe(load(DataConfig(name=spec, size=size))), indent=1))
         return
     rep = check(spec)
     typer.echo(json.dumps(rep.to_dict(), indent=1) if as_json else format_text(rep))
