@@ -266,6 +266,7 @@ _register_eval(app)
 from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
 
 app.command("translate")(_translate)
+app.command("age")(__import__("gankit.cli_age", fromlist=["age"]).age)  # gankit age CKPT FACE (agecgan)
 
 
 @data_app.command("prepare")

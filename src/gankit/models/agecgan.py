@@ -366,7 +366,7 @@ class AgeModel:
                         z.grad = ((up - dn) / (2 * c))[:, None] * d
                 else:
                     loss = self.objective(z, y0, x, target, iw, pw)
-                    trace.append(float(loss.mean()))
+                    trace.append(float(loss.detach().mean()))
                     (z.grad,) = torch.autograd.grad(loss.sum(), z)
                 opt.step()
             with torch.no_grad():
@@ -442,6 +442,7 @@ def load_model(path, device: str = "cpu", identity: str | None = None) -> AgeMod
         emb = DlibIdentity()
     model = AgeModel(r.G, r.E, r.num_classes, cfg.model, emb, c)
     model.classes = list(info.get("classes", []))
+    model.shape = tuple(info["shape"])
     return model
 
 
