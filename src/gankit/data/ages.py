@@ -260,14 +260,6 @@ def load_emoji_people(cfg: DataConfig) -> AgeSet:
     from .sources import read_decoded, write_decoded
 
     people = emoji_people()
-    codes = [p.code for p in people]
-    name = f"emoji-people-72-{cfg.background.strip('#').lower()}-{hashlib.sha256('/'.join(codes).encode()).hexdigest()[:10]}.pt"
-    blob = read_decoded(name)
-    if blob is None or blob.get("codes") != codes:
-        tw, om, _ = load_emoji_pairs(cfg.background, codes)
-        blob = {"codes": codes, "A": tw, "B": om}
-        write_decoded(name, blob)
-    tw, om = blob["A"], blob["B"]
     if cfg.limit is not None:  # at most limit / 3 codes per bin, spread over each bin's sorted list
         if cfg.limit < 1:
             raise DataError(f"data.limit must be >= 1, got {cfg.limit}")
@@ -276,8 +268,15 @@ def load_emoji_people(cfg: DataConfig) -> AgeSet:
             rows = [i for i, p in enumerate(people) if p.age == k]
             n = min(len(rows), -(-cfg.limit // len(EMOJI_BINS)))
             keep += [rows[int(j * len(rows) / n)] for j in range(n)]
-        keep.sort()
-        people, tw, om = [people[i] for i in keep], tw[keep], om[keep]
+        people = [people[i] for i in sorted(keep)]
+    codes = [p.code for p in people]
+    name = f"emoji-people-72-{cfg.background.strip('#').lower()}-{hashlib.sha256('/'.join(codes).encode()).hexdigest()[:10]}.pt"
+    blob = read_decoded(name)
+    if blob is None or blob.get("codes") != codes:
+        tw, om, _ = load_emoji_pairs(cfg.background, codes)
+        blob = {"codes": codes, "A": tw, "B": om}
+        write_decoded(name, blob)
+    tw, om = blob["A"], blob["B"]
     ids = sorted({p.identity for p in people})
     id_of = {k: i for i, k in enumerate(ids)}
     images = torch.cat([tw, om])
