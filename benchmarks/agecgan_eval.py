@@ -122,7 +122,8 @@ def main(argv=None):
                                                       f"train.threads={a.threads}"], out=f"{a.runs}/stage2")
     model = load_model(s2)
     cfg = model.checkpoint.config
-    data = load_ages(DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]), balance=True)
+    data = load_ages(DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]), balance=True,
+                     people=cfg["model"].get("people", "all"))
     test, k = data.test, data.num_classes
     print(json.dumps({"data": data.card()}), file=sys.stderr)
 

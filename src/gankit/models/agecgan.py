@@ -51,6 +51,7 @@ class Options:
     fake_label: float = 0.0
     fake_label_source: Literal["real_batch", "random"] = "real_batch"
     balance: bool = True  # every age bin fills the same share of an epoch
+    people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
     e_lr: float = 1e-3  # the book: Keras' default Adam (1e-3, 0.9, 0.999)
@@ -167,7 +168,7 @@ class AgeCGAN(Recipe):
         o = cfg.model
         if o.init_from and not Path(o.init_from).expanduser().exists():
             raise ConfigError(f"model.init_from: not found: {o.init_from}")
-        data = load_ages(cfg.data, balance=o.balance)
+        data = load_ages(cfg.data, balance=o.balance, people=o.people)
         if o.identity == "auto":
             o.identity = "emoji" if data.identities else "dlib"
         if o.identity == "emoji":
