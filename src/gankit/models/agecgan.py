@@ -54,6 +54,7 @@ class Options:
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
+    init_ema: bool = True  # take the stage-1 run's EMA copy of G (when it has one) rather than its raw weights
     e_lr: float = 1e-3  # the book: Keras' default Adam (1e-3, 0.9, 0.999)
     e_rec_weight: float = 1.0  # L1 reconstruction of real images through the frozen G (book: 0)
     identity: Literal["auto", "emoji", "dlib", "none"] = "auto"  # auto: emoji for emoji-people, dlib for photos
@@ -194,7 +195,7 @@ class AgeCGAN(Recipe):
         if "F" in self.nets:
             self.F = EmojiIdentityNet(c, o.n_identities, o.id_dim)
         if o.init_from and Path(o.init_from).expanduser().exists():  # inference loaders pass init_from=None
-            self.G.load_state_dict(stage1_weights(o.init_from))
+            self.G.load_state_dict(stage1_weights(o.init_from, o.init_ema))
         self.G.eval().requires_grad_(False)  # stage 2 inverts a fixed G (inference mode, as the book's predict)
 
     def generate(self, G, z, label=None):
@@ -399,14 +400,15 @@ class AgeModel:
         return torch.stack([x.float()] + [o.float() for o in outs], 1)
 
 
-def stage1_weights(path) -> dict:
-    """G's weights from a stage-1 agecgan run dir / checkpoint (as srgan's ``init_from``)."""
+def stage1_weights(path, ema: bool = True) -> dict:
+    """G's weights (its EMA copy if ``ema`` and it has one) from a stage-1 agecgan run dir / checkpoint (as srgan's
+    ``init_from``)."""
     from ..train import checkpoint as ckpt
 
     c = ckpt.load(path)
     if c.config.get("recipe") != "agecgan":
         raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not agecgan")
-    use = "ema.G" if "G" in c.state.get("ema_nets", []) else "net.G"
+    use = "ema.G" if ema and "G" in c.state.get("ema_nets", []) else "net.G"
     sd = c.net(use)
     if not sd:
         raise CheckpointError(f"model.init_from={path}: holds no generator weights")
