@@ -12,8 +12,9 @@ from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
+from .agecgan import AgeCGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D, "agecgan": AgeCGAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:

@@ -1,0 +1,460 @@
+"""Age-cGAN (Antipov et al. 2017; the book's chapter 3): re-age a face while keeping who it is.
+
+Stage 1 (``stage: gan``): a conditional GAN. G maps z (100) concatenated with a one-hot age bin to an image
+(dense, dense, then nearest-upsample + 5x5 conv blocks, tanh); D convolves the image once, concatenates the age
+one-hot tiled over that feature map, and goes on (the book's ``expand_label_input``). BCE on logits with one-sided
+label smoothing (real 0.9, fake 0.0: the book repo's intent), fakes for D take the real batch's ages, G's step
+draws ages uniformly (``fake_label_source``).
+Stage 2 (``stage: encoder``, ``model.init_from=STAGE1_RUN``): G frozen; E learns z from G's samples (fresh
+(z, age) every step: Euclidean distance to z, as the book) plus ``e_rec_weight`` x L1 reconstruction of real
+training images through G(E(x), age(x)). With ``identity: emoji`` the same stage trains the emoji identity
+embedder F (``nn/identity.py``) on the real people's identity labels.
+Stage 3 (at use, ``reage()``): per-image latent optimisation as in the paper: start from z0 = E(x), minimise
+``identity_weight`` x ||FR(x) - FR(G(z, y0))|| + ``pixel_weight`` x L1(G(z, y0), x) over z only, ``latent_steps``
+Adam steps (G, E, FR frozen); then G(z*, y) for every target bin. With dlib's descriptor (photographs), which has
+no gradient, the steps are SPSA estimates. The book instead fine-tunes E and G on the identity loss alone with an
+untrained "FR" network; gankit does neither.
+
+The book's nets are preset ``book`` (64 px, 34.9 M / 1.57 M / 18.3 M parameters for G / D / E); ``default`` is a
+CPU-sized version at 32 px.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import losses
+from ..errors import CheckpointError, ConfigError, GankitError
+from ..nn.identity import EmojiIdentityNet
+from .base import Recipe, frozen, make_optimizer
+
+
+@dataclass
+class Options:
+    stage: Literal["gan", "encoder"] = "gan"
+    latent_dim: int = 100
+    g_dense: int = 256  # book: 2048
+    g_channels: list[int] = field(default_factory=lambda: [128, 64, 32])  # book: [256, 128, 64]; one x2 each
+    g_dropout: float = 0.2
+    d_channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # book: [64, 128, 256, 512]; stride 2
+    e_channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # book: [32, 64, 128, 256]; stride 2
+    e_dense: int = 256  # book: 4096
+    bn_momentum: float = 0.1  # PyTorch convention (Keras default 0.99 is 0.01 here)
+    g_conv_bn_momentum: float = 0.2  # the book's BatchNormalization(momentum=0.8) in G's conv blocks
+    real_label: float = 0.9
+    fake_label: float = 0.0
+    fake_label_source: Literal["real_batch", "random"] = "real_batch"
+    balance: bool = True  # every age bin fills the same share of an epoch
+    people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
+    # stage 2
+    init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
+    init_ema: bool = True  # take the stage-1 run's EMA copy of G (when it has one) rather than its raw weights
+    e_lr: float = 1e-3  # the book: Keras' default Adam (1e-3, 0.9, 0.999)
+    e_rec_weight: float = 1.0  # L1 reconstruction of real images through the frozen G (book: 0)
+    identity: Literal["auto", "emoji", "dlib", "none"] = "auto"  # auto: emoji for emoji-people, dlib for photos
+    id_dim: int = 64
+    n_identities: int = 0  # set from the data (emoji identities in the training split)
+    # stage 3 (per-image latent optimisation, at use)
+    latent_steps: int = 60
+    latent_lr: float = 0.05
+    identity_weight: float = 1.0
+    pixel_weight: float = 1.0
+    eval_images: int = 8  # held-out people in the periodic grid (stage 2)
+
+
+def one_hot(y: torch.Tensor, k: int) -> torch.Tensor:
+    return F.one_hot(y.long(), k).float()
+
+
+class AgeGenerator(nn.Module):
+    """z ⊕ one-hot(age) -> dense -> dense (BN) -> reshape -> [nearest x2, conv5, BN, LeakyReLU]* -> x2, conv5, tanh."""
+
+    def __init__(self, latent: int, k: int, channels: int, size: int, dense: int, widths: list[int],
+                 dropout: float = 0.2, bn_momentum: float = 0.1, conv_bn_momentum: float = 0.2):
+        super().__init__()
+        self.start, self.width0, self.k = size // 2 ** len(widths), widths[0], k
+        self.fc = nn.Sequential(
+            nn.Linear(latent + k, dense), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(dense, widths[0] * self.start ** 2), nn.BatchNorm1d(widths[0] * self.start ** 2, momentum=bn_momentum),
+            nn.LeakyReLU(0.2), nn.Dropout(dropout))
+        blocks = []
+        for a, b in zip(widths, widths[1:]):
+            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 5, 1, 2),
+                       nn.BatchNorm2d(b, momentum=conv_bn_momentum), nn.LeakyReLU(0.2)]
+        blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(widths[-1], channels, 5, 1, 2), nn.Tanh()]
+        self.conv = nn.Sequential(*blocks)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([z, y.to(z.dtype)], 1))
+        return self.conv(h.view(-1, self.width0, self.start, self.start))
+
+
+class AgeDiscriminator(nn.Module):
+    """conv3 s2 -> concat(one-hot age tiled over the map) -> [conv3 s2, BN, LeakyReLU]* -> dense logit."""
+
+    def __init__(self, k: int, channels: int, size: int, widths: list[int], bn_momentum: float = 0.1):
+        super().__init__()
+        self.first = nn.Sequential(nn.Conv2d(channels, widths[0], 3, 2, 1), nn.LeakyReLU(0.2))
+        rest, c = [], widths[0] + k
+        for w in widths[1:]:
+            rest += [nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
+            c = w
+        self.rest = nn.Sequential(*rest, nn.Flatten())
+        side = size // 2 ** len(widths)
+        self.out = nn.Linear(c * side * side, 1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        h = self.first(x)
+        tiled = y.to(h.dtype)[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
+        return self.out(self.rest(torch.cat([h, tiled], 1))).flatten()
+
+
+class AgeEncoder(nn.Module):
+    """conv5 s2 (no BN) -> [conv5 s2, BN, LeakyReLU]* -> dense (BN, LeakyReLU) -> linear z."""
+
+    def __init__(self, latent: int, channels: int, size: int, widths: list[int], dense: int, bn_momentum: float = 0.1):
+        super().__init__()
+        layers, c = [nn.Conv2d(channels, widths[0], 5, 2, 2), nn.LeakyReLU(0.2)], widths[0]
+        for w in widths[1:]:
+            layers += [nn.Conv2d(c, w, 5, 2, 2), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
+            c = w
+        side = size // 2 ** len(widths)
+        layers += [nn.Flatten(), nn.Linear(c * side * side, dense), nn.BatchNorm1d(dense, momentum=bn_momentum),
+                   nn.LeakyReLU(0.2), nn.Linear(dense, latent)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class AgeCGAN(Recipe):
+    name = "agecgan"
+    Options = Options
+    conditional = True
+    ema_nets = ("G",)
+
+    def __init__(self, cfg, shape, num_classes=0, device="cpu"):
+        o = cfg.model
+        self.nets = ("G", "D") if o.stage == "gan" else (("G", "E", "F") if o.identity == "emoji" else ("G", "E"))
+        super().__init__(cfg, shape, num_classes, device)
+
+    @classmethod
+    def validate(cls, cfg):
+        o = cfg.model
+        for key in ("g_channels", "d_channels", "e_channels"):
+            if not getattr(o, key):
+                raise ConfigError(f"model.{key} must list at least one width")
+        if cfg.data.size is not None:
+            for key in ("g_channels", "d_channels", "e_channels"):
+                n = len(getattr(o, key))
+                if cfg.data.size % 2 ** n or cfg.data.size // 2 ** n < 1:
+                    raise ConfigError(f"model.{key}: {n} stride-2 stages need data.size divisible by {2 ** n}, "
+                                      f"got {cfg.data.size}")
+        if not 0 <= o.fake_label < o.real_label <= 1:
+            raise ConfigError(f"model.real_label/fake_label must satisfy 0 <= fake < real <= 1, got "
+                              f"{o.real_label}/{o.fake_label}")
+        if o.latent_steps < 0:
+            raise ConfigError(f"model.latent_steps must be >= 0, got {o.latent_steps}")
+
+    @classmethod
+    def load_data(cls, cfg):
+        from ..data.ages import load_ages
+
+        o = cfg.model
+        if o.init_from and not Path(o.init_from).expanduser().exists():
+            raise ConfigError(f"model.init_from: not found: {o.init_from}")
+        data = load_ages(cfg.data, balance=o.balance, people=o.people)
+        if o.identity == "auto":
+            o.identity = "emoji" if data.identities else "dlib"
+        if o.identity == "emoji":
+            if not data.identities:
+                raise ConfigError(f"model.identity=emoji needs identity labels; {cfg.data.name} has none (use dlib)")
+            o.n_identities = len(data.identities)
+        return data
+
+    @classmethod
+    def resume_config(cls, cfg):
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=None))
+
+    def build(self):
+        o, k, (c, size, _) = self.opts, self.num_classes, self.shape
+        if k < 2:
+            raise ConfigError(f"agecgan needs age-labelled data with at least 2 bins (data.name={self.cfg.data.name})")
+        self.G = AgeGenerator(o.latent_dim, k, c, size, o.g_dense, o.g_channels, o.g_dropout, o.bn_momentum,
+                              o.g_conv_bn_momentum)
+        if o.stage == "gan":
+            self.D = AgeDiscriminator(k, c, size, o.d_channels, o.bn_momentum)
+            return
+        self.E = AgeEncoder(o.latent_dim, c, size, o.e_channels, o.e_dense, o.bn_momentum)
+        if "F" in self.nets:
+            self.F = EmojiIdentityNet(c, o.n_identities, o.id_dim)
+        if o.init_from and Path(o.init_from).expanduser().exists():  # inference loaders pass init_from=None
+            self.G.load_state_dict(stage1_weights(o.init_from, o.init_ema))
+        self.G.eval().requires_grad_(False)  # stage 2 inverts a fixed G (inference mode, as the book's predict)
+
+    def generate(self, G, z, label=None):
+        return G(z, one_hot(label, self.num_classes))
+
+    def make_optimizers(self):
+        t, o = self.cfg.train, self.opts
+        if o.stage == "gan":
+            return super().make_optimizers()
+        e_cfg = dataclasses.replace(t, beta1=0.9, beta2=0.999)
+        out = {"E": make_optimizer(self.E.parameters(), e_cfg, o.e_lr)}
+        if "F" in self.nets:
+            out["F"] = make_optimizer(self.F.parameters(), e_cfg, o.e_lr)
+        return out
+
+    # ---------------------------------------------------------------- training
+    def train_step(self, batch):
+        if self.opts.stage == "gan":
+            self._gan_step(batch)
+        else:
+            self._encoder_step(batch)
+
+    def _gan_step(self, batch):
+        o, k = self.opts, self.num_classes
+        x, y = batch["image"], batch["label"]
+        n = x.shape[0]
+        y_fake = y if o.fake_label_source == "real_batch" else self.random_labels(n)
+
+        # D main: real (smoothed target) vs G's samples at the same ages
+        with torch.no_grad():
+            fake = self.G(self.latent(n), one_hot(y_fake, k))
+        lr_, lf = self.w.D(x, one_hot(y, k)), self.w.D(fake, one_hot(y_fake, k))
+        d_real = losses.d_real("bce", lr_, o.real_label)
+        d_fake = losses.d_fake("bce", lf, o.fake_label)
+        self.update("D", 0.5 * (d_real + d_fake))
+
+        # G main: fresh z, ages drawn uniformly, target 1
+        y_g = self.random_labels(n)
+        out = self.w.G(self.latent(n), one_hot(y_g, k))
+        with frozen(self.D):
+            g = losses.g_loss("bce", self.D(out, one_hot(y_g, k)))
+        self.update("G", g)
+
+        acc_r, acc_f = losses.d_accuracy(lr_.detach(), lf.detach())
+        for name, v in (("loss/D_real", d_real), ("loss/D_fake", d_fake), ("loss/G", g)):
+            self.report(name, v.detach())
+        self.report("D/acc_real", acc_r)
+        self.report("D/acc_fake", acc_f)
+
+    def _encoder_step(self, batch):
+        o, k = self.opts, self.num_classes
+        x, y = batch["image"], batch["label"]
+        n = x.shape[0]
+        self.G.eval()
+
+        # E main: recover z from G's own samples (fresh pairs every step), and reconstruct real faces through G
+        z, y_g = self.latent(n), self.random_labels(n)
+        with torch.no_grad():
+            fake = self.G(z, one_hot(y_g, k))
+        lat = (self.w.E(fake) - z).norm(dim=1).mean()
+        loss = lat
+        if o.e_rec_weight > 0:
+            rec = F.l1_loss(self.G(self.w.E(x), one_hot(y, k)), x)
+            loss = loss + o.e_rec_weight * rec
+            self.report("loss/E_rec", rec.detach())
+        self.update("E", loss)
+        self.report("loss/E_latent", lat.detach())
+
+        # F main: the emoji identity embedder on the real people's identities
+        if "F" in self.nets:
+            f_loss, f_acc = self.w.F.loss(x, batch["identity"])
+            self.update("F", f_loss)
+            self.report("loss/F_identity", f_loss.detach())
+            self.report("eval/F_identity_acc", f_acc.detach())
+
+    # ---------------------------------------------------------------- visuals
+    def fixed_inputs(self, data, n, generator):
+        if self.opts.stage == "gan":  # one row per age bin, the same latents in every row
+            cols = max(1, round(n ** 0.5))
+            z = self.latent(cols, generator).repeat(self.num_classes, 1)
+            return {"z": z, "label": torch.arange(self.num_classes, device=self.device).repeat_interleave(cols)}
+        pool = data.test if getattr(data, "test", None) is not None and len(data.test) else data
+        idx = spread(pool.labels, self.opts.eval_images)
+        b = pool.batch(idx, self.device)
+        return {"image": b["image"], "label": b["label"]}
+
+    @torch.no_grad()
+    def visualize(self, nets, fixed):
+        if self.opts.stage == "gan":
+            cols = int((fixed["label"] == 0).sum())
+            return self.sample(nets["G"], fixed["z"], fixed["label"]), cols
+        model = AgeModel(nets["G"], self.E, self.num_classes, self.opts, None)
+        strips = model.strip(fixed["image"], fixed["label"], steps=0)
+        return strips.flatten(0, 1), strips.shape[1]
+
+
+def spread(labels: torch.Tensor, n: int) -> torch.Tensor:
+    """Up to ``n`` indices taking each bin in turn (first items of each bin), so a small grid shows every age."""
+    per = [torch.nonzero(labels == b).flatten().tolist() for b in range(int(labels.max()) + 1 if len(labels) else 0)]
+    out, i = [], 0
+    while len(out) < n and any(i < len(p) for p in per):
+        out += [p[i] for p in per if i < len(p)]
+        i += 1
+    return torch.tensor(out[:n], dtype=torch.long)
+
+
+# ------------------------------------------------------------------------------- stage 3 and use
+
+
+class AgeModel:
+    """G, E (and an identity embedder) of a stage-2 checkpoint: ``reage(x, y0, targets)``.
+
+    ``identity`` has ``embed(x) -> N x d`` and ``differentiable``; ``None`` turns the identity term off."""
+
+    def __init__(self, G, E, k: int, opts: Options, identity, checkpoint=None):
+        self.G, self.E, self.k, self.opts, self.identity, self.checkpoint = G, E, k, opts, identity, checkpoint
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        was = self.E.training
+        self.E.eval()
+        try:
+            return self.E(x)
+        finally:
+            self.E.train(was)
+
+    def render(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.G(z, one_hot(y, self.k))
+
+    def objective(self, z, y0, x, target_emb, identity_weight, pixel_weight):
+        out = self.render(z, y0)
+        loss = torch.zeros(z.shape[0], device=z.device)
+        if identity_weight and self.identity is not None:
+            loss = loss + identity_weight * (self.identity.embed(out).to(z.device) - target_emb).norm(dim=1)
+        if pixel_weight:
+            loss = loss + pixel_weight * (out - x).abs().flatten(1).mean(1)
+        return loss
+
+    def optimise(self, x, y0, z0, steps: int | None = None, lr: float | None = None,
+                 identity_weight: float | None = None, pixel_weight: float | None = None,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[float]]:
+        """Stage 3: z* = argmin_z identity_weight ||FR(x) - FR(G(z, y0))|| + pixel_weight |G(z, y0) - x|_1 from z0,
+        per image (G, E, FR frozen; G in eval mode). Returns (z*, mean objective before each step and at the end)."""
+        o = self.opts
+        steps = o.latent_steps if steps is None else steps
+        lr = o.latent_lr if lr is None else lr
+        iw = o.identity_weight if identity_weight is None else identity_weight
+        pw = o.pixel_weight if pixel_weight is None else pixel_weight
+        was = self.G.training
+        self.G.eval()
+        saved = [(p, p.requires_grad) for p in self.G.parameters()]
+        for p, _ in saved:
+            p.requires_grad_(False)
+        try:
+            with torch.no_grad():
+                target = self.identity.embed(x).to(x.device) if (iw and self.identity is not None) else None
+            z = z0.detach().clone().requires_grad_(True)
+            opt = torch.optim.Adam([z], lr=lr)
+            grad_free = target is not None and not getattr(self.identity, "differentiable", True)
+            g = generator or torch.Generator(device=z.device).manual_seed(0)
+            trace = []
+            for _ in range(steps):
+                if grad_free:  # SPSA: two evaluations along a random +-1 direction estimate the gradient
+                    with torch.no_grad():
+                        d = torch.randint(0, 2, z.shape, generator=g, device=z.device).float() * 2 - 1
+                        c = 0.05
+                        up = self.objective(z + c * d, y0, x, target, iw, pw)
+                        dn = self.objective(z - c * d, y0, x, target, iw, pw)
+                        trace.append(float((up + dn).mean() / 2))
+                        z.grad = ((up - dn) / (2 * c))[:, None] * d
+                else:
+                    loss = self.objective(z, y0, x, target, iw, pw)
+                    trace.append(float(loss.detach().mean()))
+                    (z.grad,) = torch.autograd.grad(loss.sum(), z)
+                opt.step()
+            with torch.no_grad():
+                trace.append(float(self.objective(z, y0, x, target, iw, pw).mean()))
+            return z.detach(), trace
+        finally:
+            for p, r in saved:
+                p.requires_grad_(r)
+            self.G.train(was)
+
+    def latents(self, x, y0, steps: int | None = None, **kw) -> torch.Tensor:
+        z0 = self.encode(x)
+        steps = self.opts.latent_steps if steps is None else steps
+        return self.optimise(x, y0, z0, steps, **kw)[0] if steps > 0 else z0
+
+    @torch.no_grad()
+    def reage(self, z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        was = self.G.training
+        self.G.eval()
+        try:
+            return self.render(z, targets)
+        finally:
+            self.G.train(was)
+
+    def strip(self, x, y0, steps: int | None = None) -> torch.Tensor:
+        """N x (1 + k) x C x H x W: each input, then it re-aged to every bin."""
+        z = self.latents(x, y0, steps)
+        outs = [self.reage(z, torch.full((x.shape[0],), b, device=x.device, dtype=torch.long)) for b in range(self.k)]
+        return torch.stack([x.float()] + [o.float() for o in outs], 1)
+
+
+def stage1_weights(path, ema: bool = True) -> dict:
+    """G's weights (its EMA copy if ``ema`` and it has one) from a stage-1 agecgan run dir / checkpoint (as srgan's
+    ``init_from``)."""
+    from ..train import checkpoint as ckpt
+
+    c = ckpt.load(path)
+    if c.config.get("recipe") != "agecgan":
+        raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not agecgan")
+    use = "ema.G" if ema and "G" in c.state.get("ema_nets", []) else "net.G"
+    sd = c.net(use)
+    if not sd:
+        raise CheckpointError(f"model.init_from={path}: holds no generator weights")
+    return sd
+
+
+def load_model(path, device: str = "cpu", identity: str | None = None) -> AgeModel:
+    """G and E of a stage-2 agecgan checkpoint, with its identity embedder (``identity`` overrides the
+    checkpoint's: ``emoji``, ``dlib`` or ``none``)."""
+    from .. import config as C
+    from ..train import checkpoint as ckpt
+
+    c = ckpt.load(path)
+    if c.config.get("recipe") != "agecgan":
+        raise GankitError(f"{c.path}: a {c.config.get('recipe')} checkpoint; ageing needs an agecgan one")
+    cfg = C.from_dict({**c.config, "model": {**c.config.get("model", {}), "init_from": None}})
+    if cfg.model.stage != "encoder":
+        raise GankitError(f"{c.path}: a stage-1 (gan) checkpoint has no encoder; train stage 2 with "
+                          f"--preset encoder model.init_from={c.path}")
+    info = c.state.get("data_info", {})
+    r = AgeCGAN(cfg, tuple(info["shape"]), len(info.get("classes", [])), device)
+    for n, net in r.networks().items():
+        net.load_state_dict(c.net(f"net.{n}"))
+    r.G.eval()
+    r.E.eval()
+    which = identity or cfg.model.identity
+    emb = None
+    if which == "emoji":
+        if "F" not in r.nets:
+            raise GankitError(f"{c.path}: holds no emoji identity embedder (trained with identity={cfg.model.identity})")
+        emb = EmojiEmbedder(r.F.eval().requires_grad_(False))
+    elif which == "dlib":
+        from ..metrics.identity import DlibIdentity
+        emb = DlibIdentity()
+    model = AgeModel(r.G, r.E, r.num_classes, cfg.model, emb, c)
+    model.classes = list(info.get("classes", []))
+    model.shape = tuple(info["shape"])
+    return model
+
+
+class EmojiEmbedder:
+    name = "emoji identity embedder (trained on emoji-people)"
+    differentiable = True
+
+    def __init__(self, net: nn.Module):
+        self.net = net
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)

@@ -1,0 +1,185 @@
+"""Age-cGAN: age arithmetic and bins, data records that must drop, emoji age groups, the encoder, stage-3 latent
+optimisation, bitwise resume, and the CLI's no-face error."""
+import json
+import signal
+from datetime import date
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from conftest import gankit
+from gankit import config as C
+from gankit.config import DataConfig
+from gankit.data.ages import age_bin, classify_person, datenum_to_age, load_ages, read_wiki_mat
+from gankit.models.agecgan import AgeCGAN, AgeModel, EmojiEmbedder
+from gankit.nn.identity import EmojiIdentityNet
+from gankit.models import resolve_config
+
+TINY = ["model.g_dense=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "model.e_channels=[8,16]",
+        "model.e_dense=32", "data.size=16"]
+
+
+def matlab_datenum(d: date) -> int:
+    return d.toordinal() + 366
+
+
+def test_datenum_to_age_known_dates():
+    assert matlab_datenum(date(2000, 1, 1)) == 730486  # Matlab: datenum(2000,1,1)
+    assert datenum_to_age(730486, 2010) == 10  # born in January: birthday before mid-year
+    assert datenum_to_age(matlab_datenum(date(2000, 6, 30)), 2010) == 10  # month 6 < 7
+    assert datenum_to_age(matlab_datenum(date(2000, 7, 1)), 2010) == 9  # month 7: not yet
+    assert datenum_to_age(matlab_datenum(date(1950, 12, 31)) + 0.75, 2009) == 58  # fractional datenums truncate
+    assert datenum_to_age(0, 2009) == 2008  # datenum 0 clamps to 1 Jan 0001 (then filtered as >= 100)
+
+
+def test_age_bin_edges():
+    edges = {1: 0, 18: 0, 19: 1, 29: 1, 30: 2, 39: 2, 40: 3, 49: 3, 50: 4, 59: 4, 60: 5, 99: 5}
+    assert {a: age_bin(a) for a in edges} == edges
+    for bad in (0, -3):
+        with pytest.raises(ValueError):
+            age_bin(bad)
+
+
+def _wiki(tmp_path):
+    """A wiki_crop folder: 2 good records, one without its file, age 0, face_score -inf, an undecodable JPEG."""
+    from scipy.io import savemat
+
+    root = tmp_path / "wiki_crop"
+    (root / "00").mkdir(parents=True)
+    colours = {"00/a.jpg": (255, 0, 0), "00/b.jpg": (0, 0, 255)}
+    for rel, c in colours.items():
+        Image.new("RGB", (40, 30), c).save(root / rel)
+    (root / "00" / "bad.jpg").write_bytes(b"not a jpeg")
+    (root / "00" / "young.jpg").write_bytes((root / "00/a.jpg").read_bytes())
+    (root / "00" / "noface.jpg").write_bytes((root / "00/a.jpg").read_bytes())
+    recs = [("00/a.jpg", date(1980, 3, 1), 2005, 1.5),  # 25 -> bin 1
+            ("00/missing.jpg", date(1980, 3, 1), 2005, 2.0),
+            ("00/b.jpg", date(1940, 9, 1), 2005, 3.0),  # 64 -> bin 5
+            ("00/young.jpg", date(2005, 3, 1), 2005, 2.0),  # age 0
+            ("00/noface.jpg", date(1980, 3, 1), 2005, -np.inf),
+            ("00/bad.jpg", date(1970, 1, 1), 2005, 2.0)]
+    fp = np.empty(len(recs), dtype=object)
+    fp[:] = [np.array([r[0]]) for r in recs]
+    savemat(root / "wiki.mat", {"wiki": {"full_path": fp[None], "dob": np.array([[matlab_datenum(r[1]) for r in recs]], float),
+                                         "photo_taken": np.array([[r[2] for r in recs]]),
+                                         "face_score": np.array([[r[3] for r in recs]])}})
+    return root
+
+
+def test_wiki_records_skip_and_a_dropped_image_drops_its_label(tmp_path):
+    root = _wiki(tmp_path)
+    paths, ages, reasons = read_wiki_mat(root)
+    assert [p.name for p in paths] == ["a.jpg", "b.jpg", "bad.jpg"] and ages == [25, 64, 35]
+    assert reasons == {"no_image": 1, "age_out_of_range": 1, "no_face": 1}
+    s = load_ages(DataConfig(name=f"wiki:{root}", size=8), balance=False)
+    both = [s, s.test]
+    keys = sum((x.keys for x in both), [])
+    labels = torch.cat([x.labels for x in both]).tolist()
+    red = torch.cat([x.images[:, 0, 4, 4] for x in both]).tolist()
+    assert sorted(keys) == ["00/a.jpg", "00/b.jpg"]  # bad.jpg failed to decode: image and label both gone
+    assert s.skip_reasons["unreadable"] == 1 and s.skipped == 4
+    by_key = {k: (l, r) for k, l, r in zip(keys, labels, red)}
+    assert by_key["00/a.jpg"][0] == 1 and by_key["00/a.jpg"][1] > 200  # red image, 25 years
+    assert by_key["00/b.jpg"][0] == 5 and by_key["00/b.jpg"][1] < 50  # blue image, 64 years
+
+
+def test_emoji_age_groups_from_names():
+    girl, old_woman = classify_person("1f467"), classify_person("1f475-1f3fe")
+    assert (girl.age, girl.gender, girl.role, girl.tone) == (0, "female", "", "default")
+    assert (old_woman.age, old_woman.gender, old_woman.tone) == (2, "female", "medium-dark")
+    nurse = classify_person("1f469-1f3fd-200d-2695-fe0f")
+    assert (nurse.age, nurse.role, nurse.gender, nurse.tone) == (1, "health worker", "female", "medium")
+    assert classify_person("1f469-200d-1f469-200d-1f466") is None  # a family: more than one person
+    assert classify_person("1f37c") is None  # baby bottle
+    assert girl.identity == "plain|default|female" and classify_person("1f469").identity == girl.identity
+
+
+def _recipe(stage, *extra):
+    cfg = resolve_config("agecgan", "default", None, [*TINY, f"model.stage={stage}", "model.identity=none", *extra])
+    r = AgeCGAN(cfg, (3, 16, 16), 3)
+    r.gen = torch.Generator().manual_seed(0)
+    return r
+
+
+def test_encoder_inverts_g_better_than_a_random_latent():
+    torch.manual_seed(0)
+    r = _recipe("encoder", "model.e_rec_weight=0", "model.latent_dim=16")
+    x = torch.rand(32, 3, 16, 16) * 2 - 1
+    batch = {"image": x, "label": torch.arange(32) % 3, "identity": torch.full((32,), -1)}
+    for _ in range(150):
+        r.train_step(batch)
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(64, 16, generator=g)
+    y = torch.arange(64) % 3
+    m = AgeModel(r.G, r.E, 3, r.opts, None)
+    target = m.reage(z, y)
+    inverted = m.reage(m.encode(target), y)
+    random = m.reage(torch.randn(64, 16, generator=g), y)
+    err_e, err_rand = (inverted - target).abs().mean(), (random - target).abs().mean()
+    assert err_e < 0.5 * err_rand, (err_e, err_rand)
+    assert (m.encode(target) - z).norm(dim=1).mean() < 0.7 * (torch.randn(64, 16, generator=g) - z).norm(dim=1).mean()
+
+
+def test_latent_optimisation_lowers_the_identity_distance_it_optimises():
+    torch.manual_seed(0)
+    r = _recipe("encoder", "model.latent_dim=16")
+    F = EmojiIdentityNet(3, 4, 16).eval().requires_grad_(False)
+    m = AgeModel(r.G.eval(), r.E.eval(), 3, r.opts, EmojiEmbedder(F))
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    y0 = torch.tensor([0, 1, 2, 1])
+    z0 = m.encode(x)
+    dist = lambda z: (F(m.reage(z, y0)) - F(x)).norm(dim=1)  # noqa: E731
+    z, trace = m.optimise(x, y0, z0, steps=40, lr=0.1, identity_weight=1.0, pixel_weight=0.0)
+    assert trace[-1] < 0.85 * trace[0] and trace[-1] == pytest.approx(float(dist(z).mean()), rel=1e-4)
+    assert (dist(z) < dist(z0)).all()
+    assert torch.equal(z0, m.encode(x))  # E untouched; G's weights were frozen and restored
+    assert not any(p.requires_grad for p in r.G.parameters())  # stage 2's frozen G stays frozen
+
+
+N = 4
+COMMON = ["--steps", str(N), "--no-progress", "train.ckpt_every=2", "train.log_every=1", "train.sample_every=100",
+          "data.limit=30", "train.batch_size=8", "train.threads=1", *TINY]
+
+
+def test_resume_is_bitwise_identical(tmp_path):
+    args = ["train", "agecgan", *COMMON]
+    gankit(*args, "--out", tmp_path / "full")
+    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
+    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
+    (run,) = (tmp_path / "part").iterdir()
+    gankit("train", "--resume", run, "--no-progress")
+    (full,) = (tmp_path / "full").iterdir()
+    a = load_file(str(full / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
+    b = load_file(str(run / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
+    assert [k for k in a if k.startswith("net.D")] and set(a) == set(b)
+    assert [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())] == []
+
+
+def test_cli_no_face_is_a_clear_error(tmp_path):
+    """A photo model (UTKFace-named folder) crops the face first: a picture with none exits 2 with one line;
+    --no-detect ages the whole picture."""
+    from gankit import api
+
+    utk = tmp_path / "utk"
+    utk.mkdir()
+    rng = np.random.default_rng(0)
+    for i, a in enumerate([5, 12, 25, 33, 45, 52, 65, 80] * 3):
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(utk / f"{a}_0_0_{i}.jpg")
+    s1 = api.train("agecgan", "default", [*TINY, f"data.name=utkface:{utk}", "train.steps=2", "train.batch_size=8",
+                                          "train.threads=1"], out=tmp_path / "s1")
+    s2 = api.train("agecgan", "encoder", [*TINY, f"data.name=utkface:{utk}", "train.steps=2", "train.batch_size=8",
+                                          "train.threads=1", f"model.init_from={s1}", "model.identity=none"],
+                   out=tmp_path / "s2")
+    flat = tmp_path / "wall.png"
+    Image.new("L", (90, 60), 128).save(flat)  # greyscale, not square, no face
+    r = gankit("age", s2, flat, "--out", tmp_path / "o", "--steps", "0", check=False)
+    assert r.returncode == 2 and "no face found" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "wall-ages.png").exists()
+    r = gankit("age", s2, flat, "--out", tmp_path / "o", "--steps", "0", "--no-detect", "--all")
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    assert info["columns"] == ["input", "0-18", "19-29", "30-39", "40-49", "50-59", "60+"]
+    strip = Image.open(tmp_path / "o" / "wall-ages.png")
+    assert strip.width > 6 * strip.height and len(info["files"]) == 7
