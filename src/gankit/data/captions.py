@@ -59,6 +59,7 @@ class CaptionSet:
     source: str
     keys: list[str] = field(default_factory=list, repr=False)  # codepoints / file names, one per image
     embeddings: torch.Tensor | None = None
+    tokens: torch.Tensor | None = None  # per caption, for a trainable text encoder (char ids)
     skipped: int = 0
     test: "CaptionSet | None" = field(default=None, repr=False)
     classes: list = field(default_factory=list)
@@ -112,8 +113,9 @@ class CaptionSet:
 
     def batch(self, index: torch.Tensor, device=None, generator: torch.Generator | None = None) -> dict:
         """``{"image": float [-1, 1], "emb": right caption's embedding, "emb_wrong": another group's, "cap",
-        "cap_wrong": caption indices}``."""
-        if self.embeddings is None:
+        "cap_wrong": caption indices, "group"}`` (``tokens``/``tokens_wrong`` instead of embeddings for a
+        trainable encoder)."""
+        if self.embeddings is None and self.tokens is None:
             raise DataError(f"{self.name}: captions are not embedded yet (the recipe's text encoder sets them)")
         index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
         cap = self.pick_captions(index, generator)
@@ -122,8 +124,12 @@ class CaptionSet:
         if device is not None:
             x = x.to(device, non_blocking=True)
         dev = x.device
-        return {"image": to_float(x), "emb": self.embeddings[cap].to(dev), "emb_wrong": self.embeddings[wrong].to(dev),
-                "cap": cap, "cap_wrong": wrong}
+        out = {"image": to_float(x), "cap": cap, "cap_wrong": wrong, "group": self.groups[index].to(dev)}
+        if self.embeddings is not None:
+            out.update(emb=self.embeddings[cap].to(dev), emb_wrong=self.embeddings[wrong].to(dev))
+        else:
+            out.update(tokens=self.tokens[cap].to(dev), tokens_wrong=self.tokens[wrong].to(dev))
+        return out
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()

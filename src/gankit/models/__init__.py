@@ -10,8 +10,9 @@ from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
+from .stackgan import StackGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "stackgan": StackGAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:
