@@ -266,6 +266,9 @@ _register_eval(app)
 from .cli_translate import translate as _translate  # noqa: E402  (gankit translate)
 
 app.command("translate")(_translate)
+from .cli_text import text2img as _text2img  # noqa: E402  (gankit text2img)
+
+app.command("text2img")(_text2img)
 
 
 @data_app.command("prepare")

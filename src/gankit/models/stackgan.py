@@ -153,10 +153,13 @@ class StackGAN(Recipe):
         elif o.text_encoder == "char-cnn-rnn":
             for s in parts:
                 s.tokens = char_ids(s.captions)
-        else:
+        else:  # each distinct caption once (Twemoji and OpenMoji of one emoji share theirs), train and test together
             enc = text_encoder(o.text_encoder, o.text_dim)
+            uniq = list(dict.fromkeys(c for s in parts for c in s.captions))
+            pos = {c: i for i, c in enumerate(uniq)}
+            table = enc.encode(uniq)
             for s in parts:
-                s.embeddings = enc.encode(s.captions)
+                s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
         for s in parts:
             if s.embeddings is not None and s.embeddings.shape[1] != o.text_dim:
                 raise DataError(f"{data.name}: caption embeddings have {s.embeddings.shape[1]} dimensions, "

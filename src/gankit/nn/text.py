@@ -86,6 +86,11 @@ class MiniLMEncoder:
             except ImportError:
                 raise ConfigError("model.text_encoder=minilm needs sentence-transformers: "
                                   "pip install 'gankit[text]'") from None
+            try:  # transformers' "Loading weights" bar would clutter every run's log
+                from transformers.utils import logging as hf_logging
+                hf_logging.disable_progress_bar()
+            except ImportError:
+                pass
             with torch.random.fork_rng(devices=[]):  # loading must not move the run's global RNG stream
                 self._model = SentenceTransformer(str(path), device=self.device).eval()
         return self._model
