@@ -199,3 +199,63 @@ def test_minilm_embeds_offline_and_caches_caption_lists(tmp_path, monkeypatch):
     enc._model = None
     monkeypatch.setattr(enc, "model", lambda: pytest.fail("a cached caption list must not reload the model"))
     assert torch.equal(enc.encode(caps), first)
+
+
+def _png(path, colour):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (40, 30), colour).save(path)
+
+
+def test_captioned_folder_txt_and_csv_and_bad_rows(tmp_path):
+    from gankit.errors import DataError
+
+    d = tmp_path / "pics"
+    for i in range(10):
+        _png(d / f"im{i}.png", (20 * i, 0, 0))
+    for i in range(5):
+        (d / f"im{i}.txt").write_text(f"a red square number {i}\nsquare {i}\n")
+    (d / "captions.csv").write_text("file,caption\n" + "".join(f"im{i}.png,a dark square {i}\n" for i in range(4, 10)))
+    s = load_captions(DataConfig(name=f"folder:{d}", size=16))
+    every = s.captions + (s.test.captions if s.test is not None else [])
+    assert len(s) + (len(s.test) if s.test is not None else 0) == 10 and s.shape == (3, 16, 16)
+    assert "a red square number 4" in every and "a dark square 4" in every  # .txt and csv rows both count
+    assert all(len(c) >= 1 for c in s.item_caps) and int(s.groups.unique().numel()) == len(s)
+    (d / "captions.csv").write_text("file,caption\nmissing.png,a ghost\n")
+    with pytest.raises(DataError, match="captions.csv: row 1"):
+        load_captions(DataConfig(name=f"folder:{d}", size=16))
+
+
+def test_cub_pickles_are_read_through_the_restricted_unpickler(tmp_path):
+    import pickle
+
+    import numpy as np
+
+    from gankit.errors import DataError
+
+    root = tmp_path / "birds"
+    cub = root / "CUB_200_2011"
+    names, boxes, files = [], [], {"train": [], "test": []}
+    for i in range(8):
+        cls = f"{1 + i % 2:03d}.Bird{i % 2}"
+        f = f"{cls}/Bird_{i}"
+        _png(cub / "images" / f"{f}.jpg", (30 * i, 100, 50))
+        names.append(f"{i + 1} {f}.jpg")
+        boxes.append(f"{i + 1} 5.0 4.0 20.0 10.0")
+        files["train" if i < 6 else "test"].append(f)
+    (cub / "images.txt").write_text("\n".join(names) + "\n")
+    (cub / "bounding_boxes.txt").write_text("\n".join(boxes) + "\n")
+    for split, fs in files.items():
+        (root / split).mkdir(parents=True)
+        with open(root / split / "filenames.pickle", "wb") as fh:
+            pickle.dump(fs, fh)
+        with open(root / split / "char-CNN-RNN-embeddings.pickle", "wb") as fh:
+            pickle.dump(np.random.default_rng(0).normal(size=(len(fs), 10, 1024)).astype(np.float32), fh)
+    s = load_captions(DataConfig(name=str(root), size=16))
+    assert len(s) == 6 and len(s.test) == 2 and s.embeddings.shape == (60, 1024)
+    assert all(len(c) == 10 for c in s.item_caps) and int(s.groups.unique().numel()) == 2  # groups = classes
+    with open(root / "train" / "filenames.pickle", "wb") as fh:
+        pickle.dump(__import__("collections").OrderedDict(a=1), fh)  # an object the loader must refuse
+    with pytest.raises(DataError, match="filenames.pickle"):
+        load_captions(DataConfig(name=str(root), size=16))
