@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--grid-rows", type=int, default=10)
+    ap.add_argument("--extractor", help="also FID/KID against the held-out images, e.g. domain:/path/twemoji.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -144,6 +145,30 @@ def main():
             samples["stage2_lo"] = [m2.generate(emb, seed=100 + s, stage1=True) for s in range(args.seeds)]
     log("R-precision done")
 
+    fidkid = {}
+    if args.extractor:
+        from gankit.data.images import to_uint8
+        from gankit.metrics.core import fid, kid
+        from gankit.metrics.engine import extract
+        from gankit.metrics.extractors import load_extractor
+
+        ex = load_extractor(args.extractor)
+        feats = lambda x: extract(ex, to_uint8(to_enc(x)))[0]  # noqa: E731  (every row at the same 64 px)
+        ref = feats(test.images.float() / 127.5 - 1)
+        sets = {}
+        n_fake = len(items) * args.seeds
+        gi = torch.Generator().manual_seed(1)
+        tr = torch.randperm(len(data), generator=gi)[:n_fake]
+        sets["real training images (floor)"] = data.images[tr].float() / 127.5 - 1
+        sets["stage I"] = torch.cat(samples["stage1"])
+        if "stage2" in samples:
+            sets["stage II"] = torch.cat(samples["stage2"])
+        for k, x in sets.items():
+            f = feats(x)
+            km, ks = kid(ref, f, subsets=50, subset_size=min(500, len(ref), len(f)))
+            fidkid[k] = {"fid": round(fid(ref, f), 3), "kid": round(km, 5), "kid_std": round(ks, 5), "n": len(f)}
+        log(f"FID/KID with {ex.name}: {fidkid}")
+
     res = {"protocol": f"R-precision@1 among {args.candidates} captions (1 true + {args.candidates - 1} of other "
                        f"held-out emoji), {len(items)} held-out emoji, {args.seeds} noise seeds",
            "encoder": f"ImageEmbedder(width 32) -> {emb.shape[1]}-d, joint embedding loss, {args.encoder_steps} steps "
@@ -151,10 +176,14 @@ def main():
            "stage1": str(args.stage1), "stage2": args.stage2,
            "rows": {k: {"mean": round(sum(v) / len(v), 4), "per_seed": [round(x, 4) for x in v]}
                     for k, v in rows.items()},
+           "fid_kid": {"extractor": args.extractor, "reference": f"{len(test)} held-out images", "rows": fidkid},
            "seconds": round(time.time() - t0, 1)}
     write_text_atomic(out / "results.json", json.dumps(res, indent=1) + "\n")
     md = ["| images scored | R-precision@1 (100 captions) |", "|---|---|"]
     md += [f"| {k} | {100 * v['mean']:.1f} % |" for k, v in res["rows"].items()]
+    if fidkid:
+        md += ["", f"| images vs {len(test)} held-out real | FID | KID |", "|---|---|---|"]
+        md += [f"| {k} | {v['fid']:.2f} | {v['kid']:.4f} |" for k, v in fidkid.items()]
     write_text_atomic(out / "results.md", "\n".join(md) + "\n")
     print("\n".join(md))
 

@@ -177,12 +177,15 @@ def _clean(name: str) -> str:
 def emoji_names(code: str) -> list[str]:
     """Distinct names of one emoji: CLDR short name and aliases (``emoji``), emoji-data's name and short names,
     and the Unicode character name (single codepoints)."""
-    import emoji
+    try:
+        from emoji import EMOJI_DATA
+    except ImportError:  # the captions extra is missing: Unicode (and emoji-data) names only
+        EMOJI_DATA = {}
 
     ch = _chars(code)
     names: list[str] = []
     for key in (ch, ch + "\ufe0f", ch.replace("\ufe0f", "")):
-        d = emoji.EMOJI_DATA.get(key)
+        d = EMOJI_DATA.get(key)
         if d:
             names.append(d["en"])
             names += d.get("alias", [])
