@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--grid-rows", type=int, default=10)
+    ap.add_argument("--encoder-cache", help="load the image encoder from this file if it exists, else save it there")
     ap.add_argument("--extractor", help="also FID/KID against the held-out images, e.g. domain:/path/twemoji.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -114,7 +115,20 @@ def main():
     data = StackGAN.load_data(cfg1)  # same captions, same (cached) embeddings as the run
     test = data.test
     log(f"data: {len(data)} train items, {len(test)} held-out items, {len(data.captions)} training captions")
-    enc = train_image_encoder(data, args.encoder_steps, args.batch, 0, log)
+    cache = Path(args.encoder_cache) if args.encoder_cache else None
+    if cache is not None and cache.exists():
+        from safetensors.torch import load_file
+
+        enc = ImageEmbedder(data.embeddings.shape[1], 32)
+        enc.load_state_dict(load_file(str(cache)))
+        enc.eval()
+        log(f"image encoder: {cache}")
+    else:
+        enc = train_image_encoder(data, args.encoder_steps, args.batch, 0, log)
+        if cache is not None:
+            from safetensors.torch import save_file
+
+            save_file(enc.state_dict(), str(cache))
 
     items, caps = queries(test)
     emb = test.embeddings[torch.tensor(caps)]
