@@ -282,6 +282,9 @@ from .cli_translate import register as _register_translate  # noqa: E402  (ganki
 from .cli_age import age as _age  # noqa: E402  (gankit age CKPT FACE: agecgan)
 
 app.command("age")(_age)
+from .cli_text import text2img as _text2img  # noqa: E402  (gankit text2img: stackgan)
+
+app.command("text2img")(_text2img)
 
 
 @data_app.command("prepare")

@@ -13,8 +13,10 @@ from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
 from .srgan import SRGAN
 from .agecgan import AgeCGAN
+from .stackgan import StackGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D, "agecgan": AgeCGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D, "agecgan": AgeCGAN,
+                                    "stackgan": StackGAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:

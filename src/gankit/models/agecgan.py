@@ -424,7 +424,7 @@ def load_model(path, device: str = "cpu", identity: str | None = None) -> AgeMod
     c = ckpt.load(path)
     if c.config.get("recipe") != "agecgan":
         raise GankitError(f"{c.path}: a {c.config.get('recipe')} checkpoint; ageing needs an agecgan one")
-    cfg = C.from_dict({**c.config, "model": {**c.config.get("model", {}), "init_from": None}})
+    cfg = C.from_dict({**c.config, "model": {**c.config.get("model", {}), "init_from": None}}, AgeCGAN)
     if cfg.model.stage != "encoder":
         raise GankitError(f"{c.path}: a stage-1 (gan) checkpoint has no encoder; train stage 2 with "
                           f"--preset encoder model.init_from={c.path}")

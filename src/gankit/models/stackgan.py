@@ -1,0 +1,452 @@
+"""StackGAN, text to image (Zhang et al. 2017; the book's chapter 6 as presets ``book-stage1``/``book-stage2``).
+
+Stage I (``stage: stage1``): G draws a 64 px image from [z, c], c = mu + sigma * eps from the conditioning
+augmentation of the caption embedding; the matching-aware D scores (real, right caption) as real and both
+(real, mismatched caption) and (fake, right caption) as fake:
+``L_D = bce(D(x, t), 0.9) + 0.5 * (bce(D(x, t'), 0) + bce(D(G(z, t), t), 0))`` in one step, and
+``L_G = bce(D(G(z, t), t), 1) + 2.0 * KL(N(mu, sigma^2) || N(0, I))``.
+Stage II (``stage: stage2``): G2 encodes the frozen stage-I G's image with its own c, refines it through
+residual blocks and upsamples it ``scale`` (2 or 4) times; D2 is the same matching-aware critic at the HR size.
+Stage II starts from a stage-I run (``model.init_from=RUN_OR_CKPT``), whose G (and char encoder) it keeps frozen
+as the ``G1`` (and ``T``) nets, so its checkpoints need nothing else.
+
+Captions are embedded by ``model.text_encoder`` (``nn/text.py``): ``minilm`` (default, frozen, embedded once),
+``char-cnn-rnn`` (trained on the fly with the joint embedding loss against an image encoder ``E``: nets ``T``, ``E``
+and optimizer ``T``), ``ngrams`` (weight-free, for tests) or ``precomputed`` (CUB pickles).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError, DataError
+from ..nn.stackgan import Stage1D, Stage1G, Stage2D, Stage2G, kl_loss
+from ..nn.text import MINILM_DIM, CharCNNRNN, CharEncoder, ImageEmbedder, char_ids, joint_embedding_loss, text_encoder
+from .base import Recipe, frozen, make_optimizer
+
+TEXT_DIMS = {"minilm": MINILM_DIM, "ngrams": 256, "char-cnn-rnn": 256, "precomputed": 1024}
+
+
+@dataclass
+class Options:
+    stage: Literal["stage1", "stage2"] = "stage1"
+    text_encoder: Literal["minilm", "char-cnn-rnn", "ngrams", "precomputed"] = "minilm"
+    text_dim: int = 0  # caption embedding size; 0: the encoder's (minilm 384, ngrams/char 256, CUB pickles 1024)
+    latent_dim: int = 100
+    condition_dim: int = 128  # c (the CA output)
+    d_text_dim: int = 128  # N_d: D's compressed caption, replicated 4 x 4
+    g_features: int = 64  # base width f (book 64: G1 16f..f, G2 2f..8f, D f..8f / f..32f)
+    d_features: int = 64
+    g1_features: int = 0  # stage II: the stage-I G's width (0: read from init_from)
+    fc_bn: bool = False  # BN after G1's dense layer (the paper; the book has none)
+    res_blocks: int = 4
+    scale: int = 2  # stage II output / stage-I size (2 or 4)
+    bn_momentum: float = 0.1  # PyTorch convention; the book's Keras default momentum 0.99 is 0.01 here
+    bn_eps: float = 1e-5
+    kl_weight: float = 2.0
+    real_label: float = 0.9  # one-sided smoothing of D's (real, right) target (book)
+    wrong_weight: float = 0.5  # L_D = real + w * (wrong + fake)
+    joint_weight: float = 1.0  # char-cnn-rnn: weight of the joint embedding loss
+    init_from: str | None = None  # stage II: the stage-I run dir / checkpoint
+    lr_halve_every: int | None = None  # halve both LRs every N steps (the paper: every 100 epochs)
+    eval_pairs: int = 64  # held-out pairs scored by the periodic report
+
+
+# --------------------------------------------------------------------------- reading a stage-I checkpoint
+
+
+def read_checkpoint(path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(state dict of JSON, tensors) of a gankit checkpoint (a run dir, its checkpoints folder or a step folder),
+    read from its documented files (``state.json`` + ``tensors.safetensors``; models/ does not import train/)."""
+    from safetensors.torch import load_file
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ConfigError(f"model.init_from: not found: {p}")
+    cands = [p] if (p / "state.json").exists() else []
+    for d in (p / "checkpoints", p):
+        if d.is_dir():
+            ptr = d / "latest"
+            if ptr.is_file() and (d / ptr.read_text().strip() / "state.json").exists():
+                cands.append(d / ptr.read_text().strip())
+            cands += sorted((q for q in d.glob("step-*") if (q / "state.json").exists()), reverse=True)
+    if not cands:
+        raise CheckpointError(f"model.init_from={p}: no checkpoint here")
+    d = cands[0]
+    try:
+        state = json.loads((d / "state.json").read_text())
+        tensors = load_file(str(d / "tensors.safetensors"))
+    except Exception as e:  # noqa: BLE001  (json, OS and safetensors errors alike)
+        raise CheckpointError(f"model.init_from={d}: unreadable checkpoint ({type(e).__name__})") from None
+    return state, tensors
+
+
+def _net(tensors: dict, prefix: str) -> dict:
+    p = prefix + "."
+    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+
+
+# --------------------------------------------------------------------------- the recipe
+
+
+class StackGAN(Recipe):
+    name = "stackgan"
+    use_instead = "gankit text2img CKPT \"a caption\" -n 16 --out grid.png"
+    Options = Options
+
+    def __init__(self, cfg, shape, num_classes=0, device="cpu"):
+        o = cfg.model
+        nets = ["G", "D"]
+        if o.stage == "stage2":
+            nets.append("G1")
+        if o.text_encoder == "char-cnn-rnn":
+            nets += ["T"] + (["E"] if o.stage == "stage1" else [])
+        self.nets = tuple(nets)
+        self._encoder = None
+        super().__init__(cfg, shape, num_classes, device)
+
+    # ---------------------------------------------------------------- config and data
+    @classmethod
+    def validate(cls, cfg):
+        o = cfg.model
+        if not o.text_dim:
+            o.text_dim = TEXT_DIMS[o.text_encoder]
+        if o.text_encoder == "minilm" and o.text_dim != MINILM_DIM:
+            raise ConfigError(f"model.text_dim={o.text_dim}: minilm embeddings have {MINILM_DIM} dimensions")
+        if o.scale not in (2, 4):
+            raise ConfigError(f"model.scale must be 2 or 4, got {o.scale}")
+        if o.stage == "stage2" and not o.init_from and not o.g1_features:
+            raise ConfigError("model.init_from: stage II starts from a stage-I run (model.init_from=RUN_DIR)")
+        size = cfg.data.size or (128 if o.stage == "stage2" else 64)
+        lo = size // o.scale if o.stage == "stage2" else size
+        if lo < 16 or lo & (lo - 1):
+            raise ConfigError(f"data.size={size}: the stage-I size must be a power of two >= 16 "
+                              f"(stage II: data.size = stage-I size x model.scale)")
+        for k in ("g_features", "d_features", "latent_dim", "condition_dim", "d_text_dim"):
+            if getattr(o, k) < 1:
+                raise ConfigError(f"model.{k} must be >= 1, got {getattr(o, k)}")
+
+    @classmethod
+    def load_data(cls, cfg):
+        """Captioned images, their captions embedded by the frozen encoder (or char ids for char-cnn-rnn)."""
+        from ..data.captions import load_captions
+
+        o = cfg.model
+        if o.stage == "stage2" and o.init_from and not Path(o.init_from).expanduser().exists():
+            raise ConfigError(f"model.init_from: not found: {o.init_from}")
+        hr = (cfg.data.size or 128) if o.stage == "stage2" else None
+        data = load_captions(dataclasses.replace(cfg.data, size=cfg.data.size or 64), hr)
+        parts = [data] + ([data.test] if data.test is not None else [])
+        if o.text_encoder == "precomputed":
+            if data.embeddings is None:
+                raise ConfigError(f"model.text_encoder=precomputed: {data.name} has no precomputed embeddings "
+                                  f"(CUB's char-CNN-RNN pickles); use minilm or char-cnn-rnn")
+        elif data.embeddings is not None and o.text_encoder != "precomputed":
+            raise ConfigError(f"{data.name}: holds precomputed caption embeddings; use model.text_encoder=precomputed")
+        elif o.text_encoder == "char-cnn-rnn":
+            for s in parts:
+                s.tokens = char_ids(s.captions)
+        else:  # each distinct caption once (Twemoji and OpenMoji of one emoji share theirs), train and test together
+            enc = text_encoder(o.text_encoder, o.text_dim)
+            uniq = list(dict.fromkeys(c for s in parts for c in s.captions))
+            pos = {c: i for i, c in enumerate(uniq)}
+            table = enc.encode(uniq)
+            for s in parts:
+                s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
+        for s in parts:
+            if s.embeddings is not None and s.embeddings.shape[1] != o.text_dim:
+                raise DataError(f"{data.name}: caption embeddings have {s.embeddings.shape[1]} dimensions, "
+                                f"model.text_dim is {o.text_dim}")
+        return data
+
+    @classmethod
+    def resume_config(cls, cfg):
+        """The stage-I weights are in the checkpoint (nets G1, T): a resume must not need the stage-I run."""
+        return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=None))
+
+    # ---------------------------------------------------------------- networks
+    @property
+    def latent_dim(self) -> int:
+        return self.opts.latent_dim
+
+    def _stage1_g(self, f: int, size: int) -> Stage1G:
+        o = self.opts
+        return Stage1G(o.text_dim, o.latent_dim, o.condition_dim, f, size, o.fc_bn, o.bn_momentum, o.bn_eps,
+                       self.shape[0])
+
+    def build(self):
+        o, c, size = self.opts, self.shape[0], self.shape[-1]
+        src = None
+        if o.stage == "stage2" and o.init_from and Path(o.init_from).expanduser().exists():
+            src = self._stage1_source()
+        if o.stage == "stage1":
+            self.G = self._stage1_g(o.g_features, size)
+            self.D = Stage1D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
+        else:
+            self.G1 = self._stage1_g(o.g1_features, size // o.scale).eval().requires_grad_(False)
+            self.G = Stage2G(o.text_dim, o.condition_dim, o.g_features, o.scale, o.res_blocks, o.bn_momentum,
+                             o.bn_eps, c)
+            self.D = Stage2D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
+        if o.text_encoder == "char-cnn-rnn":
+            self.T = CharCNNRNN(o.text_dim)
+            if o.stage == "stage1":
+                self.E = ImageEmbedder(o.text_dim, max(8, o.d_features // 2), c)
+            else:
+                self.T.eval().requires_grad_(False)
+        if src is not None:
+            state, tensors = src
+            self.G1.load_state_dict(_net(tensors, "ema.G") or _net(tensors, "net.G"))
+            if o.text_encoder == "char-cnn-rnn":
+                self.T.load_state_dict(_net(tensors, "net.T"))
+
+    def _stage1_source(self):
+        """Read the stage-I checkpoint, check it fits, and take its G's width."""
+        o = self.opts
+        state, tensors = read_checkpoint(o.init_from)
+        cfg = state.get("config", {})
+        m = cfg.get("model", {})
+        if cfg.get("recipe") != "stackgan" or m.get("stage") != "stage1":
+            raise CheckpointError(f"model.init_from={o.init_from}: not a stackgan stage-I checkpoint")
+        for k in ("text_encoder", "text_dim", "latent_dim", "condition_dim", "fc_bn", "bn_eps"):
+            if m.get(k) != getattr(o, k):
+                raise ConfigError(f"model.{k}={getattr(o, k)} differs from the stage-I run's {m.get(k)} "
+                                  f"({o.init_from})")
+        lo = (state.get("data_info", {}).get("shape") or [0, 0, 0])[-1]
+        if lo * o.scale != self.shape[-1]:
+            raise ConfigError(f"data.size={self.shape[-1]}: the stage-I run draws {lo} px images and "
+                              f"model.scale={o.scale} (data.size must be {lo * o.scale})")
+        o.g1_features = int(m.get("g_features"))
+        return state, tensors
+
+    def make_optimizers(self):
+        t = self.cfg.train
+        lr_d = t.lr_d if t.lr_d is not None else t.lr
+        opt = {"G": make_optimizer(self.G.parameters(), t, t.lr), "D": make_optimizer(self.D.parameters(), t, lr_d)}
+        if "E" in self.nets:
+            opt["T"] = make_optimizer([*self.T.parameters(), *self.E.parameters()], t, t.lr)
+        return opt
+
+    def lr_lambda(self, total_steps):
+        k = self.opts.lr_halve_every
+        return None if not k else (lambda step: 0.5 ** (step // k))
+
+    # ---------------------------------------------------------------- text
+    def embed_batch(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """(right, mismatched) caption embeddings of a batch: stored vectors, or the char encoder's (no grad)."""
+        if "emb" in batch:
+            return batch["emb"], batch["emb_wrong"]
+        with torch.no_grad():
+            was = self.T.training
+            self.T.eval()
+            e = self.T(torch.cat([batch["tokens"], batch["tokens_wrong"]]))
+            self.T.train(was)
+        n = batch["tokens"].shape[0]
+        return e[:n], e[n:]
+
+    def encoder(self):
+        """The text encoder for new captions (prompts)."""
+        o = self.opts
+        if o.text_encoder == "precomputed":
+            raise ConfigError("this model was trained on precomputed caption embeddings (CUB pickles): it cannot "
+                              "encode new captions")
+        if o.text_encoder == "char-cnn-rnn":
+            return CharEncoder(self.T)
+        if self._encoder is None:
+            self._encoder = text_encoder(o.text_encoder, o.text_dim)
+        return self._encoder
+
+    def noise(self, n: int, generator=None) -> dict:
+        g = generator if generator is not None else self.gen
+        r = lambda d: torch.randn(n, d, generator=g, device=self.device)
+        return {"z": r(self.opts.latent_dim), "eps1": r(self.opts.condition_dim), "eps2": r(self.opts.condition_dim)}
+
+    def forward_g(self, G: nn.Module, emb: torch.Tensor, noise: dict, G1: nn.Module | None = None):
+        """(image, mu, log sigma, stage-I image or None): stage I, or stage II on the frozen G1's output."""
+        if self.opts.stage == "stage1":
+            x, mu, ls = G(emb, noise["z"], noise["eps1"])
+            return x, mu, ls, None
+        G1 = G1 if G1 is not None else self.G1
+        with torch.no_grad():
+            lo, _, _ = G1(emb, noise["z"], noise["eps1"])
+        x, mu, ls = G(emb, lo, noise["eps2"])
+        return x, mu, ls, lo
+
+    # ---------------------------------------------------------------- training
+    def d_losses(self, D, real, fake, emb, wrong):
+        o = self.opts
+        lr, lw, lf = D(real, emb), D(real, wrong), D(fake, emb)
+        l_real = F.binary_cross_entropy_with_logits(lr.float(), torch.full_like(lr.float(), o.real_label))
+        l_wrong = F.binary_cross_entropy_with_logits(lw.float(), torch.zeros_like(lw.float()))
+        l_fake = F.binary_cross_entropy_with_logits(lf.float(), torch.zeros_like(lf.float()))
+        return l_real + o.wrong_weight * (l_wrong + l_fake), (l_real, l_wrong, l_fake), (lr, lw, lf)
+
+    def train_step(self, batch):
+        o = self.opts
+        real = batch["image"]
+        n = real.shape[0]
+        # ---- text encoder (char-cnn-rnn only): joint embedding of real images and their captions
+        if "E" in self.nets:
+            txt = self.w.T(batch["tokens"])
+            img = self.w.E(real)
+            same = batch["group"][:, None] == batch["group"][None, :]
+            joint = joint_embedding_loss(img.float(), txt.float(), same)
+            self.update("T", o.joint_weight * joint)
+            self.report("loss/text_joint", joint.detach())
+        emb, wrong = self.embed_batch(batch)
+        noise = self.noise(n)
+        fake, mu, log_sigma, _ = self.forward_g(self.w.G, emb, noise)
+
+        # ---- D main: (real, right) real; (real, mismatched) and (fake, right) fake; one step
+        d_loss, (l_real, l_wrong, l_fake), (lr, lw, lf) = self.d_losses(self.w.D, real, fake.detach(), emb, wrong)
+        self.update("D", d_loss)
+
+        # ---- G main: fool D on (fake, right) + KL of the conditioning augmentation
+        with frozen(self.D):
+            adv = F.binary_cross_entropy_with_logits(self.D(fake, emb).float(), torch.ones(n, device=real.device))
+        kl = kl_loss(mu.float(), log_sigma.float())
+        self.update("G", adv + o.kl_weight * kl)
+
+        self.report("loss/D", d_loss.detach())
+        self.report("loss/D_real", l_real.detach())
+        self.report("loss/D_wrong", l_wrong.detach())
+        self.report("loss/D_fake", l_fake.detach())
+        self.report("loss/G_adv", adv.detach())
+        self.report("loss/G_kl", kl.detach())
+        self.report("D/acc_real", (lr.detach() > 0).float().mean())
+        self.report("D/acc_wrong", (lw.detach() < 0).float().mean())
+        self.report("D/acc_fake", (lf.detach() < 0).float().mean())
+
+    # ---------------------------------------------------------------- visuals and reports
+    def fixed_inputs(self, data, n, generator):
+        """Rows of held-out captions (the training set's when there is no held-out split): the real image first,
+        then samples with fixed noise."""
+        held = data.test if data.test is not None and len(data.test) else data
+        side = max(1, round(n ** 0.5))
+        items = [(j * len(held)) // side for j in range(side)] if side <= len(held) else \
+            [j % len(held) for j in range(side)]
+        caps = [held.item_caps[i][0] for i in items]
+        self.grid_captions = [held.captions[c] for c in caps]
+        out = {"real": held.images[torch.tensor(items)].to(self.device).float() / 127.5 - 1}
+        if held.embeddings is not None:
+            out["emb"] = held.embeddings[torch.tensor(caps)].to(self.device).repeat_interleave(side, 0)
+        else:
+            out["tokens"] = held.tokens[torch.tensor(caps)].to(self.device).repeat_interleave(side, 0)
+        out.update(self.noise(side * side, generator))
+        return out
+
+    @torch.no_grad()
+    def visualize(self, nets, fixed):
+        side = fixed["real"].shape[0]
+        emb = fixed["emb"] if "emb" in fixed else self._embed_tokens(nets, fixed["tokens"])
+        G = nets["G"]
+        was = G.training
+        G.eval()
+        try:
+            x, _, _, _ = self.forward_g(G, emb, fixed, nets.get("G1"))
+        finally:
+            G.train(was)
+        x = x.float().view(side, side, *x.shape[1:]).clone()
+        x[:, 0] = fixed["real"]
+        return x.flatten(0, 1), side
+
+    def _embed_tokens(self, nets, tokens):
+        T = nets.get("T", getattr(self, "T", None))
+        was = T.training
+        T.eval()
+        try:
+            return T(tokens)
+        finally:
+            T.train(was)
+
+    def epoch_report(self, data, step):
+        held = data.test if data.test is not None and len(data.test) else data
+        return {"eval/d_loss_heldout": heldout_d_loss(self, held, self.opts.eval_pairs)}
+
+
+@torch.no_grad()
+def heldout_d_loss(recipe: StackGAN, data, n: int = 64, seed: int = 0) -> float:
+    """The matching-aware D loss (eval mode, fixed noise and pairs) on ``n`` held-out (image, caption) pairs."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data), generator=g)[:n]
+    b = data.batch(idx, recipe.device, g)
+    if "tokens" in b:
+        b["emb"], b["emb_wrong"] = recipe._embed_tokens({}, b["tokens"]), recipe._embed_tokens({}, b["tokens_wrong"])
+    nets = [recipe.G, recipe.D]
+    modes = [m.training for m in nets]
+    for m in nets:
+        m.eval()
+    try:
+        gcpu = torch.Generator(recipe.device).manual_seed(seed + 1)
+        fake, _, _, _ = recipe.forward_g(recipe.G, b["emb"], recipe.noise(len(idx), gcpu))
+        loss, _, _ = recipe.d_losses(recipe.D, b["image"], fake, b["emb"], b["emb_wrong"])
+    finally:
+        for m, w in zip(nets, modes):
+            m.train(w)
+    return float(loss)
+
+
+# --------------------------------------------------------------------------- using a trained model
+
+
+class TextToImage:
+    """A trained StackGAN read from a checkpoint: ``model(captions, n, seed)`` -> images in [-1, 1]."""
+
+    def __init__(self, recipe: StackGAN, G: nn.Module, ema: bool):
+        self.recipe, self.G, self.ema = recipe, G.eval(), ema
+        for name in ("G1", "T"):
+            if hasattr(recipe, name):
+                getattr(recipe, name).eval()
+
+    @property
+    def stage(self) -> str:
+        return self.recipe.opts.stage
+
+    @torch.no_grad()
+    def embed(self, captions: list[str]) -> torch.Tensor:
+        return self.recipe.encoder().encode(list(captions)).to(self.recipe.device)
+
+    @torch.no_grad()
+    def generate(self, emb: torch.Tensor, seed: int = 0, noise: dict | None = None,
+                 stage1: bool = False) -> torch.Tensor:
+        """Images for embeddings ``emb`` (one per row); each row draws its own z and epsilon from ``seed``."""
+        r = self.recipe
+        if noise is None:
+            noise = r.noise(emb.shape[0], torch.Generator(r.device).manual_seed(seed))
+        x, _, _, lo = r.forward_g(self.G, emb, noise)
+        return (lo if stage1 and lo is not None else x).float()
+
+    def __call__(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
+        """``n`` images for each caption (caption-major)."""
+        emb = self.embed(captions).repeat_interleave(n, 0)
+        return self.generate(emb, seed)
+
+
+def text_to_image(config: dict, state: dict, tensors: dict, device: str = "cpu", ema: bool = True) -> TextToImage:
+    """Rebuild a trained StackGAN from a checkpoint's config, state and tensors (without ``init_from`` or data)."""
+    from .. import config as C
+
+    if config.get("recipe") != "stackgan":
+        raise CheckpointError(f"a {config.get('recipe')} checkpoint; text2img needs a stackgan one")
+    cfg = C.from_dict({**config, "model": {**config.get("model", {}), "init_from": None}}, StackGAN)
+    shape = tuple((state.get("data_info", {}) or {}).get("shape") or (3, 64, 64))
+    recipe = StackGAN(cfg, shape, 0, device)
+    for n, net in recipe.networks().items():
+        sd = _net(tensors, f"net.{n}")
+        if not sd:
+            raise CheckpointError(f"checkpoint holds no weights for network {n}")
+        net.load_state_dict(sd)
+    G, used = recipe.G, False
+    if ema and "G" in state.get("ema_nets", []):
+        import copy
+
+        G = copy.deepcopy(recipe.G)
+        G.load_state_dict(_net(tensors, "ema.G"))
+        used = True
+    return TextToImage(recipe, G, used)
