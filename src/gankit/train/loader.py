@@ -65,10 +65,12 @@ def load_recipe(source: str | Path | ckpt.Checkpoint, device: str | torch.device
 
 
 def start_weights(path: str | Path, recipe: str) -> dict[str, dict[str, torch.Tensor]]:
-    """The trained networks (``{net name: state_dict}``) of a ``recipe`` checkpoint, to start a new run from
-    (``model.init_from``)."""
+    """The trained networks (``{net name: state_dict}``, and ``ema.<name>`` for their EMA copies) of a ``recipe``
+    checkpoint, to start a new run from (``model.init_from``)."""
     c = ckpt.load(path)
     if c.config.get("recipe") != recipe:
         raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not {recipe}")
     names = sorted({k.split(".")[1] for k in c.tensors if k.startswith("net.")})
-    return {n: c.net(f"net.{n}") for n in names}
+    out = {n: c.net(f"net.{n}") for n in names}
+    out.update({f"ema.{n}": c.net(f"ema.{n}") for n in c.state.get("ema_nets", []) if n in names})
+    return out
