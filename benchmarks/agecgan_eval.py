@@ -151,10 +151,11 @@ def main(argv=None):
     steps = model.opts.latent_steps if a.latent_steps is None else a.latent_steps
     rows[f"stages 1+2+3 (+{steps} latent steps)"], _ = score(model, x, y0, steps, clf, emb, real_adult_feats, k)
 
-    # the strip: held-out plain people at every age (girl / woman / old woman ... of the held-out skin tone) first
-    plain = [i for i, key in enumerate(test.keys) if test.identities[int(test.identity[i])].startswith("plain|")]
-    others = [i for i in range(len(test)) if i not in plain][:: max(1, (len(test) - len(plain)) // 6)][:6]
-    pick = torch.tensor(plain + others)
+    # the strip: held-out plain people (child, adult, older of the held-out skin tone), Twemoji then OpenMoji
+    plain = [i for i in range(len(test)) if test.identities[int(test.identity[i])].startswith("plain|")]
+    tw = sorted((i for i in plain if test.keys[i].startswith("twemoji:")), key=lambda i: int(test.labels[i]))
+    om = sorted((i for i in plain if test.keys[i].startswith("openmoji:")), key=lambda i: int(test.labels[i]))
+    pick = torch.tensor(tw[:8] + om[::max(1, len(om) // 4)][:4])
     strip = model.strip(x[pick], y0[pick], steps)
     save_grid(strip.flatten(0, 1), out / "agecgan_strip.png", nrow=k + 1)
     strip0 = model.strip(x[pick], y0[pick], 0)

@@ -183,3 +183,13 @@ def test_cli_no_face_is_a_clear_error(tmp_path):
     assert info["columns"] == ["input", "0-18", "19-29", "30-39", "40-49", "50-59", "60+"]
     strip = Image.open(tmp_path / "o" / "wall-ages.png")
     assert strip.width > 6 * strip.height and len(info["files"]) == 7
+
+
+def test_book_nets_match_the_book_parameter_counts():
+    """The book's Keras nets (spec B3): G 34,852,099, D 1,567,873, E 18,278,180 trainable parameters."""
+    n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    g = AgeCGAN(C.resolve("agecgan", "book", None, []), (3, 64, 64), 6)
+    e = AgeCGAN(C.resolve("agecgan", "book-encoder", None, ["model.identity=none"]), (3, 64, 64), 6)
+    assert (n(g.G), n(g.D), n(e.E)) == (34_852_099, 1_567_873, 18_278_180)
+    y = torch.eye(6)[[0, 5]]
+    assert g.G.eval()(torch.randn(2, 100), y).shape == (2, 3, 64, 64) and g.D(torch.randn(2, 3, 64, 64), y).shape == (2,)

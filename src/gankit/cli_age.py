@@ -60,8 +60,8 @@ def age(
     out: Path = typer.Option(..., "--out", help="output folder"),
     to: Optional[str] = typer.Option(None, "--to", help="one target age bin, e.g. 60+ (photos) or older (emoji)"),
     all_bins: bool = typer.Option(False, "--all", help="the strip and one image per bin"),
-    age_of_input: Optional[str] = typer.Option(None, "--from", help="the input's own age bin (default: the model's "
-                                               "age classifier is not used; the middle bin is assumed)"),
+    age_of_input: Optional[str] = typer.Option(None, "--from", help="the input's own age bin, the y0 of the latent "
+                                               "optimisation (default: the middle bin)"),
     steps: Optional[int] = typer.Option(None, "--steps", help="latent optimisation steps (stage 3; 0: encoder only)"),
     detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="crop the largest face first "
                                           "(default: on for photo models, off for emoji models)"),
