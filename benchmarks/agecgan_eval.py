@@ -34,7 +34,8 @@ from gankit.data.ages import load_ages
 from gankit.metrics.core import fid
 from gankit.metrics.extractors import DomainNet
 from gankit.metrics.identity import cosine, pair_baselines
-from gankit.models.agecgan import AgeCGAN, AgeModel, load_model
+from gankit.ageing import load_model
+from gankit.models.agecgan import AgeCGAN, AgeModel
 from gankit.nn.identity import EmojiIdentityNet
 from gankit.viz.grid import save_grid
 

@@ -19,7 +19,7 @@ FLOORS = {
     "viz": 3, "metrics": 3,  # grids and plots; metric maths and feature extractors on tensors (no checkpoints)
     "models": 4,  # the families (Recipe)
     "train": 5,  # the Trainer, checkpoints, the checkpoint -> recipe loader
-    "api": 6, "translate": 6, "upscale": 6, "export": 6,  # the Python API: train, load, sample, translate, upscale, export
+    "api": 6, "translate": 6, "upscale": 6, "export": 6, "ageing": 6,  # the Python API: train, load, sample, translate, upscale, export
     "evaluation": 7, "cli": 7, "serve": 7, "studio": 7, "__main__": 7,  # end-to-end evaluation, commands
 }
 TOP_PREFIXES = ("cli_",)  # cli_eval, cli_upscale, ... sit with cli

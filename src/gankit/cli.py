@@ -279,6 +279,10 @@ _register_eval(app)
 
 from .cli_translate import register as _register_translate  # noqa: E402  (gankit translate, translate-eval)
 
+_register_translate(app)
+from .cli_voxels import voxels as _voxels  # noqa: E402  (gankit voxels: gan3d)
+
+app.command("voxels")(_voxels)
 from .cli_age import age as _age  # noqa: E402  (gankit age CKPT FACE: agecgan)
 
 app.command("age")(_age)

@@ -70,7 +70,7 @@ def age(
 ):
     """Re-age a face: a strip across all ages (input first), or one target age."""
     from .data.images import to_uint8
-    from .models.agecgan import load_model
+    from .ageing import load_model
     from .viz.grid import save_grid, save_png
 
     if to is not None and all_bins:

@@ -178,6 +178,14 @@ class AgeCGAN(Recipe):
             o.n_identities = len(data.identities)
         return data
 
+    def start_from(self, weights):
+        """Stage 2 inverts stage 1's G (its EMA copy with ``model.init_ema``): ``model.init_from``, read by the
+        Trainer; E (and F) start fresh."""
+        sd = weights.get("ema.G") if self.opts.init_ema and "ema.G" in weights else weights.get("G")
+        if not sd:
+            raise CheckpointError(f"model.init_from={self.opts.init_from}: holds no generator weights")
+        self.G.load_state_dict(sd)
+
     @classmethod
     def resume_config(cls, cfg):
         return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from=None))
@@ -194,8 +202,6 @@ class AgeCGAN(Recipe):
         self.E = AgeEncoder(o.latent_dim, c, size, o.e_channels, o.e_dense, o.bn_momentum)
         if "F" in self.nets:
             self.F = EmojiIdentityNet(c, o.n_identities, o.id_dim)
-        if o.init_from and Path(o.init_from).expanduser().exists():  # inference loaders pass init_from=None
-            self.G.load_state_dict(stage1_weights(o.init_from, o.init_ema))
         self.G.eval().requires_grad_(False)  # stage 2 inverts a fixed G (inference mode, as the book's predict)
 
     def generate(self, G, z, label=None):
@@ -398,55 +404,6 @@ class AgeModel:
         z = self.latents(x, y0, steps)
         outs = [self.reage(z, torch.full((x.shape[0],), b, device=x.device, dtype=torch.long)) for b in range(self.k)]
         return torch.stack([x.float()] + [o.float() for o in outs], 1)
-
-
-def stage1_weights(path, ema: bool = True) -> dict:
-    """G's weights (its EMA copy if ``ema`` and it has one) from a stage-1 agecgan run dir / checkpoint (as srgan's
-    ``init_from``)."""
-    from ..train import checkpoint as ckpt
-
-    c = ckpt.load(path)
-    if c.config.get("recipe") != "agecgan":
-        raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not agecgan")
-    use = "ema.G" if ema and "G" in c.state.get("ema_nets", []) else "net.G"
-    sd = c.net(use)
-    if not sd:
-        raise CheckpointError(f"model.init_from={path}: holds no generator weights")
-    return sd
-
-
-def load_model(path, device: str = "cpu", identity: str | None = None) -> AgeModel:
-    """G and E of a stage-2 agecgan checkpoint, with its identity embedder (``identity`` overrides the
-    checkpoint's: ``emoji``, ``dlib`` or ``none``)."""
-    from .. import config as C
-    from ..train import checkpoint as ckpt
-
-    c = ckpt.load(path)
-    if c.config.get("recipe") != "agecgan":
-        raise GankitError(f"{c.path}: a {c.config.get('recipe')} checkpoint; ageing needs an agecgan one")
-    cfg = C.from_dict({**c.config, "model": {**c.config.get("model", {}), "init_from": None}}, AgeCGAN)
-    if cfg.model.stage != "encoder":
-        raise GankitError(f"{c.path}: a stage-1 (gan) checkpoint has no encoder; train stage 2 with "
-                          f"--preset encoder model.init_from={c.path}")
-    info = c.state.get("data_info", {})
-    r = AgeCGAN(cfg, tuple(info["shape"]), len(info.get("classes", [])), device)
-    for n, net in r.networks().items():
-        net.load_state_dict(c.net(f"net.{n}"))
-    r.G.eval()
-    r.E.eval()
-    which = identity or cfg.model.identity
-    emb = None
-    if which == "emoji":
-        if "F" not in r.nets:
-            raise GankitError(f"{c.path}: holds no emoji identity embedder (trained with identity={cfg.model.identity})")
-        emb = EmojiEmbedder(r.F.eval().requires_grad_(False))
-    elif which == "dlib":
-        from ..metrics.identity import DlibIdentity
-        emb = DlibIdentity()
-    model = AgeModel(r.G, r.E, r.num_classes, cfg.model, emb, c)
-    model.classes = list(info.get("classes", []))
-    model.shape = tuple(info["shape"])
-    return model
 
 
 class EmojiEmbedder:

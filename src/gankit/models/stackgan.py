@@ -206,6 +206,10 @@ class StackGAN(Recipe):
             if o.text_encoder == "char-cnn-rnn":
                 self.T.load_state_dict(_net(tensors, "net.T"))
 
+    def start_from(self, weights):
+        """Nothing to do here: stage II reads its stage-I run itself in ``build()``, because G1's width and the
+        text settings must come from the stage-I config before G1 can be built."""
+
     def _stage1_source(self):
         """Read the stage-I checkpoint, check it fits, and take its G's width."""
         o = self.opts
