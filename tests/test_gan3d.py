@@ -268,6 +268,9 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
     for s in summary["shapes"]:
         if s.get("file"):
             assert (out / s["file"]).stat().st_size > 0 and (s["watertight"] or s["parts"] > 1)
+    gankit("sample", run, "-n", "4", "--out", tmp_path / "s.png")  # `gankit sample` draws voxels as renders
+    from PIL import Image
+    assert Image.open(tmp_path / "s.png").mode == "RGB"
     p = gankit("voxels", run, "--export", "fbx", check=False)
     assert p.returncode == 2 and "--export" in p.stderr
 
