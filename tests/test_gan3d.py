@@ -76,6 +76,21 @@ def test_d_accuracy_gate_skips_d_updates_above_threshold(threshold, updated):
     assert any(not torch.equal(g0[k], v) for k, v in r.G.state_dict().items())
 
 
+def test_every_n_policy_and_conditional_nets():
+    r = tiny_recipe(["model.d_policy=every_n", "model.d_every=2", "model.conditional=true"])
+    assert r.conditional and r.G.embed is not None and r.D.num_classes == 6
+    data = load_voxels(DataConfig(name="voxel-furniture", size=16, limit=12))
+    for step in range(4):
+        r.step = step
+        r.train_step(data.batch(torch.arange(step * 3, step * 3 + 3)))
+        assert r._report.flush()["D/updated"] == float(step % 2 == 0)
+    z = r.latent(2, torch.Generator().manual_seed(0)).repeat(2, 1)
+    v = r.sample(r.G, z, torch.tensor([0, 0, 5, 5]))
+    assert v.shape == (4, 1, 16, 16, 16) and not torch.equal(v[0], v[2])  # the class changes the shape
+    with pytest.raises(C.ConfigError, match="conditional"):
+        GAN3D(C.resolve("gan3d", "default", None, [*TINY, "model.conditional=true"]), (1, 16, 16, 16), 1)
+
+
 # ------------------------------------------------------------------------------------------- data
 
 
@@ -269,6 +284,9 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
     for s in summary["shapes"]:
         if s.get("file"):
             assert (out / s["file"]).stat().st_size > 0 and (s["watertight"] or s["parts"] > 1)
+    gankit("sample", run, "-n", "4", "--out", tmp_path / "s.png")  # `gankit sample` draws voxels as renders
+    from PIL import Image
+    assert Image.open(tmp_path / "s.png").mode == "RGB"
     p = gankit("voxels", run, "--export", "fbx", check=False)
     assert p.returncode == 2 and "--export" in p.stderr
 

@@ -153,6 +153,10 @@ class GAN3D(Recipe):
     def d_should_update(self, acc: torch.Tensor) -> bool:
         o = self.opts
         if o.d_policy == "acc_threshold":
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                acc = acc.clone()  # every replica must take the same branch (DDP's backward all-reduces)
+                torch.distributed.all_reduce(acc)
+                acc = acc / torch.distributed.get_world_size()
             return bool(acc <= o.d_acc_threshold)  # a sync: the rule depends on this batch's accuracy
         if o.d_policy == "every_n":
             return self.step % o.d_every == 0
