@@ -188,8 +188,8 @@ def test_cli_no_face_is_a_clear_error(tmp_path):
 def test_book_nets_match_the_book_parameter_counts():
     """The book's Keras nets (spec B3): G 34,852,099, D 1,567,873, E 18,278,180 trainable parameters."""
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    g = AgeCGAN(C.resolve("agecgan", "book", None, []), (3, 64, 64), 6)
-    e = AgeCGAN(C.resolve("agecgan", "book-encoder", None, ["model.identity=none"]), (3, 64, 64), 6)
+    g = AgeCGAN(resolve_config("agecgan", "book", None, []), (3, 64, 64), 6)
+    e = AgeCGAN(resolve_config("agecgan", "book-encoder", None, ["model.identity=none"]), (3, 64, 64), 6)
     assert (n(g.G), n(g.D), n(e.E)) == (34_852_099, 1_567_873, 18_278_180)
     y = torch.eye(6)[[0, 5]]
     assert g.G.eval()(torch.randn(2, 100), y).shape == (2, 3, 64, 64) and g.D(torch.randn(2, 3, 64, 64), y).shape == (2,)

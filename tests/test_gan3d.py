@@ -88,7 +88,7 @@ def test_every_n_policy_and_conditional_nets():
     v = r.sample(r.G, z, torch.tensor([0, 0, 5, 5]))
     assert v.shape == (4, 1, 16, 16, 16) and not torch.equal(v[0], v[2])  # the class changes the shape
     with pytest.raises(C.ConfigError, match="conditional"):
-        GAN3D(C.resolve("gan3d", "default", None, [*TINY, "model.conditional=true"]), (1, 16, 16, 16), 1)
+        GAN3D(resolve_config("gan3d", "default", None, [*TINY, "model.conditional=true"]), (1, 16, 16, 16), 1)
 
 
 # ------------------------------------------------------------------------------------------- data
