@@ -55,6 +55,8 @@ class TrainConfig:
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
+    beta1_d: float | None = None  # Adam beta1 of D when it differs from G's (seed 003: G 0.9, D 0.5)
+    eps: float = 1e-8  # Adam's epsilon (PyTorch's default; Keras uses 1e-7)
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     ema: float = 0.0  # EMA decay of G's weights for sampling; 0 turns it off

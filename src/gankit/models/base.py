@@ -103,7 +103,9 @@ class Recipe:
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         t = self.cfg.train
         lrs = {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr}
-        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr)) for n in self.nets}
+        beta1 = {"D": t.beta1_d} if t.beta1_d is not None else {}
+        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr), beta1.get(n))
+                for n in self.nets}
 
     def lr_lambda(self, total_steps: int | None) -> Callable[[int], float] | dict[str, Callable[[int], float]] | None:
         """The LR schedule: a function step -> multiplier of the base LR (or one per optimizer name); ``None`` for a
@@ -171,11 +173,12 @@ def _params(opt: torch.optim.Optimizer):
     return (p for g in opt.param_groups for p in g["params"])
 
 
-def make_optimizer(params, t, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(params, t, lr: float, beta1: float | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     fused = {"fused": True} if getattr(t, "fused", False) else {}
     if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2), **fused)
+        b1 = t.beta1 if beta1 is None else beta1
+        return torch.optim.Adam(params, lr=lr, betas=(b1, t.beta2), eps=getattr(t, "eps", 1e-8), **fused)
     return torch.optim.SGD(params, lr=lr, momentum=t.momentum, nesterov=t.nesterov, **fused)
 
 
