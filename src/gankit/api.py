@@ -78,13 +78,13 @@ def load(path, device: str = "cpu", ema: bool = True) -> Generator:
                           f"noise; use: {cls.use_instead}")
     recipe = cls(cfg, shape, len(info.get("classes", [])), device)
     for n, net in recipe.networks().items():
-        net.load_state_dict(c.net(f"net.{n}"))
+        c.load_into(net, f"net.{n}")
     G = recipe.G
     used_ema = False
     if ema and "G" in c.state.get("ema_nets", []):
         import copy
         G = copy.deepcopy(recipe.G)
-        G.load_state_dict(c.net("ema.G"))
+        c.load_into(G, "ema.G")
         used_ema = True
     G.eval()
     return Generator(recipe, G, c, used_ema)

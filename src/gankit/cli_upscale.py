@@ -181,7 +181,7 @@ def upscale(
             with Image.open(f) as im:
                 im.load()
                 res = upscale_image(model, im, tile or None, overlap, device)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             raise GankitError(f"{f}: unreadable image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
         dest = out / f"{f.stem}_x{model.scale}.png"
         tmp = dest.with_name(f".{dest.name}.tmp.png")

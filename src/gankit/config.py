@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .config_ranges import check_ranges
 from .errors import ConfigError
 
 
@@ -284,6 +285,7 @@ def from_dict(raw: dict, recipe_cls=None) -> Config:
     model = build(recipe_cls.Options, raw.pop("model", None), "model")
     cfg = build(Config, raw)
     cfg.model = model
+    check_ranges(cfg)
     recipe_cls.validate(cfg)
     return cfg
 

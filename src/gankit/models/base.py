@@ -43,6 +43,7 @@ class Recipe:
         self._report = None
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # per optimizer, set by the Trainer under fp16
         self.build()
+        check_batch_norm_batch(self, cfg.train.batch_size)
         for n in self.nets:
             getattr(self, n).to(self.device)
         self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
@@ -167,6 +168,16 @@ class Recipe:
     def epoch_report(self, data, step: int) -> dict[str, float]:
         """Periodic, recipe-specific evaluation (e.g. seed 000's D accuracy on 150 real + 150 fake)."""
         return {}
+
+
+def check_batch_norm_batch(recipe: "Recipe", batch_size: int) -> None:
+    """Batch norm after a dense layer has one value per channel in a batch of one: training cannot normalise it."""
+    if batch_size >= 2:
+        return
+    for n in recipe.nets:
+        if any(isinstance(m, nn.BatchNorm1d) for m in getattr(recipe, n).modules()):
+            raise ConfigError(f"train.batch_size={batch_size}: {recipe.name}'s {n} has batch norm after a dense layer, "
+                              f"which needs at least 2 samples per batch (use train.batch_size>=2)")
 
 
 def _params(opt: torch.optim.Optimizer):

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -109,6 +110,9 @@ class Trainer:
             from ..metrics.periodic import PeriodicEval
             self.evaluator = PeriodicEval(cfg, self.data, self.device)
 
+        if self.total_steps() is None and t.minutes is None:  # before any run directory exists
+            raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
+        self._new_dir = resume is None and self.is_main
         if resume is not None:
             self.run_dir = Path(resume)
             self._restore(ckpt.load(resume))
@@ -156,10 +160,12 @@ class Trainer:
             sd = c.net(f"net.{n}")
             if not sd:
                 raise CheckpointError(f"{c.path}: holds no weights for network {n}")
-            net.load_state_dict(sd)
+            c.load_into(net, f"net.{n}")
         for n, e in self.ema.items():
-            sd = c.net(f"ema.{n}")
-            e.load_state_dict(sd if sd else nets[n].state_dict())
+            if c.net(f"ema.{n}"):
+                c.load_into(e, f"ema.{n}")
+            else:
+                e.load_state_dict(nets[n].state_dict())
         for n, opt in self.recipe.optim.items():
             meta = c.state.get("optim", {}).get(n)
             if meta is not None:
@@ -325,6 +331,15 @@ class Trainer:
         return stop
 
     def fit(self) -> Path | None:
+        try:
+            return self._fit()
+        except BaseException:
+            # a new run that fails before its first step completes leaves no half-made run directory behind
+            if self._new_dir and self.step == 0 and self.run_dir is not None and self.run_dir.exists():
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _fit(self) -> Path | None:
         t = self.cfg.train
         total = self.total_steps()
         if total is None and t.minutes is None:
