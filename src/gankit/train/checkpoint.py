@@ -132,6 +132,9 @@ def set_best(ckpt_dir: Path, name: str) -> None:
 def prune(ckpt_dir: Path, keep: int) -> None:
     """Keep the newest ``keep`` step checkpoints plus whatever ``best`` and ``latest`` point at."""
     ckpt_dir = Path(ckpt_dir)
+    for p in [*ckpt_dir.glob(".tmp-*"), *ckpt_dir.glob(".old-*")]:  # left by a process killed while writing
+        if not p.name.endswith(f"-{os.getpid()}"):
+            shutil.rmtree(p, ignore_errors=True)
     pinned = {read_pointer(ckpt_dir, p) for p in ("best", "latest")}
     steps = sorted(p for p in ckpt_dir.glob("step-*") if p.is_dir())
     for p in steps[: max(0, len(steps) - keep)]:

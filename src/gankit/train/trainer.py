@@ -365,7 +365,7 @@ class Trainer:
         old_handler = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
         report_every = (max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch))
                         if t.report_every_epochs else None)
-        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL right after this step's save
+        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL at the end of this step
         bar = self._progress(total, deadline)
         t_log, n_log, t0 = time.time(), 0, time.time()
         last_saved = self.step if resumed else None
@@ -428,8 +428,8 @@ class Trainer:
                     t0 = time.time()
                     self.save_checkpoint()
                     last_saved = self.step
-                    if crash_at and self.step >= crash_at:
-                        os.kill(os.getpid(), signal.SIGKILL)
+                if crash_at and self.step == crash_at:  # tests: SIGKILL at the end of this step (after its save)
+                    os.kill(os.getpid(), signal.SIGKILL)
         finally:
             self.write_health()
             if bar is not None:
