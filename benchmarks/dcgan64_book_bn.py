@@ -2,6 +2,7 @@
 
 Trains the three presets one after another at the same step budget and batch (one thread each), then writes
   OUT/summary.json   per run and saved step: sample diversity relative to real data (health/diversity), the
+                     per-pixel spread across the 64 grid latents (0: every latent draws the same image), the
                      fraction of generated pixels saturated at tanh's asymptotes (|x| > 0.95), D's accuracies
   OUT/strip.png      4 fixed latents per saved step and run (docs/img/book_crosscheck.py)
 Usage: python benchmarks/dcgan64_book_bn.py OUT [--steps 60] [--batch 32] [--every 10] [--presets book-bn,book,paper]
@@ -32,18 +33,31 @@ def train(preset: str, out: Path, steps: int, batch: int, every: int) -> Path:
     return run
 
 
-def saturation(run: Path, step: int) -> float:
+def cells(run: Path, step: int, pad: int = 2) -> np.ndarray:
+    """The images of a saved sample grid (samples/step-*.png, 8 per row, 2 px padding) in [-1, 1]."""
     g = np.asarray(Image.open(run / "samples" / f"step-{step:07d}.png").convert("RGB"), dtype=np.float32)
-    x = g / 127.5 - 1  # the grid's padding is a small share of the pixels; it is the same for every run
-    return float((np.abs(x) > 0.95).mean())
+    n = 8
+    cell = (g.shape[1] - pad) // n - pad
+    rows = (g.shape[0] - pad) // (cell + pad)
+    return np.stack([g[pad + r * (cell + pad): pad + r * (cell + pad) + cell, pad + c * (cell + pad): pad + c * (cell + pad) + cell]
+                     for r in range(rows) for c in range(n)]) / 127.5 - 1
+
+
+def saturation(run: Path, step: int) -> float:
+    return float((np.abs(cells(run, step)) > 0.95).mean())
+
+
+def spread(run: Path, step: int) -> float:
+    """Mean per-pixel standard deviation across the grid's latents: 0 when every latent draws the same image."""
+    return float(cells(run, step).std(axis=0).mean())
 
 
 def summarise(run: Path, steps: list[int]) -> dict:
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     div = {r["step"]: r["health/diversity"] for r in rows if "health/diversity" in r}
     acc = {r["step"]: (r.get("D/acc_real"), r.get("D/acc_fake")) for r in rows if "D/acc_fake" in r}
-    return {str(s): {"diversity": div.get(s), "saturated": saturation(run, s), "D_acc_real_fake": acc.get(s)}
-            for s in steps}
+    return {str(s): {"diversity": div.get(s), "spread_across_latents": spread(run, s), "saturated": saturation(run, s),
+                     "D_acc_real_fake": acc.get(s)} for s in steps}
 
 
 def main() -> None:
@@ -64,7 +78,8 @@ def main() -> None:
                     ",".join(map(str, steps)), *[f"-p {p}={r}" for p, r in runs.items()]], check=True)
     for p, s in summary["runs"].items():
         last = s[str(steps[-1])]
-        print(f"{p:8s} step {steps[-1]}: diversity {last['diversity']}, saturated {last['saturated']:.3f}")
+        print(f"{p:8s} step {steps[-1]}: diversity {last['diversity']:.3f}, spread {last['spread_across_latents']:.3f}, "
+              f"saturated {last['saturated']:.3f}")
 
 
 if __name__ == "__main__":
