@@ -57,7 +57,7 @@ def assert_ok_or_clean_error(code: int, err: str) -> None:
 @pytest.mark.parametrize("override, key", [
     ("train.batch_size=0", "train.batch_size"), ("train.batch_size=-4", "train.batch_size"),
     ("train.steps=-3", "train.steps"), ("train.steps=0", "train.steps"), ("train.epochs=0", "train.epochs"),
-    ("train.minutes=-1", "train.minutes"), ("train.lr=0", "train.lr"), ("train.lr=nan", "train.lr"),
+    ("train.minutes=-1", "train.minutes"), ("train.lr=-1e-4", "train.lr"), ("train.lr=nan", "train.lr"),
     ("train.lr_d=-1e-4", "train.lr_d"), ("train.beta1=1", "train.beta1"), ("train.beta2=-0.1", "train.beta2"),
     ("train.eps=0", "train.eps"), ("train.ema=1", "train.ema"), ("train.ema=-0.5", "train.ema"),
     ("train.log_every=0", "train.log_every"), ("train.sample_every=0", "train.sample_every"),

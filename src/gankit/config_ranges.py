@@ -22,7 +22,8 @@ UNIT_POS = (0, 1, False, True)  # (0, 1]
 
 TRAIN = {
     "batch_size": AT_LEAST_1, "steps": AT_LEAST_1, "epochs": POSITIVE, "minutes": POSITIVE, "seed": AT_LEAST_0,
-    "threads": AT_LEAST_1, "lr": POSITIVE, "lr_d": POSITIVE, "beta1": UNIT_OPEN, "beta2": UNIT_OPEN,
+    "threads": AT_LEAST_1, "lr": AT_LEAST_0, "lr_d": AT_LEAST_0,  # lr 0 freezes a net (tests use it)
+    "beta1": UNIT_OPEN, "beta2": UNIT_OPEN,
     "beta1_d": UNIT_OPEN, "eps": POSITIVE, "momentum": AT_LEAST_0, "ema": UNIT_OPEN, "log_every": AT_LEAST_1,
     "sample_every": AT_LEAST_1, "ckpt_every": AT_LEAST_1, "keep": AT_LEAST_1, "grid": AT_LEAST_1,
     "report_every_epochs": POSITIVE, "max_rollbacks": AT_LEAST_0, "rollback_lr_factor": UNIT_POS,
