@@ -118,7 +118,7 @@ VALUES = st.one_of(
 OVERRIDES = st.lists(st.tuples(st.sampled_from(KEYS), VALUES), min_size=1, max_size=4)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(preset=st.sampled_from(PRESETS), overrides=OVERRIDES)
 def test_drawn_overrides_on_every_preset_resolve_or_fail_in_one_line(preset, overrides):
     """--dry-run resolves and validates the whole config (types, ranges, the recipe's own checks)."""
@@ -149,7 +149,7 @@ TRAIN_KEYS = {"train.batch_size": ["-1", "0", "1", "2", "3", "12", "13"], "data.
               "train.log_every": ["0", "1"], "train.ema": ["0", "0.5", "1"], "model.n_critic": ["0", "2"]}
 
 
-@settings(max_examples=16, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(recipe=st.sampled_from(sorted(TINY)), preset=st.sampled_from(["tutorial", "default"]),
        overrides=st.dictionaries(st.sampled_from(sorted(TRAIN_KEYS)), st.just(None), min_size=1, max_size=3)
        .flatmap(lambda keys: st.tuples(*[st.tuples(st.just(k), st.sampled_from(TRAIN_KEYS[k])) for k in keys])))
