@@ -317,3 +317,18 @@ def test_damaged_checkpoint_is_one_line_naming_the_file_for_every_command(kind, 
         assert_clean_error(code, err, "tensors.safetensors")
         assert before == tree(args[1] if name != "train --resume" else args[2]), name
     assert not any((tmp_path / p).exists() for p in ("s.png", "i.png", "e.json", "t", "u"))
+
+
+def test_a_new_run_that_fails_in_its_first_step_leaves_no_run_dir(tmp_path, monkeypatch, folder):
+    from gankit.models.mlp_gan import MLPGAN
+
+    def boom(self, batch):
+        raise RuntimeError("a bug in the first step")
+    monkeypatch.setattr(MLPGAN, "train_step", boom)
+    args = ["train", "mlp-gan", "--data", f"folder:{folder}", "data.size=8", "train.batch_size=2", "--steps", 1,
+            "--out", tmp_path / "runs", "--no-progress", *TINY["mlp-gan"]]
+    with pytest.raises(RuntimeError, match="first step"):  # a bug still shows its traceback ...
+        cli(*args)
+    assert not any((tmp_path / "runs").iterdir())  # ... but leaves no half-made run behind
+    monkeypatch.undo()
+    assert cli(*args)[0] == 0 and len(list((tmp_path / "runs").iterdir())) == 1

@@ -333,9 +333,11 @@ class Trainer:
     def fit(self) -> Path | None:
         try:
             return self._fit()
-        except BaseException:
-            # a new run that fails before its first step completes leaves no half-made run directory behind
-            if self._new_dir and self.step == 0 and self.run_dir is not None and self.run_dir.exists():
+        except Exception as e:
+            # a new run that fails before its first step completes leaves no half-made run directory behind (a
+            # divergence keeps its run: health.md says what happened)
+            if (self._new_dir and self.step == 0 and not isinstance(e, TrainingDiverged) and self.run_dir is not None
+                    and self.run_dir.exists()):
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             raise
 
