@@ -1,7 +1,7 @@
 """`make bench`: speed and memory side by side in one run, written to benchmarks/RESULTS.md.
 
 1. Training throughput of the seed's CIFAR-10 DCGAN (batch 128: D on 64 real + 64 fake, G on 128) with gankit's
-   default fast path, against ../shared/bench's plain-PyTorch and Keras 3 references, alternated over rounds;
+   default fast path, against benchmarks/refs/'s plain-PyTorch and Keras 3 references, alternated over rounds;
    ratios are medians of per-round ratios.
 2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
 3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SHARED = Path(os.environ.get("GANKIT_SHARED", ROOT.parent / "shared")) / "bench"
+REFS = HERE / "refs"  # the reference scripts live in the repository (tests/test_bench_refs.py checks their nets)
 KERAS_PY = Path(os.environ.get("GANKIT_KERAS_PYTHON", ROOT / ".bench-venv" / "bin" / "python"))
 PY = sys.executable
 
@@ -57,14 +57,14 @@ def machine() -> str:
 
 def dcgan_training(rounds: int, iters: int) -> tuple[list[str], dict]:
     contenders = {"gankit": [PY, str(HERE / "bench_dcgan_step.py"), str(iters), "default-fast"],
-                  "torch-plain": [PY, str(SHARED / "torch_dcgan_ref.py"), str(iters)]}
+                  "torch-plain": [PY, str(REFS / "torch_dcgan_ref.py"), str(iters)]}
     if KERAS_PY.exists():
-        contenders["keras3-fixed"] = [str(KERAS_PY), str(SHARED / "keras_dcgan_fixed.py"), str(iters)]
-        contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(SHARED / "keras_dcgan_ref.py"), str(iters)]
+        contenders["keras3-fixed"] = [str(KERAS_PY), str(REFS / "keras_dcgan_fixed.py"), str(iters)]
+        contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
     runs = {k: [] for k in contenders}
     for r in range(rounds):
         for name, cmd in contenders.items():  # alternate the contenders within each round
-            runs[name].append(img_per_s(sh(cmd, cwd=SHARED if "keras" in name else None)))
+            runs[name].append(img_per_s(sh(cmd, cwd=REFS if "keras" in name else None)))
             print(f"  round {r + 1} {name:24s} {runs[name][-1]:8.1f} img/s", flush=True)
     rows = ["| contender | img/s (median) | gankit ÷ contender (median of per-round ratios) |", "|---|---|---|"]
     ratios = {}
@@ -144,7 +144,7 @@ def main():
     rows, train = dcgan_training(a.rounds, a.iters)
     lines += ["## Seed CIFAR-10 DCGAN training throughput (CPU)", "",
               "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
-              "references are `../shared/bench/*.py` with the same iteration.", "", *rows, ""]
+              "references are `benchmarks/refs/*.py` with the same iteration.", "", *rows, ""]
     print("DCGAN sampling throughput ...", flush=True)
     rows, _ = dcgan_sampling(a.rounds)
     lines += ["## DCGAN generator sampling throughput (CPU, batch 256)", "", *rows, ""]

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # room (first name under gankit) -> floor. A module may import rooms on its own floor or below, never above.
 FLOORS = {
     "__init__": 0, "errors": 0, "fileio": 0,  # the ground: errors, atomic writes, versions, cache paths
-    "config": 1,  # knows no family: a recipe hands its Options class in
+    "config": 1, "config_ranges": 1,  # knows no family: a recipe hands its Options class in
     "nn": 2, "losses": 2, "data": 2,  # layers, losses, data sets
     "viz": 3, "metrics": 3,  # grids and plots; metric maths and feature extractors on tensors (no checkpoints)
     "models": 4,  # the families (Recipe)

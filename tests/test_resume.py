@@ -1,4 +1,5 @@
 """N steps in one run == N/2 steps, process killed (SIGKILL), resumed for N/2: bitwise-identical weights."""
+import json
 import signal
 
 import pytest
@@ -17,16 +18,34 @@ DATA = {"mlp-gan": ["--data", "twemoji", "data.size=16"],  # tiny embedded data;
 FAST = ["train.channels_last=true", "train.precision=bf16", "train.fused=true"]
 
 
-@pytest.mark.parametrize("recipe, extra", [("mlp-gan", []), ("dcgan", ["model.d_split_steps=true"]),
-                                           ("lsgan", ["model.d_split_steps=true"]), ("dcgan", FAST)],
-                         ids=["mlp-gan", "dcgan", "lsgan", "dcgan-fast-path"])
-def test_resume_is_bitwise_identical(recipe, extra, tmp_path):
-    args = ["train", recipe, *COMMON, *DATA[recipe], *extra]
+# where the first process dies: right after the step-4 save; at step 6, between the saves at 4 and 8 (the log
+# holds steps 5-6 that no checkpoint has: resume must drop them); inside the step-8 save, after its tensors file is
+# written and before its state file is (the step-4 checkpoint must still load and resume bitwise)
+CRASH = {"after-save": {"GANKIT_TEST_CRASH_AT": str(N // 2)},
+         "between-saves": {"GANKIT_TEST_CRASH_AT": str(N // 2 + 2)},
+         "in-write": {"GANKIT_TEST_CRASH_IN_WRITE": f"step-{N:07d}"}}
+
+
+@pytest.mark.parametrize("recipe, preset, extra, crash", [
+    ("mlp-gan", "default", [], "between-saves"),
+    ("dcgan", "default", ["model.d_split_steps=true"], "after-save"),
+    ("lsgan", "default", ["model.d_split_steps=true"], "in-write"),
+    ("lsgan", "tutorial", [], "between-saves"),  # G's optimizer also holds D's BN gamma/beta (seed 002)
+    ("dcgan", "default", FAST, "between-saves")],
+    ids=["mlp-gan", "dcgan", "lsgan", "lsgan-tutorial", "dcgan-fast-path"])
+def test_resume_is_bitwise_identical(recipe, preset, extra, crash, tmp_path):
+    args = ["train", recipe, "-p", preset, *COMMON, *DATA[recipe], *extra]
     gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
+    crashed = gankit(*args, "--out", tmp_path / "part", env=CRASH[crash], check=False)
     assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
     (run,) = (tmp_path / "part").iterdir()
     assert sorted(p.name for p in (run / "checkpoints").glob("step-*")) == [f"step-{N // 2:07d}"]
+    logged = [json.loads(l)["step"] for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(logged) == {"after-save": N // 2, "between-saves": N // 2 + 2, "in-write": N}[crash]
+    if crash == "in-write":  # a half-written checkpoint: its tensors, no state file, under a temporary name
+        (tmp,) = (run / "checkpoints").glob(".tmp-*")
+        assert (tmp / "tensors.safetensors").exists() and not (tmp / "state.json").exists()
+        assert (run / "checkpoints" / "latest").read_text().strip() == f"step-{N // 2:07d}"
     gankit("train", "--resume", run, "--no-progress")
     (full,) = (tmp_path / "full").iterdir()
     a = load_file(str(full / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
@@ -35,6 +54,12 @@ def test_resume_is_bitwise_identical(recipe, extra, tmp_path):
     assert nets and set(a) == set(b)
     different = [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())]
     assert different == []
-    # the metrics log holds each step once, continuing where the checkpoint was
-    steps = [__import__("json").loads(l)["step"] for l in (run / "metrics.jsonl").read_text().splitlines()]
-    assert steps == sorted(set(steps)) and steps[-1] == N
+    assert not list((run / "checkpoints").glob(".tmp-*"))  # the resumed run cleared the half-written one
+    # the metrics log holds each step once, continuing where the checkpoint was, with the uninterrupted run's
+    # losses (the rows of steps past the checkpoint that the crash left behind were dropped, then recomputed)
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    ref = [json.loads(l) for l in (full / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(set(steps)) and steps[-1] == N and steps == [r["step"] for r in ref]
+    loss = lambda rs: [(r["step"], {k: v for k, v in r.items() if k.startswith(("loss/", "D/"))}) for r in rs]
+    assert loss(rows) == loss(ref)

@@ -59,6 +59,8 @@ def eval_cmd(
     subject = fake if fake is not None else target
     if subject is None:
         _fail("name a checkpoint / run dir, or --fake DIR with --real DIR")
+    if not subject.exists():
+        _fail(f"checkpoint not found: {subject}" if fake is None else f"--fake: folder not found: {subject}")
     if real is not None and ref is not None:
         _fail("give --ref or --real, not both")
     if n < 2:

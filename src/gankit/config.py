@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .config_ranges import check_ranges
 from .errors import ConfigError
 
 
@@ -57,6 +58,8 @@ class TrainConfig:
     lr_d: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
+    beta1_d: float | None = None  # Adam beta1 of D when it differs from G's (seed 003: G 0.9, D 0.5)
+    eps: float = 1e-8  # Adam's epsilon (PyTorch's default; Keras uses 1e-7)
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only
     ema: float = 0.0  # EMA decay of G's weights for sampling; 0 turns it off
@@ -285,6 +288,7 @@ def from_dict(raw: dict, recipe_cls) -> Config:
     model = build(recipe_cls.Options, raw.pop("model", None), "model")
     cfg = build(Config, raw)
     cfg.model = model
+    check_ranges(cfg)
     recipe_cls.validate(cfg)
     return cfg
 

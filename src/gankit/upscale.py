@@ -174,7 +174,7 @@ def upscale_file(model: SRModel, src: Path, dest: Path, tile: int | None = 128, 
         with Image.open(src) as im:
             im.load()
             res = upscale_image(model, im, tile, overlap, device)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise GankitError(f"{src}: unreadable image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
     save_png(res, dest)
     return res

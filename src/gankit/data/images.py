@@ -39,7 +39,7 @@ def open_rgb(path: Path, background: str | tuple = "white", keep_alpha: bool = F
                     im = Image.fromarray((arr / hi * 255).round().astype(np.uint8), "L")
                 has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
                 im = im.convert("RGBA") if has_alpha else im.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: unreadable image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
     if im.mode == "RGBA" and not keep_alpha:
         canvas = Image.new("RGBA", im.size, bg + (255,))

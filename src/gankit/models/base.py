@@ -43,6 +43,7 @@ class Recipe:
         self._report = None
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # per optimizer, set by the Trainer under fp16
         self.build()
+        check_batch_norm_batch(self, cfg.train.batch_size)
         for n in self.nets:
             getattr(self, n).to(self.device)
         self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
@@ -111,7 +112,9 @@ class Recipe:
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         t = self.cfg.train
         lrs = {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr}
-        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr)) for n in self.nets}
+        beta1 = {"D": t.beta1_d} if t.beta1_d is not None else {}
+        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr), beta1.get(n))
+                for n in self.nets}
 
     def lr_lambda(self, total_steps: int | None) -> Callable[[int], float] | dict[str, Callable[[int], float]] | None:
         """The LR schedule: a function step -> multiplier of the base LR (or one per optimizer name); ``None`` for a
@@ -175,15 +178,26 @@ class Recipe:
         return {}
 
 
+def check_batch_norm_batch(recipe: "Recipe", batch_size: int) -> None:
+    """Batch norm after a dense layer has one value per channel in a batch of one: training cannot normalise it."""
+    if batch_size >= 2:
+        return
+    for n in recipe.nets:
+        if any(isinstance(m, nn.BatchNorm1d) for m in getattr(recipe, n).modules()):
+            raise ConfigError(f"train.batch_size={batch_size}: {recipe.name}'s {n} has batch norm after a dense layer, "
+                              f"which needs at least 2 samples per batch (use train.batch_size>=2)")
+
+
 def _params(opt: torch.optim.Optimizer):
     return (p for g in opt.param_groups for p in g["params"])
 
 
-def make_optimizer(params, t, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(params, t, lr: float, beta1: float | None = None) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
     fused = {"fused": True} if getattr(t, "fused", False) else {}
     if t.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(t.beta1, t.beta2), **fused)
+        b1 = t.beta1 if beta1 is None else beta1
+        return torch.optim.Adam(params, lr=lr, betas=(b1, t.beta2), eps=getattr(t, "eps", 1e-8), **fused)
     return torch.optim.SGD(params, lr=lr, momentum=t.momentum, nesterov=t.nesterov, **fused)
 
 

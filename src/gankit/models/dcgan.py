@@ -7,7 +7,8 @@ and cGAN reuse. Every toolbox option (models/toolbox.py) applies.
   The seed updates D twice per iteration (a real half-batch, then a fake half-batch: two optimizer steps)
   and G once on a full batch; ``d_split_steps`` keeps that behaviour.
 ``arch: book`` — book ch.4 (64x64x3): G dense 2048 -> 16384 + BN -> 3 x [nearest upsample, conv 5x5]
-  (128, 64, 3), ReLU, tanh (34,839,427 params); D conv 5x5 128 'same' + max-pool, conv 3x3 256 'valid' + max-pool,
+  (128, 64, 3), ReLU, tanh (34,839,427 params; ``g_conv_bn`` adds BN after the convs: preset ``book-bn``);
+  D conv 5x5 128 'same' + max-pool, conv 3x3 256 'valid' + max-pool,
   conv 3x3 512 'valid' + max-pool, dense 1024, dense 1, LeakyReLU 0.2 (20,361,473 params).
 ``arch: paper`` — Radford et al.'s all-convolutional nets: G z -> 4x4 x g_base + BN + ReLU, ConvT 4x4 s2 stages
   with BN + ReLU, a last ConvT to the image + tanh; D strided 4x4 convs with LeakyReLU 0.2 and BN after every
@@ -52,6 +53,7 @@ class Options(Toolbox):
     d_split_steps: bool = True  # seed: one D step on real, another on fake (half-batches)
     g_batch_mult: int = 2  # G's batch is this many times D's half-batch (seed: 2 -> n_batch)
     init: Literal["keras", "normal02", "torch"] = "keras"
+    g_conv_bn: Literal["none", "hidden", "all"] = "none"  # arch book: BN after G's convs (hidden ones / all three)
 
 
 def act(kind: str, slope: float) -> nn.Module:
@@ -92,6 +94,8 @@ def conv_generator(o, shape, in_dim: int) -> nn.Sequential:
         layers += [a(), nn.Unflatten(1, (256, s, s))]
         for i, (cin, cout) in enumerate([(256, 128), (128, 64), (64, c)]):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 5, 1, 2)]
+            if o.g_conv_bn == "all" or (o.g_conv_bn == "hidden" and i < 2):  # book-bn: not in the book
+                layers.append(nn.BatchNorm2d(cout, momentum=o.bn_momentum, eps=o.bn_eps))
             layers.append(a() if i < 2 else nn.Tanh())
         return nn.Sequential(*layers)
     if o.arch == "paper":
@@ -145,7 +149,11 @@ def _count(net, c, h, w) -> int:
     with torch.no_grad():
         was = net.training
         net.eval()
-        n = net(torch.zeros(1, c, h, w)).numel()
+        try:
+            n = net(torch.zeros(1, c, h, w)).numel()
+        except RuntimeError as e:  # a map shrank below the kernel: the image is too small for D's layers
+            raise ConfigError(f"data.size={h} is too small for the discriminator's layers "
+                              f"({str(e).splitlines()[0]})") from None
         net.train(was)
     return n
 
@@ -160,6 +168,8 @@ class DCGAN(GANRecipe):
         o = cfg.model
         if cfg.data.size is not None:
             check_pow2_size(f"{cls.name} generator", cfg.data.size, g_stages(o))
+        if o.g_conv_bn != "none" and o.arch != "book":
+            raise ConfigError(f"model.g_conv_bn={o.g_conv_bn} is for model.arch=book (other archs: model.g_norm)")
         if o.arch == "book" and (o.g_norm not in ("none", "batch") or cfg.data.size is None):
             raise ConfigError("model.arch=book: needs data.size (64 for the book's nets) and g_norm none or batch")
 

@@ -2,13 +2,21 @@
 
 Tutorial nets (28x28x1): G dense 100 -> 256*7*7 + BN + ReLU; ConvT 4x4 s2 128 and 64, each + BN + ReLU;
 conv 7x7 -> 1, tanh. D conv 4x4 s2 64 and 128, each + BN + LeakyReLU 0.2; dense 1 (linear). Weights
-N(0, 0.02). D is updated on a real half-batch (d1) and a fake half-batch (d2), G on the full batch (g):
-the three curves of the seed's plot_history.
+N(0, 0.02), BN gamma 1 (``init: keras-normal02``). D is updated on a real half-batch (d1) and a fake half-batch
+(d2), G on the full batch (g): the three curves of the seed's plot_history.
+
+``d_bn_train_in_g``: seed 002 freezes every layer of D inside the combined model *except* batch norm, so under
+Keras 2 the combined model's optimizer (G's Adam, with its own moment estimates) also steps D's BN gamma/beta on
+G's loss. Here D's BN affine parameters join G's optimizer as a second parameter group and stay unfrozen while
+G's loss is computed, so ``update("G", ...)`` moves them exactly as Keras 2 did.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Literal
+
+from torch import nn
 
 from . import dcgan
 from .toolbox import LossKind
@@ -27,9 +35,41 @@ class Options(dcgan.Options):
     d_norm: dcgan.Norm = "batch"
     d_dropout: float = 0.0
     loss: LossKind = "ls"
-    init: Literal["keras", "normal02", "torch"] = "normal02"
+    init: Literal["keras", "normal02", "keras-normal02", "torch"] = "normal02"
+    d_bn_train_in_g: bool = False  # G's step also trains D's BN gamma/beta (seed 002 under Keras 2)
+
+
+def bn_affine(net: nn.Module) -> list[nn.Parameter]:
+    """The gamma/beta parameters of every batch-norm layer in ``net``."""
+    return [p for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine
+            for p in (m.weight, m.bias)]
 
 
 class LSGAN(dcgan.DCGAN):
     name = "lsgan"
     Options = Options
+
+    def make_optimizers(self):
+        opts = super().make_optimizers()
+        if self.opts.d_bn_train_in_g:  # the combined model's trainable weights: G's + D's BN gamma/beta
+            opts["G"].add_param_group({"params": bn_affine(self.D)})
+        return opts
+
+    def frozen_critic(self):
+        if not self.opts.d_bn_train_in_g:
+            return super().frozen_critic()
+        return _frozen_except(self.D, bn_affine(self.D))
+
+
+@contextlib.contextmanager
+def _frozen_except(net: nn.Module, keep: list[nn.Parameter]):
+    """``frozen(net)`` but the parameters in ``keep`` still get gradients."""
+    keep_ids = {id(p) for p in keep}
+    saved = [(p, p.requires_grad) for p in net.parameters() if id(p) not in keep_ids]
+    for p, _ in saved:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, r in saved:
+            p.requires_grad_(r)

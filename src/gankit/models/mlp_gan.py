@@ -1,7 +1,8 @@
 """Vanilla GAN with dense networks (seed 003: MNIST, Keras). Every toolbox option applies.
 
 G: z -> 256 -> 512 -> 1024 -> C*H*W, LeakyReLU 0.2, tanh.  D: 1024 -> 512 -> 256 -> 1, LeakyReLU 0.2,
-dropout 0.3. D sees a batch of real (target 0.9: one-sided label smoothing) and fake images in one update.
+dropout 0.3 after the 1024 and 512 layers (the seed has none after 256: ``d_head_dropout: false``).
+D sees a batch of real (target 0.9: one-sided label smoothing) and fake images in one update.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Options(Toolbox):
     g_norm: Literal["none", "batch", "instance"] = "none"
     d_norm: Literal["none", "batch", "instance", "spectral"] = "none"
     dropout: float = 0.3
+    d_head_dropout: bool = True  # dropout also after D's last hidden layer, before the output unit (not in seed 003)
     slope: float = 0.2
     loss: LossKind = "bce"
     real_label: float = 0.9  # one-sided label smoothing (the seed's 0.9)
@@ -50,6 +52,6 @@ class MLPGAN(GANRecipe):
         body = nn.Sequential(nn.Flatten(), *mlp([dim, *o.d_hidden], o.slope, o.d_norm, o.dropout))
         if o.dropout:  # the last dropout belongs to the head: features (feature matching) are taken before it
             body = body[:-1]
-        self.D = Critic(body, o.d_hidden[-1], o, dropout=o.dropout)
+        self.D = Critic(body, o.d_hidden[-1], o, dropout=o.dropout if o.d_head_dropout else 0.0)
         for net in (self.G, self.D):
             init_weights(net, o.init)

@@ -130,6 +130,10 @@ class GANRecipe(Recipe):
     def generate(self, G, z, label=None):
         return G(z, label)
 
+    def frozen_critic(self):
+        """The context G's loss is computed in: D's weights get no gradients (a family may keep some trainable)."""
+        return frozen(self.D)
+
     def _aug(self, x):
         return diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x
 
@@ -207,7 +211,7 @@ class GANRecipe(Recipe):
             m = f.fake.shape[0] * o.g_batch_mult
             f.g_lab = self.random_labels(m)
             f.g_fake = self.w.G(self.latent(m), f.g_lab)
-        with frozen(self.D):
+        with self.frozen_critic():
             out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
             g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())

@@ -9,11 +9,13 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm2d, nn.
 
 def init_weights(module: nn.Module, scheme: str, generator=None) -> nn.Module:
     """``keras``: Glorot-uniform kernels, zero biases (what the Keras seeds get by default);
-    ``normal02``: N(0, 0.02) kernels, zero biases, BN gamma N(1, 0.02) (DCGAN paper, LSGAN seed);
+    ``normal02``: N(0, 0.02) kernels, zero biases, BN gamma N(1, 0.02) (the DCGAN paper's init);
+    ``keras-normal02``: N(0, 0.02) kernels (Keras ``RandomNormal(stddev=0.02)``), zero biases, and Keras' BN
+    defaults gamma 1, beta 0 (seed 002, LSGAN);
     ``torch``: leave PyTorch's defaults."""
     if scheme == "torch":
         return module
-    if scheme not in ("keras", "normal02"):
+    if scheme not in ("keras", "normal02", "keras-normal02"):
         raise ValueError(f"unknown init scheme {scheme!r}")
     for m in module.modules():
         w = getattr(m, "weight_orig", None)  # old-style spectral norm
@@ -23,7 +25,7 @@ def init_weights(module: nn.Module, scheme: str, generator=None) -> nn.Module:
         if w is None:
             w = getattr(m, "weight", None)
         if isinstance(m, _WEIGHTED) and w is not None:
-            if scheme == "keras":
+            if scheme == "keras":  # Glorot uniform
                 nn.init.xavier_uniform_(w, generator=generator)
             else:
                 nn.init.normal_(w, 0.0, 0.02, generator=generator)

@@ -4,7 +4,7 @@ Encoder: ``num_downs`` convs k4 s2 (C64-C128-C256-C512-C512...), LeakyReLU 0.2, 
 innermost (a norm on a 1x1 map with batch 1 would zero it). Decoder: ReLU, ConvTranspose k4 s2, norm, dropout 0.5 on
 the ``dropout_blocks`` blocks next to the innermost; each decoder output is concatenated with the mirrored encoder
 output (``cat([skip, up])`` on channels). Last: ReLU, ConvTranspose to ``out_ch``, tanh. With num_downs=8, ngf=64 and
-batch norm this is the reference U-Net-256 (54,414,019 parameters for RGB -> RGB).
+batch norm this is the reference U-Net-256 (54,413,955 parameters for RGB -> RGB; tests/test_pix2pix.py).
 """
 from __future__ import annotations
 

@@ -104,8 +104,10 @@ def write(ckpt_dir: Path, name: str, tensors: dict[str, torch.Tensor], state: di
         shutil.rmtree(tmp)
     tmp.mkdir()
     state = {"format": FORMAT, "schema": SCHEMA, "gankit": gankit_version(), "torch": torch.__version__,
-             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state}
+             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state,
+             "tensor_index": {k: list(v.shape) for k, v in tensors.items()}}  # load() checks the file against it
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
+    _test_crash(name)
     with open(tmp / STATE, "w") as f:
         json.dump(state, f, indent=1)
         f.flush()
@@ -130,6 +132,9 @@ def set_best(ckpt_dir: Path, name: str) -> None:
 def prune(ckpt_dir: Path, keep: int) -> None:
     """Keep the newest ``keep`` step checkpoints plus whatever ``best`` and ``latest`` point at."""
     ckpt_dir = Path(ckpt_dir)
+    for p in [*ckpt_dir.glob(".tmp-*"), *ckpt_dir.glob(".old-*")]:  # left by a process killed while writing
+        if not p.name.endswith(f"-{os.getpid()}"):
+            shutil.rmtree(p, ignore_errors=True)
     pinned = {read_pointer(ckpt_dir, p) for p in ("best", "latest")}
     steps = sorted(p for p in ckpt_dir.glob("step-*") if p.is_dir())
     for p in steps[: max(0, len(steps) - keep)]:
@@ -162,6 +167,14 @@ class Checkpoint:
     def net(self, prefix: str) -> dict[str, torch.Tensor]:
         p = prefix + "."
         return {k[len(p):]: v for k, v in self.tensors.items() if k.startswith(p)}
+
+    def load_into(self, module: torch.nn.Module, prefix: str) -> None:
+        """``module.load_state_dict`` from the tensors under ``prefix``, with a one-line error naming the file."""
+        try:
+            module.load_state_dict(self.net(prefix))
+        except RuntimeError as e:
+            first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
+            raise CheckpointError(f"{self.path / TENSORS}: {prefix} does not fit the network ({first})") from None
 
     @property
     def run_dir(self) -> Path:
@@ -203,5 +216,34 @@ def load(path: str | Path) -> Checkpoint:
     try:
         tensors = load_file(str(d / TENSORS))
     except (OSError, SafetensorError) as e:
-        raise CheckpointError(f"{d / TENSORS}: unreadable tensors ({e})") from None
+        raise CheckpointError(f"{d / TENSORS}: unreadable tensors ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    check_complete(d, state, tensors)
     return Checkpoint(d, state, tensors)
+
+
+def check_complete(d: Path, state: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Every tensor that ``state.json`` names must be in the tensors file, with its recorded shape."""
+    named = dict(state.get("tensor_index") or {})
+    for n, meta in (state.get("optim") or {}).items():
+        for idx, m in (meta.get("state") or {}).items():
+            named.update({f"optim.{n}.{idx}.{k}": None for k, v in m.items() if isinstance(v, dict) and v.get("tensor")})
+    if "rng" in state:
+        named.setdefault("rng.torch", None)
+    missing = sorted(k for k in named if k not in tensors)
+    missing += sorted(f"{p}.{n}.*" for p, names in (("net", state.get("param_counts") or {}),
+                                                     ("ema", state.get("ema_nets") or []))
+                      for n in names if not any(k.startswith(f"{p}.{n}.") for k in tensors))
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise CheckpointError(f"{d / TENSORS}: missing tensor {missing[0]}{more} that {STATE} names "
+                              f"(a damaged or partly copied checkpoint)")
+    for k, shape in named.items():
+        if shape is not None and list(tensors[k].shape) != list(shape):
+            raise CheckpointError(f"{d / TENSORS}: tensor {k} has shape {list(tensors[k].shape)}, {STATE} says {shape}")
+
+
+def _test_crash(name: str) -> None:
+    """Tests: ``GANKIT_TEST_CRASH_IN_WRITE=step-0000008`` SIGKILLs this process inside the write of that checkpoint,
+    after its tensors file is on disk and before its state file is (the previous checkpoint must still load)."""
+    if os.environ.get("GANKIT_TEST_CRASH_IN_WRITE") == name:
+        os.kill(os.getpid(), 9)

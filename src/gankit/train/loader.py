@@ -51,13 +51,13 @@ def load_recipe(source: str | Path | ckpt.Checkpoint, device: str | torch.device
         raise GankitError(f"{c.path}: checkpoint does not record the data shape")
     recipe = cls(cfg, shape, len(info.get("classes", [])), device)
     for n, net in recipe.networks().items():
-        net.load_state_dict(c.net(f"net.{n}"))
+        c.load_into(net, f"net.{n}")
     nets, used = dict(recipe.networks()), []
     if ema:
         for n in c.state.get("ema_nets", []):
             if n in nets:
                 nets[n] = copy.deepcopy(nets[n])
-                nets[n].load_state_dict(c.net(f"ema.{n}"))
+                c.load_into(nets[n], f"ema.{n}")
                 used.append(n)
     for net in nets.values():
         net.eval()

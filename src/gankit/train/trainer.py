@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -124,6 +125,9 @@ class Trainer:
                                   "(train through gankit.api.trainer / api.train / `gankit train`)")
             self.evaluator = evaluator(cfg, self.data, self.device)
 
+        if self.total_steps() is None and t.minutes is None:  # before any run directory exists
+            raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
+        self._new_dir = resume is None and self.is_main
         if resume is not None:
             self.run_dir = Path(resume)
             self._restore(ckpt.load(resume))
@@ -171,10 +175,12 @@ class Trainer:
             sd = c.net(f"net.{n}")
             if not sd:
                 raise CheckpointError(f"{c.path}: holds no weights for network {n}")
-            net.load_state_dict(sd)
+            c.load_into(net, f"net.{n}")
         for n, e in self.ema.items():
-            sd = c.net(f"ema.{n}")
-            e.load_state_dict(sd if sd else nets[n].state_dict())
+            if c.net(f"ema.{n}"):
+                c.load_into(e, f"ema.{n}")
+            else:
+                e.load_state_dict(nets[n].state_dict())
         for n, opt in self.recipe.optim.items():
             meta = c.state.get("optim", {}).get(n)
             if meta is not None:
@@ -341,6 +347,17 @@ class Trainer:
         return stop
 
     def fit(self) -> Path | None:
+        try:
+            return self._fit()
+        except Exception as e:
+            # a new run that fails before its first step completes leaves no half-made run directory behind (a
+            # divergence keeps its run: health.md says what happened)
+            if (self._new_dir and self.step == 0 and not isinstance(e, TrainingDiverged) and self.run_dir is not None
+                    and self.run_dir.exists()):
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _fit(self) -> Path | None:
         t = self.cfg.train
         total = self.total_steps()
         if total is None and t.minutes is None:
@@ -366,7 +383,7 @@ class Trainer:
         old_handler = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
         report_every = (max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch))
                         if t.report_every_epochs else None)
-        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL right after this step's save
+        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL at the end of this step
         bar = self._progress(total, deadline)
         t_log, n_log, t0 = time.time(), 0, time.time()
         last_saved = self.step if resumed else None
@@ -428,8 +445,8 @@ class Trainer:
                     t0 = time.time()
                     self.save_checkpoint()
                     last_saved = self.step
-                    if crash_at and self.step >= crash_at:
-                        os.kill(os.getpid(), signal.SIGKILL)
+                if crash_at and self.step == crash_at:  # tests: SIGKILL at the end of this step (after its save)
+                    os.kill(os.getpid(), signal.SIGKILL)
         finally:
             self.write_health()
             if bar is not None:

@@ -1,0 +1,85 @@
+"""Numbers in the README, docs and preset comments that name a benchmark file must match that file.
+
+Preset comments carry no scores (FIDs go stale when a preset changes); the parameter counts they quote must be the
+built nets'.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gankit import config as C
+from gankit.models import recipe_class
+from gankit.models import resolve_config
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+BENCH = ROOT / "benchmarks"
+ROWS = {"mlp-gan / Fashion-MNIST": "mlp-gan-fmnist", "lsgan / Fashion-MNIST": "lsgan-fmnist",
+        "dcgan / Fashion-MNIST 32": "dcgan-fmnist32", "dcgan / Twemoji-32": "dcgan-twemoji32"}
+
+
+def num(s: str) -> float:
+    return float(s.replace("*", "").replace("−", "-").replace(",", "").strip())
+
+
+def test_readme_default_vs_tutorial_table_matches_its_json():
+    assert "benchmarks/default_vs_tutorial.py" in README
+    res = json.loads((BENCH / "DEFAULT_VS_TUTORIAL.json").read_text())
+    seen = 0
+    for line in README.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        key = next((v for k, v in ROWS.items() if cells[0].startswith(k)), None)
+        if key is None or len(cells) < 4:
+            continue
+        seen += 1
+        for col, preset in ((1, "tutorial"), (2, "default")):
+            steps, fid = (num(x) for x in cells[col].split(",", 1))
+            runs = res[key][preset]
+            assert steps == round(sum(r["steps"] for r in runs) / len(runs)), (key, preset)
+            assert fid == round(sum(r["fid"] for r in runs) / len(runs), 1), (key, preset)
+        t, d = (sum(r["fid"] for r in res[key][p]) / len(res[key][p]) for p in ("tutorial", "default"))
+        assert num(cells[3].rstrip("%")) == round(100 * (d / t - 1)), key
+    assert seen == len(ROWS)
+
+
+def test_readme_numbers_from_results_md():
+    results = (BENCH / "RESULTS.md").read_text()
+    fid = json.loads(next(l for l in results.splitlines() if '"bench": "fid-10k' in l))
+    assert f"{fid['cli_s']:.1f} s through the CLI" in README and f"{fid['in_process_s']:.1f} s in process" in README
+    rss = [int(m) for m in re.findall(r"^\| [\w-]+ \| (\d+) \| \d+ \|$", results, re.M)]
+    assert len(rss) >= 7 and f"{min(rss)}–{max(rss)} MiB" in README
+
+
+def test_book_bn_table_matches_its_json():
+    res = json.loads((BENCH / "DCGAN64_BOOK_BN.json").read_text())
+    doc = (ROOT / "docs" / "toolbox.md").read_text()
+    assert "benchmarks/DCGAN64_BOOK_BN.json" in doc and "benchmarks/dcgan64_book_bn.py" in doc
+    last = str(res["steps"])
+    for preset, r in res["runs"].items():
+        row = next(l for l in doc.splitlines() if l.startswith(f"| `{preset}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        s = r[last]
+        assert num(cells[1]) == round(s["spread_across_latents"], 3) and num(cells[2]) == round(s["saturated"], 3)
+        assert cells[3] == " / ".join(f"{v:.2f}" for v in s["D_acc_real_fake"])
+
+
+@pytest.mark.parametrize("recipe, preset, comment", C.list_presets())
+def test_preset_comments_quote_no_scores_and_true_parameter_counts(recipe, preset, comment):
+    assert not re.search(r"\b(FID|KID|IS|PSNR|SSIM)\b\s*[\d.]", comment), comment
+    counts = re.findall(r"\b([DG]) ([\d,]{7,})", comment)
+    if counts:
+        cfg = resolve_config(recipe, preset)
+        shape = (3, cfg.data.size, cfg.data.size) if cfg.data.size else (1, 28, 28)
+        r = recipe_class(recipe)(cfg, shape, 0)
+        for net, n in counts:
+            assert sum(p.numel() for p in getattr(r, net).parameters()) == int(n.replace(",", "")), (net, n)
+
+
+def test_unet_docstring_count_is_the_tested_one():
+    from gankit.nn import unet
+
+    n = re.search(r"\(([\d,]+) parameters for RGB -> RGB", unet.__doc__).group(1)
+    tested = re.search(r"n_params\(r\.G\) == ([\d_]+)", (ROOT / "tests" / "test_pix2pix.py").read_text()).group(1)
+    assert int(n.replace(",", "")) == int(tested.replace("_", ""))
