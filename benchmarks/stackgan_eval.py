@@ -102,6 +102,7 @@ def main():
     ap.add_argument("--candidates", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--grid-rows", type=int, default=10)
+    ap.add_argument("--train-queries", type=int, default=0, help="also score N training emoji (memorisation)")
     ap.add_argument("--encoder-cache", help="load the image encoder from this file if it exists, else save it there")
     ap.add_argument("--extractor", help="also FID/KID against the held-out images, e.g. domain:/path/twemoji.safetensors")
     args = ap.parse_args()
@@ -158,6 +159,19 @@ def main():
                 r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x2)]
             samples["stage2"] = x2
             samples["stage2_lo"] = [m2.generate(emb, seed=100 + s, stage1=True) for s in range(args.seeds)]
+        if args.train_queries:  # the same protocol on training emoji: did it learn captions it has seen?
+            ti, tc = queries(data)
+            sel = torch.linspace(0, len(ti) - 1, min(args.train_queries, len(ti))).long()
+            ti, tc = [ti[i] for i in sel], [tc[i] for i in sel]
+            temb, tgr = data.embeddings[torch.tensor(tc)], data.groups[torch.tensor(ti)]
+            treal = data.images[torch.tensor(ti)].float() / 127.5 - 1
+            rows["real training images"] = [r_precision(embed(treal), temb, tgr, args.candidates, s)
+                                            for s in range(args.seeds)]
+            rows["stage I, training captions"] = [r_precision(embed(m1.generate(temb, seed=100 + s)), temb, tgr,
+                                                              args.candidates, s) for s in range(args.seeds)]
+            if args.stage2:
+                rows["stage II, training captions"] = [r_precision(embed(m2.generate(temb, seed=100 + s)), temb, tgr,
+                                                                   args.candidates, s) for s in range(args.seeds)]
     log("R-precision done")
 
     fidkid = {}

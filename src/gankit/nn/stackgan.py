@@ -153,9 +153,7 @@ class Stage2G(nn.Module):
                                    nn.ReLU(True))
         self.res = nn.Sequential(*[ResBlock(8 * f, m, e) for _ in range(res_blocks)])
         n_up = 2 + _log2(scale, "model.scale")
-        chans = [8 * f] + [f * 2 ** max(0, 3 - k) for k in range(n_up)]  # 8f, 8f, 4f, 2f, f (book, x4)
-        if n_up < 4:
-            chans = [8 * f] + [f * 2 ** (n_up - 1 - k) for k in range(n_up)]  # ends at f
+        chans = [8 * f] + [f * 2 ** min(3, n_up - 1 - k) for k in range(n_up)]  # x4 (book): 8f 8f 4f 2f f; x2: 8f 4f 2f f
         self.ups = nn.Sequential(*[up_block(chans[k], chans[k + 1], m, e) for k in range(n_up)])
         self.out = nn.Sequential(nn.Conv2d(f, channels, 3, 1, 1, bias=False), nn.Tanh())
 
