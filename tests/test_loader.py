@@ -45,7 +45,8 @@ def test_load_recipe_rebuilds_every_net_and_the_ema_copy(run):
 
 def test_start_weights_hands_over_the_nets_of_the_same_family_only(run):
     w = loader.start_weights(run, "mlp-gan")
-    assert set(w) == {"G", "D"} and w["G"]
+    assert set(w) == {"G", "D", "ema.G"} and w["G"]  # the EMA copy too (a stage 2 may start from it)
+    assert any(not torch.equal(w["G"][k], w["ema.G"][k]) for k in w["G"] if w["G"][k].is_floating_point())
     with pytest.raises(CheckpointError, match="a mlp-gan checkpoint, not srgan"):
         loader.start_weights(run, "srgan")
 
