@@ -423,16 +423,15 @@ class VoxelModel(StudioModel):
         frames = [render(vox, size, azimuth=-60 + 360 * k / views) for k in range(views)]
         return grid_image(torch.stack(frames, 1).flatten(0, 1), views)
 
-    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96,
-                  ms: int = 80) -> bytes:
-        """An animated GIF of the shapes turning once, side by side."""
+    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96) -> bytes:
+        """An animated GIF of the shapes turning once (in about 2 s whatever ``frames``), side by side."""
         import io
 
         from ..viz.voxels import turntable_frames
 
         imgs = turntable_frames(self.voxels(seed, n, cls), frames, size)
         buf = io.BytesIO()
-        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=ms, loop=0)
+        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=round(1920 / frames), loop=0)
         return buf.getvalue()
 
     def mesh(self, seed: int, n: int = 4, index: int = 0, cls: int | None = None, fmt: str = "obj",

@@ -157,7 +157,9 @@ function refreshVoxels() {
   sel.value = String(keep);
   $("download-mesh").href = meshUrl();
   const stem = `${studio.current.family}-seed${q.get("seed")}`;
-  showImage("turntable", api(`/turntable.gif?${q}`), null, "download-gif", `${stem}-turntable.gif`);
+  const t = new URLSearchParams(q);
+  t.set("frames", "16");  // 16 renders per shape keep a seed change quick; the API's default is 24
+  showImage("turntable", api(`/turntable.gif?${t}`), null, "download-gif", `${stem}-turntable.gif`);
   return showImage("views", api(`/views.png?${q}`), null, "download-views", `${stem}-views.png`);
 }
 
