@@ -494,10 +494,14 @@ class AgeModel(ImageModel):
             canvas = Image.new("RGBA", im.size, (255, 255, 255, 255))
             im = Image.alpha_composite(canvas, im)
         im = im.convert("RGB")
-        if self.photo:
+        if self.photo:  # the crop `gankit age` makes; its "use --no-detect" advice is for the command line
             from ..cli_age import crop_face
 
-            im = crop_face(im)
+            try:
+                im = crop_face(im)
+            except GankitError:
+                raise GankitError("no face found in the upload (dlib's frontal face detector): this model was trained "
+                                  "on face crops; upload a picture with one clear frontal face") from None
         x = to_float(to_tensor_u8(square_resize(im, self.model.shape[-1])))
         if self.model.shape[0] == 1:
             x = x.mean(0, keepdim=True)
