@@ -1,7 +1,7 @@
 """Tiny trained checkpoints of each model kind the studio serves and `gankit export` writes (a few steps, tiny nets).
 
 ``stackgan`` uses the weight-free n-gram caption encoder (MiniLM would cost ~10 s to load per process);
-``gan3d`` trains 40 steps at 16^3, the fewest after which its generator draws any voxel above 0.5;
+``gan3d`` (class-conditional) trains 40 steps at 16^3, the fewest after which its generator draws any voxel above 0.5;
 ``agecgan`` is a stage-1 run (a noise model to the studio), ``agecgan-encoder`` the stage-2 run on top of it.
 
 Shared by test_serve.py, test_studio_browser.py, test_export.py and benchmarks/studio_load.py."""
@@ -58,7 +58,7 @@ TEXT_NETS = ["data.limit=8", "data.size=16", "model.text_encoder=ngrams", "model
              "model.d_features=4", "model.condition_dim=8", "model.d_text_dim=8", "model.latent_dim=8",
              "train.report_every_epochs=null", "train.grid=2"]
 VOXEL_NETS = ["data.size=16", "data.limit=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]",
-              "model.latent_dim=16", "train.report_every_epochs=null", "train.grid=4"]
+              "model.latent_dim=16", "model.conditional=true", "train.report_every_epochs=null", "train.grid=4"]
 
 
 def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "mlp-gan", "lsgan")) -> dict:

@@ -65,7 +65,8 @@ def server(tmp_path_factory):
         runs = train_runs(base, ("dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d", "agecgan-encoder"))
     log = base / "serve.log"
     proc, url = start_server(list(runs.values()), log, GANKIT_CACHE=str(base / "cache"))
-    yield {"url": url, "log": log, "shots": tmp_path_factory.mktemp("studio-shots"), "base": base, "pid": proc.pid}
+    yield {"url": url, "log": log, "shots": tmp_path_factory.mktemp("studio-shots"), "base": base, "pid": proc.pid,
+           "runs": runs}
     proc.terminate()
     try:
         proc.wait(10)
@@ -245,8 +246,17 @@ def test_type_a_caption_for_a_text_model(page, server):
 
 
 def test_3d_model_turntable_appears_and_follows_the_seed(page, server):
+    from gankit import api
+
     pick(page, "gan3d")
     assert page.is_visible("#voxel-panel") and page.is_hidden("#noise-panel")
+    settled(page, "views")
+    # the tiny, young generator's occupancies sit near 0.5: draw the surface at a level some of them cross
+    level = float(api.load(server["runs"]["gan3d"]).sample(4, seed=0).quantile(0.85))
+    v = version(page, "views")
+    page.fill("#voxel-threshold", f"{level:.5f}")
+    page.dispatch_event("#voxel-threshold", "change")
+    wait_new(page, "views", v)
     settled(page, "views")
     settled(page, "turntable")
     dims = page.eval_on_selector("#turntable", "el => [el.naturalWidth, el.naturalHeight]")
@@ -258,7 +268,7 @@ def test_3d_model_turntable_appears_and_follows_the_seed(page, server):
     wait_new(page, "views", v)
     settled(page, "views")
     assert differs(before, shot(page, "#views"), 1), "changing the seed did not change the shapes"
-    assert "seed=5" in page.get_attribute("#download-mesh", "href")
+    assert "seed=5" in page.get_attribute("#download-mesh", "href") and "threshold=0." in page.get_attribute("#download-mesh", "href")
     with page.expect_download() as dl:
         page.click("#download-mesh")
     path = dl.value.path()

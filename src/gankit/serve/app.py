@@ -10,8 +10,8 @@ Routes (``{mid}`` is a model id from ``GET /api/models``):
                                           ``target``, ``source``, ``steps``) -> the output PNG
 - ``GET  /api/models/{mid}/text.png``     text models: ``caption, seed, n, stage1`` -> a PNG grid
 - ``GET  /api/models/{mid}/text-interpolate.png``  ``caption_a, caption_b, seed, steps, stage1`` -> a PNG strip
-- ``GET  /api/models/{mid}/views.png``    voxel models: ``seed, n, cls, views`` -> shaded views of each shape
-- ``GET  /api/models/{mid}/turntable.gif``  ``seed, n, cls, frames`` -> the shapes turning (animated GIF)
+- ``GET  /api/models/{mid}/views.png``    voxel models: ``seed, n, cls, views, threshold`` -> shaded views of each shape
+- ``GET  /api/models/{mid}/turntable.gif``  ``seed, n, cls, frames, threshold`` -> the shapes turning (animated GIF)
 - ``GET  /api/models/{mid}/mesh.{obj|ply}``  ``seed, n, index, cls, threshold`` -> one shape as a mesh file
 - ``GET  /api/models/{mid}/run``          the run's pictures (loss curves, health report, sample grids), score cards
 - ``GET  /api/models/{mid}/run/{name}``   one of those files (only names that listing returned)
@@ -215,16 +215,18 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
 
     @app.get("/api/models/{mid}/views.png")
     async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED), n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
-                    cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12)):
+                    cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12),
+                    threshold: float = Query(0.5, gt=0, lt=1)):
         m = model(mid, VoxelModel)
-        return png(await run_in_threadpool(m.views, seed, n, cls, views))
+        return png(await run_in_threadpool(m.views, seed, n, cls, views, 96, threshold))
 
     @app.get("/api/models/{mid}/turntable.gif")
     async def turntable(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
                         n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
-                        cls: Optional[int] = Query(None, ge=0, le=100_000), frames: int = Query(24, ge=2, le=48)):
+                        cls: Optional[int] = Query(None, ge=0, le=100_000), frames: int = Query(24, ge=2, le=48),
+                        threshold: float = Query(0.5, gt=0, lt=1)):
         m = model(mid, VoxelModel)
-        gif = await run_in_threadpool(m.turntable, seed, n, cls, frames)
+        gif = await run_in_threadpool(m.turntable, seed, n, cls, frames, 96, threshold)
         return Response(gif, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/models/{mid}/mesh.{fmt}")
@@ -232,7 +234,7 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
                    n: int = Query(4, ge=1, le=VoxelModel.max_shapes), index: int = Query(0, ge=0),
                    cls: Optional[int] = Query(None, ge=0, le=100_000), threshold: float = Query(0.5, gt=0, lt=1)):
         m = model(mid, VoxelModel)
-        data = await run_in_threadpool(m.mesh, seed, n, index, cls, fmt, _finite(threshold, "threshold"))
+        data = await run_in_threadpool(m.mesh, seed, n, index, cls, fmt, threshold)
         name = f"{m.checkpoint.config['recipe']}-seed{seed}-{index}.{fmt}"
         media = "model/obj" if fmt == "obj" else "application/octet-stream"
         return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',

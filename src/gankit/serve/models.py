@@ -414,22 +414,25 @@ class VoxelModel(StudioModel):
         with self.gate.turn():
             return self.gen.sample(n, seed=seed, cls=cls).float().cpu()
 
-    def views(self, seed: int, n: int = 4, cls: int | None = None, views: int = 6, size: int = 96) -> Image.Image:
-        """One row per shape, ``views`` azimuths around it (the first is the training grids' camera)."""
+    def views(self, seed: int, n: int = 4, cls: int | None = None, views: int = 6, size: int = 96,
+              threshold: float = 0.5) -> Image.Image:
+        """One row per shape, ``views`` azimuths around it (the first is the training grids' camera); the surface is
+        drawn where the occupancy crosses ``threshold`` (as ``gankit voxels --threshold``)."""
         from ..viz.grid import grid_image
         from ..viz.voxels import render
 
         vox = self.voxels(seed, n, cls)
-        frames = [render(vox, size, azimuth=-60 + 360 * k / views) for k in range(views)]
+        frames = [render(vox, size, azimuth=-60 + 360 * k / views, threshold=_level(threshold)) for k in range(views)]
         return grid_image(torch.stack(frames, 1).flatten(0, 1), views)
 
-    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96) -> bytes:
+    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96,
+                  threshold: float = 0.5) -> bytes:
         """An animated GIF of the shapes turning once (in about 2 s whatever ``frames``), side by side."""
         import io
 
         from ..viz.voxels import turntable_frames
 
-        imgs = turntable_frames(self.voxels(seed, n, cls), frames, size)
+        imgs = turntable_frames(self.voxels(seed, n, cls), frames, size, threshold=_level(threshold))
         buf = io.BytesIO()
         imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=round(1920 / frames), loop=0)
         return buf.getvalue()
@@ -441,12 +444,16 @@ class VoxelModel(StudioModel):
             raise GankitError(f"format must be one of {', '.join(MESH_FORMATS)}, got '{fmt}'")
         if not 0 <= index < n:
             raise GankitError(f"index must be in 0..{n - 1}, got {index}")
-        if not 0 < threshold < 1:
-            raise GankitError(f"threshold must be in (0, 1), got {threshold}")
-        data = mesh_bytes(self.voxels(seed, n, cls)[index, 0].numpy(), fmt, threshold)
+        data = mesh_bytes(self.voxels(seed, n, cls)[index, 0].numpy(), fmt, _level(threshold))
         if data is None:
             raise GankitError(f"shape {index} of seed {seed} is empty: no voxel above {threshold}")
         return data
+
+
+def _level(threshold: float) -> float:
+    if not (math.isfinite(threshold) and 0 < threshold < 1):
+        raise GankitError(f"threshold must be in (0, 1), got {threshold}")
+    return threshold
 
 
 # --------------------------------------------------------------------------- face ageing (agecgan, stage 2)

@@ -136,7 +136,8 @@ function setupText(m) {
 
 // ------------------------------------------------------------------ 3D (voxel) models
 function voxelQuery() {
-  const q = new URLSearchParams({ seed: $("voxel-seed").value || "0", n: $("voxel-count").value });
+  const q = new URLSearchParams({ seed: $("voxel-seed").value || "0", n: $("voxel-count").value,
+    threshold: $("voxel-threshold").value || "0.5" });
   if (studio.current.conditional && $("voxel-class").value !== "") q.set("cls", $("voxel-class").value);
   return q;
 }
@@ -333,7 +334,7 @@ async function init() {
   $("text-frames").addEventListener("change", refreshTextInterp);
   $("voxel-seed").addEventListener("input", () => later("voxels", refreshVoxels, 200));
   $("voxel-random").addEventListener("click", () => { $("voxel-seed").value = String(Math.floor(Math.random() * 1e6)); refreshVoxels(); });
-  for (const id of ["voxel-count", "voxel-class"]) $(id).addEventListener("change", refreshVoxels);
+  for (const id of ["voxel-count", "voxel-class", "voxel-threshold"]) $(id).addEventListener("change", refreshVoxels);
   for (const id of ["mesh-index", "mesh-format"]) $(id).addEventListener("change", () => { $("download-mesh").href = meshUrl(); });
   $("download-mesh").addEventListener("click", downloadMesh);
   setupDrop();
