@@ -1,5 +1,10 @@
 """Tiny trained checkpoints of each model kind the studio serves and `gankit export` writes (a few steps, tiny nets).
 
+``stackgan`` uses the weight-free n-gram caption encoder (MiniLM would cost ~10 s to load per process);
+``gan3d`` (class-conditional) trains 12 steps at 16^3: its occupancies still sit near 0.5, so the tests draw
+the surface at a level some voxels cross (a quantile of the model's own output);
+``agecgan`` is a stage-1 run (a noise model to the studio), ``agecgan-encoder`` the stage-2 run on top of it.
+
 Shared by test_serve.py, test_studio_browser.py, test_export.py and benchmarks/studio_load.py."""
 from __future__ import annotations
 
@@ -48,8 +53,18 @@ def hr_folder(root: Path, n: int = 12, side: int = 32) -> Path:
     return root
 
 
+AGE_NETS = ["model.g_dense=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "model.e_channels=[8,16]",
+            "model.e_dense=32", "data.size=16", "data.limit=24", "train.grid=2"]
+TEXT_NETS = ["data.limit=8", "data.size=16", "model.text_encoder=ngrams", "model.text_dim=32", "model.g_features=4",
+             "model.d_features=4", "model.condition_dim=8", "model.d_text_dim=8", "model.latent_dim=8",
+             "train.report_every_epochs=null", "train.grid=2"]
+VOXEL_NETS = ["data.size=16", "data.limit=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]",
+              "model.latent_dim=16", "model.conditional=true", "train.report_every_epochs=null", "train.grid=4"]
+
+
 def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "mlp-gan", "lsgan")) -> dict:
-    """{recipe: run directory} for the recipes named (tiny, CPU, ~1-2 s each)."""
+    """{recipe: run directory} for the recipes named (tiny, CPU, ~1-3 s each). Also ``stackgan``,
+    ``gan3d``, ``agecgan`` (stage 1) and ``agecgan-encoder`` (stage 2, on the stage-1 run)."""
     from gankit import api
 
     base = Path(base)
@@ -73,6 +88,17 @@ def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan
             ov = [*COMMON, f"data.name=folder:{hr_folder(base / 'hr')}", "data.size=32", "model.crop=16",
                   "model.g_features=8", "model.g_blocks=1", "train.report_every_epochs=null"]
             runs[k] = api.train("srgan", "srresnet", overrides=ov, out=out)
+            continue
+        elif k == "stackgan":
+            ov = [*COMMON, *TEXT_NETS, "train.steps=30", "train.sample_every=30"]
+        elif k == "gan3d":
+            ov = [*COMMON, *VOXEL_NETS, "train.steps=12", "train.batch_size=8", "train.sample_every=12"]
+        elif k == "agecgan":
+            ov = [*COMMON, *AGE_NETS]
+        elif k == "agecgan-encoder":
+            stage1 = runs.get("agecgan") or api.train("agecgan", overrides=[*COMMON, *AGE_NETS], out=base / "stage1")
+            runs[k] = api.train("agecgan", "encoder", overrides=[*COMMON, *AGE_NETS, f"model.init_from={stage1}",
+                                                                 "model.eval_images=2"], out=out)
             continue
         else:
             raise ValueError(k)

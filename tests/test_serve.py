@@ -1,5 +1,6 @@
 """The studio's API (in process, httpx TestClient): sampling, sliders, truncation, interpolation, classes, uploads to
-translation and SR models, the run's pictures, malformed uploads (each a 4xx, the server keeps serving), the bounded
+translation and SR models, captions to a text model, shapes and meshes from a 3D model, faces to an ageing model,
+the run's pictures, malformed uploads (each a 4xx, the server keeps serving), the bounded
 queue (429), and a hypothesis fuzz of every route that finds no 5xx."""
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gankit.serve.app import create_app
-from gankit.serve.models import Busy, Gate, KINDS, NoiseModel, kind_for, load_models
+from gankit.serve.models import Busy, Gate, NoiseModel, kind_for, load_models
 from gankit.serve.uploads import Limits, decode, sniff
 from studio_runs import train_runs
 
@@ -29,7 +30,8 @@ LIMITS = Limits(max_bytes=200_000, max_pixels=1_000_000)
 def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return train_runs(tmp_path_factory.mktemp("serve"), ("dcgan", "cgan", "pix2pix", "cyclegan", "srgan"))
+        return train_runs(tmp_path_factory.mktemp("serve"), ("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "stackgan",
+                                                             "gan3d", "agecgan", "agecgan-encoder"))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,9 @@ def client(models):
 
 @pytest.fixture(scope="module")
 def ids(client):
-    return {m["family"]: m["id"] for m in client.get("/api/models").json()["models"]}
+    """{family: model id}; the stage-2 agecgan run (the ageing model) is ``agecgan-encoder``."""
+    return {m["family"] + ("-encoder" if m["kind"] == "age" else ""): m["id"]
+            for m in client.get("/api/models").json()["models"]}
 
 
 def png(arr: np.ndarray | None = None, mode="RGB", size=(24, 20), fmt="PNG") -> bytes:
@@ -86,9 +90,17 @@ def huge_header_png(w=50_000, h=50_000) -> bytes:
 
 
 def test_models_listing_describes_each_kind(client, ids):
-    info = {m["family"]: m for m in client.get("/api/models").json()["models"]}
+    info = {m["family"] + ("-encoder" if m["kind"] == "age" else ""): m
+            for m in client.get("/api/models").json()["models"]}
     assert {f: m["kind"] for f, m in info.items()} == {"dcgan": "noise", "cgan": "noise", "pix2pix": "translate",
-                                                       "cyclegan": "translate", "srgan": "upscale"}
+                                                       "cyclegan": "translate", "srgan": "upscale", "stackgan": "text",
+                                                       "gan3d": "voxel", "agecgan": "noise", "agecgan-encoder": "age"}
+    assert info["stackgan"]["stage"] == "stage1" and info["stackgan"]["text_encoder"] == "ngrams"
+    assert info["gan3d"]["resolution"] == 16 and info["gan3d"]["mesh_formats"] == ["obj", "ply"]
+    assert info["gan3d"]["conditional"] and info["gan3d"]["classes"] == ["chair", "table", "sofa", "bed", "shelf", "lamp"]
+    assert info["agecgan"]["conditional"] and info["agecgan"]["classes"] == ["child", "adult", "older"]
+    assert info["agecgan-encoder"]["classes"] == ["child", "adult", "older"] and info["agecgan-encoder"]["source"] == "adult"
+    assert info["agecgan-encoder"]["detect_faces"] is False  # an emoji model takes the whole picture
     assert info["dcgan"]["step"] == 3 and info["dcgan"]["ema"] is True and info["dcgan"]["sliders"] == 6
     assert info["cgan"]["conditional"] and info["cgan"]["classes"] == ["green", "red"]
     assert info["cyclegan"]["directions"] == ["AtoB", "BtoA"] and info["pix2pix"]["directions"] == ["AtoB"]
@@ -298,16 +310,14 @@ def test_a_busy_model_answers_429(client, ids, models):
         assert client.get(f"/api/models/{ids['cgan']}/sample.png", params={"n": 1}).status_code == 200
 
 
-def test_kinds_and_extension_points(runs):
-    assert kind_for("dcgan") is NoiseModel and kind_for("lsgan") is NoiseModel
-    assert KINDS["stackgan"].__name__ == "TextModel" and KINDS["gan3d"].__name__ == "VoxelModel"
-    from gankit.errors import GankitError
-    from gankit.train import checkpoint as ckpt
+def test_kinds_by_recipe_and_stage(runs):
+    from gankit.serve.models import AgeModel, TextModel, VoxelModel
 
-    c = ckpt.load(runs["dcgan"])
-    with pytest.raises(GankitError, match="extension point"):
-        KINDS["agecgan"]("x", c, Gate())
-    with pytest.raises(GankitError, match="name at least one"):
+    assert kind_for("dcgan") is NoiseModel and kind_for("lsgan") is NoiseModel
+    assert kind_for("stackgan") is TextModel and kind_for("gan3d") is VoxelModel
+    assert kind_for("agecgan", {"model": {"stage": "encoder"}}) is AgeModel
+    assert kind_for("agecgan", {"model": {"stage": "gan"}}) is NoiseModel  # stage 1 has no encoder: it samples
+    with pytest.raises(Exception, match="name at least one"):
         load_models([])
 
 
@@ -316,19 +326,145 @@ def test_same_checkpoint_named_twice_is_loaded_once(runs):
     assert len(ms) == 1
 
 
+# --------------------------------------------------------------------------- text, 3D and ageing models
+
+
+def test_text_model_draws_the_caption_and_walks_between_captions(client, ids):
+    url = f"/api/models/{ids['stackgan']}/text.png"
+    a = pixels(client.get(url, params={"caption": "a red apple", "seed": 3, "n": 4}))
+    assert a.shape == (4 * (2 + 2 * 18), 4 * (2 + 2 * 18), 3)  # 2 x 2 images of 16 px, enlarged x4
+    assert np.array_equal(a, pixels(client.get(url, params={"caption": "a red apple", "seed": 3, "n": 4})))
+    other_caption = pixels(client.get(url, params={"caption": "a blue car", "seed": 3, "n": 4}))
+    other_seed = pixels(client.get(url, params={"caption": "a red apple", "seed": 4, "n": 4}))
+    assert np.abs(a - other_caption).mean() > 0.2 and np.abs(a - other_seed).mean() > 0.2
+    walk = pixels(client.get(f"/api/models/{ids['stackgan']}/text-interpolate.png",
+                             params={"caption_a": "a red apple", "caption_b": "a blue car", "seed": 3, "steps": 4}))
+    assert walk.shape == (4 * 20, 4 * (2 + 4 * 18), 3)
+    for k, caption in ((0, "a red apple"), (3, "a blue car")):  # the walk starts and ends at the two captions
+        one = pixels(client.get(url, params={"caption": caption, "seed": 3, "n": 1}))
+        assert np.abs(tile(walk, 0, k) - one).max() <= 1
+    assert np.abs(tile(walk, 0, 0) - tile(walk, 0, 3)).mean() > 0.2
+    for params, code, text in (({"caption": "   "}, 400, "type a caption"), ({"caption": "x" * 201}, 422, "caption"),
+                               ({"caption": "a cat", "stage1": "true"}, 400, "stage-II"), ({}, 422, "caption")):
+        r = client.get(url, params=params)
+        assert r.status_code == code and text in r.json()["error"], (params, r.text)
+    r = client.get(f"/api/models/{ids['dcgan']}/text.png", params={"caption": "a cat"})
+    assert r.status_code == 400 and "draws captions" in r.json()["error"]
+
+
+def level(model, seed: int = 1, n: int = 2, q: float = 0.85) -> float:
+    """An occupancy level that some of the tiny, young generator's voxels cross (its outputs sit near 0.5)."""
+    return round(float(model.voxels(seed, n).quantile(q)), 5)
+
+
+def test_voxel_model_views_turntable_and_meshes(client, ids, models):
+    import trimesh
+
+    mid = ids["gan3d"]
+    thr = level(models[mid])
+    get = lambda route, **kw: client.get(f"/api/models/{mid}/{route}", params={"seed": 1, "n": 2, "threshold": thr, **kw})  # noqa: E731
+    views = pixels(get("views.png"))
+    assert views.shape == (2 + 2 * 98, 2 + 6 * 98, 3)  # one row of six 96 px views per shape
+    assert np.array_equal(views, pixels(get("views.png")))
+    assert (views < 250).any(axis=2).mean() > 0.01  # a shape is drawn, not an empty white field
+    assert np.abs(views - pixels(get("views.png", seed=2))).mean() > 1
+    assert np.abs(views - pixels(get("views.png", threshold=0.999))).mean() > 1  # the level moves the surface
+    view = lambda k: views[2: 98, 2 + 98 * k: 98 * (k + 1)]  # noqa: E731
+    assert np.abs(view(0) - view(3)).mean() > 1  # the views go around the shape
+    r = get("turntable.gif", frames=6)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
+    gif = Image.open(io.BytesIO(r.content))
+    assert gif.n_frames == 6 and gif.size == (2 + 2 * 98, 2 + 98)
+    frames = []
+    for k in range(gif.n_frames):
+        gif.seek(k)
+        frames.append(np.asarray(gif.convert("RGB"), dtype=np.int16))
+    assert np.abs(frames[0] - frames[3]).mean() > 1  # it turns
+    meshes = {}
+    for fmt, index in (("obj", 0), ("ply", 0), ("obj", 1)):
+        r = get(f"mesh.{fmt}", index=index)
+        assert r.status_code == 200 and f"seed1-{index}.{fmt}" in r.headers["content-disposition"], r.text
+        m = trimesh.load(io.BytesIO(r.content), file_type=fmt, force="mesh")
+        assert len(m.faces) > 10 and m.bounds.min() >= 0 and m.bounds.max() <= 1  # voxel units / resolution
+        meshes[fmt, index] = m
+    assert len(meshes["obj", 0].faces) == len(meshes["ply", 0].faces)  # one shape, two formats
+    assert not np.array_equal(meshes["obj", 0].bounds, meshes["obj", 1].bounds)
+    chair, lamp = (pixels(get("views.png", cls=k)) for k in (0, 5))
+    assert np.abs(chair - lamp).mean() > 0.5  # the class picker reaches G
+    for params, code, text in (({"index": 2, "n": 2}, 400, "index must be in 0..1"),
+                               ({"cls": 6}, 400, "out of range"), ({"threshold": 1}, 422, "threshold")):
+        r = client.get(f"/api/models/{mid}/mesh.obj", params=params)
+        assert r.status_code == code and text in r.json()["error"], (params, r.text)
+    assert client.get(f"/api/models/{mid}/mesh.fbx").status_code == 422
+    assert client.get(f"/api/models/{mid}/views.png", params={"n": 10}).status_code == 422
+    r = client.get(f"/api/models/{ids['dcgan']}/views.png")
+    assert r.status_code == 400 and "3D shapes" in r.json()["error"]
+
+
+def _face(size=(40, 36)) -> bytes:
+    """A cartoon face on transparent ground (an RGBA PNG): yellow disc, two eyes, a mouth."""
+    from PIL import ImageDraw
+
+    im = Image.new("RGBA", size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    d.ellipse((3, 2, size[0] - 4, size[1] - 3), fill=(250, 200, 60, 255))
+    d.ellipse((12, 12, 16, 16), fill=(40, 30, 20, 255))
+    d.ellipse((size[0] - 17, 12, size[0] - 13, 16), fill=(40, 30, 20, 255))
+    d.arc((12, 16, size[0] - 12, size[1] - 9), 20, 160, fill=(120, 40, 20, 255), width=2)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_age_model_reages_an_uploaded_face(client, ids):
+    url = f"/api/models/{ids['agecgan-encoder']}/apply"
+    face = _face()
+    strip = pixels(client.post(url, files={"file": ("face.png", face)}, data={"steps": "3"}))
+    assert strip.shape == (4 * 20, 4 * (2 + 4 * 18), 3)  # the input, then child, adult, older
+    assert np.abs(tile(strip, 0, 1) - tile(strip, 0, 3)).mean() > 0.5  # the ages differ
+    one = lambda **kw: pixels(client.post(url, files={"file": ("face.png", face)}, data={"steps": "3", **kw}))  # noqa: E731
+    child, older = one(target="child"), one(target="older")
+    assert child.shape == (64, 64, 3) and np.abs(child - older).mean() > 0.5
+    assert np.array_equal(older, one(target="older"))  # the same request gives the same face
+    assert np.abs(tile(strip, 0, 3) - older).max() <= 1  # the strip's last column is the "older" image
+    assert np.abs(one(target="older", steps="0") - older).mean() > 0.1  # the identity steps move the latent
+    assert np.abs(one(target="older", source="child") - older).mean() > 0.1  # the face's own age matters
+    for data, code, text in (({"target": "90+"}, 400, "not an age bin"), ({"source": "baby"}, 400, "source"),
+                             ({"steps": "999"}, 422, "steps"), ({"direction": "AtoB"}, 400, "no direction")):
+        r = client.post(url, files={"file": ("face.png", face)}, data=data)
+        assert r.status_code == code and text in r.json()["error"], (data, r.text)
+    for name in ("truncated.png", "huge.png", "drawing.svg", "empty.png"):
+        bad, code, text = malformed()[name]
+        r = client.post(url, files={"file": (name, bad)}, data={"target": "older"})
+        assert r.status_code == code and text in r.json()["error"], (name, r.text)
+    r = client.post(f"/api/models/{ids['pix2pix']}/apply", files={"file": ("x.png", png())}, data={"target": "older"})
+    assert r.status_code == 400 and "only for ageing models" in r.json()["error"]
+
+
+def test_agecgan_stage1_is_a_noise_model_with_age_bins(client, ids):
+    url = f"/api/models/{ids['agecgan']}/sample.png"
+    child, older = (pixels(client.get(url, params={"seed": 0, "n": 4, "cls": k})) for k in (0, 2))
+    assert np.abs(child - older).mean() > 0.5
+    assert client.get(url, params={"cls": 3}).status_code == 400
+
+
 # --------------------------------------------------------------------------- fuzz
 
 
 ROUTES = ["/", "/api/models", "/api/models/{mid}", "/api/models/{mid}/sample.png", "/api/models/{mid}/interpolate.png",
-          "/api/models/{mid}/run", "/api/models/{mid}/run/{name}", "/api/models/{mid}/apply", "/static/{name}"]
-PARAMS = ["seed", "n", "cls", "truncation", "sliders", "seed_a", "seed_b", "steps", "mode", "direction"]
+          "/api/models/{mid}/run", "/api/models/{mid}/run/{name}", "/api/models/{mid}/apply", "/static/{name}",
+          "/api/models/{mid}/text.png", "/api/models/{mid}/text-interpolate.png", "/api/models/{mid}/views.png",
+          "/api/models/{mid}/turntable.gif", "/api/models/{mid}/mesh.{name}"]
+PARAMS = ["seed", "n", "cls", "truncation", "sliders", "seed_a", "seed_b", "steps", "mode", "direction", "caption",
+          "caption_a", "caption_b", "stage1", "views", "frames", "index", "threshold", "target", "source"]
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
 value = st.one_of(text, st.integers(-2**40, 2**40).map(str), st.floats(allow_nan=True).map(str),
                   st.lists(st.floats(-10, 10), max_size=8).map(lambda v: ",".join(map(str, v))))
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(route=st.sampled_from(ROUTES), mid=st.one_of(st.sampled_from(["dcgan", "cgan", "pix2pix", "srgan"]), text),
+@given(route=st.sampled_from(ROUTES), mid=st.one_of(st.sampled_from(["dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d",
+                                                                    "agecgan-encoder"]), text),
        name=text, method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
        params=st.dictionaries(st.sampled_from(PARAMS), value, max_size=5),
        body=st.one_of(st.none(), st.binary(max_size=300),
@@ -342,7 +478,7 @@ def test_fuzz_no_route_answers_5xx(client, ids, route, mid, name, method, params
     kw = {"params": params}
     if body is not None and method == "POST":
         kw["files"] = {"file": ("f.png", body)}
-        kw["data"] = {k: v for k, v in params.items() if k == "direction"}
+        kw["data"] = {k: v for k, v in params.items() if k in ("direction", "target", "source", "steps")}
     r = client.request(method, url, **kw)
     assert r.status_code < 500, (method, url, params, r.status_code, r.text[:200])
     if r.status_code >= 400 and url.startswith("/api/"):

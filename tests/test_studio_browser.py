@@ -1,7 +1,8 @@
 """The studio in a real browser: Playwright drives Debian's Chromium against `gankit serve` on a free loopback port.
 
 Pick a model, change the seed, move a latent slider, pick a class, upload an image to a translation model (file
-picker) and to an SR model (drag and drop), move the compare slider. Every check asserts that the picture on the page
+picker) and to an SR model (drag and drop), move the compare slider, type a caption for a text model, turn a 3D
+model's shapes and change their seed, drop a face on an ageing model. Every check asserts that the picture on the page
 really changed (element screenshots differ). Screenshots are kept as test artefacts under the pytest temp dir
 (``.../studio-shots/``)."""
 from __future__ import annotations
@@ -61,10 +62,11 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("studio")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(base / "cache"))
-        runs = train_runs(base, ("dcgan", "cgan", "pix2pix", "srgan"))
+        runs = train_runs(base, ("dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d", "agecgan-encoder"))
     log = base / "serve.log"
     proc, url = start_server(list(runs.values()), log, GANKIT_CACHE=str(base / "cache"))
-    yield {"url": url, "log": log, "shots": tmp_path_factory.mktemp("studio-shots"), "base": base, "pid": proc.pid}
+    yield {"url": url, "log": log, "shots": tmp_path_factory.mktemp("studio-shots"), "base": base, "pid": proc.pid,
+           "runs": runs}
     proc.terminate()
     try:
         proc.wait(10)
@@ -117,6 +119,11 @@ def pick(page, family: str) -> None:
                                   family)
     page.select_option("#model", value)
     page.wait_for_function("f => window.studio.current && window.studio.current.family === f", arg=family)
+
+
+def settled(page, img: str) -> None:
+    """The image has been shown at least once and no request for it is in flight."""
+    page.wait_for_function("id => !window.studio.pending[id] && document.getElementById(id).dataset.version", arg=img)
 
 
 def test_server_listens_on_loopback_by_default(server):
@@ -220,6 +227,83 @@ def test_refused_upload_shows_the_servers_message(page, server):
     page.set_input_files("#file", str(bad))
     page.wait_for_function("n => window.studio.errors > n", arg=errors)
     assert "only PNG, JPEG and WebP" in page.inner_text("#status")
+
+
+def test_type_a_caption_for_a_text_model(page, server):
+    pick(page, "stackgan")
+    assert page.is_visible("#text-panel") and page.is_hidden("#noise-panel") and page.is_hidden("#image-panel")
+    settled(page, "text-grid")
+    settled(page, "text-interp")
+    before = shot(page, "#text-grid")
+    v = version(page, "text-grid")
+    page.fill("#caption", "")
+    page.type("#caption", "a blue car")  # key by key, as a user types: the page waits for a pause
+    wait_new(page, "text-grid", v)
+    settled(page, "text-grid")
+    assert differs(before, shot(page, "#text-grid"), 0.2), "typing a caption did not change the images"
+    assert page.get_attribute("#download-text", "download") == "a-blue-car-seed0.png"
+    page.screenshot(path=str(server["shots"] / "studio-text.png"), full_page=True)
+
+
+def test_3d_model_turntable_appears_and_follows_the_seed(page, server):
+    from gankit import api
+
+    pick(page, "gan3d")
+    assert page.is_visible("#voxel-panel") and page.is_hidden("#noise-panel")
+    settled(page, "views")
+    # the tiny, young generator's occupancies sit near 0.5: draw the surface at a level some of them cross
+    level = float(api.load(server["runs"]["gan3d"]).sample(4, seed=0).quantile(0.85))
+    v = version(page, "views")
+    page.fill("#voxel-threshold", f"{level:.5f}")
+    page.dispatch_event("#voxel-threshold", "change")
+    wait_new(page, "views", v)
+    settled(page, "views")
+    settled(page, "turntable")
+    dims = page.eval_on_selector("#turntable", "el => [el.naturalWidth, el.naturalHeight]")
+    assert dims[0] > 96 and dims[1] > 96  # 2 x 2 shapes turning, 96 px each
+    assert page.get_attribute("#download-gif", "href").startswith("blob:")
+    before = shot(page, "#views")
+    v = version(page, "views")
+    page.fill("#voxel-seed", "5")
+    wait_new(page, "views", v)
+    settled(page, "views")
+    assert differs(before, shot(page, "#views"), 1), "changing the seed did not change the shapes"
+    assert "seed=5" in page.get_attribute("#download-mesh", "href") and "threshold=0." in page.get_attribute("#download-mesh", "href")
+    with page.expect_download() as dl:
+        page.click("#download-mesh")
+    path = dl.value.path()
+    assert dl.value.suggested_filename == "gan3d-seed5-0.obj" and Path(path).read_bytes().startswith((b"v ", b"#"))
+    page.screenshot(path=str(server["shots"] / "studio-3d.png"), full_page=True)
+
+
+def test_drop_a_face_on_an_ageing_model(page, server):
+    from PIL import ImageDraw
+
+    pick(page, "agecgan")
+    assert page.is_visible("#image-panel") and page.is_visible("#age-row") and page.is_hidden("#compare-fig")
+    face = Image.new("RGB", (40, 40), "white")
+    d = ImageDraw.Draw(face)
+    d.ellipse((3, 3, 36, 36), fill=(250, 200, 60))
+    d.ellipse((12, 13, 16, 17), fill="black")
+    d.ellipse((24, 13, 28, 17), fill="black")
+    path = server["base"] / "face.png"
+    face.save(path)
+    page.fill("#age-steps", "3")
+    v = version(page, "out-img")
+    page.set_input_files("#file", str(path))
+    wait_new(page, "out-img", v)
+    settled(page, "out-img")
+    dims = page.eval_on_selector("#out-img", "el => [el.naturalWidth, el.naturalHeight]")
+    assert dims == [4 * (2 + 4 * 18), 4 * 20]  # the input, then the three age bins
+    strip = shot(page, "#out-img")
+    v = version(page, "out-img")
+    page.select_option("#age-target", "older")
+    wait_new(page, "out-img", v)
+    settled(page, "out-img")
+    assert page.eval_on_selector("#out-img", "el => [el.naturalWidth, el.naturalHeight]") == [64, 64]
+    assert differs(strip, shot(page, "#out-img")), "picking a target age did not change the output"
+    assert page.get_attribute("#download-out", "download") == "face-agecgan.png"
+    page.screenshot(path=str(server["shots"] / "studio-age.png"), full_page=True)
 
 
 def test_run_pictures_are_shown(page):

@@ -2,5 +2,5 @@
 
 Needs the ``serve`` extra (fastapi, uvicorn, python-multipart); ``import gankit`` never imports this package.
 ``gankit.serve.app.create_app(paths)`` builds the app, ``gankit.serve.app.serve(paths)`` runs it with uvicorn;
-``gankit.serve.models`` holds the per-kind adapters (noise, translate, upscale, and extension points).
+``gankit.serve.models`` holds the per-kind adapters (noise, translate, upscale, text, voxel, age).
 """

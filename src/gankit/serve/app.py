@@ -6,7 +6,13 @@ Routes (``{mid}`` is a model id from ``GET /api/models``):
 - ``GET  /api/models``                    the model picker: family, data, step, best score, what the model can do
 - ``GET  /api/models/{mid}/sample.png``   noise models: ``seed, n, cls, truncation, sliders=a,b,...`` -> a PNG grid
 - ``GET  /api/models/{mid}/interpolate.png``  ``seed_a, seed_b, steps, cls, truncation, mode`` -> a PNG strip
-- ``POST /api/models/{mid}/apply``        image models: multipart ``file`` (+ ``direction``) -> the output PNG
+- ``POST /api/models/{mid}/apply``        image models: multipart ``file`` (+ ``direction``; ageing models:
+                                          ``target``, ``source``, ``steps``) -> the output PNG
+- ``GET  /api/models/{mid}/text.png``     text models: ``caption, seed, n, stage1`` -> a PNG grid
+- ``GET  /api/models/{mid}/text-interpolate.png``  ``caption_a, caption_b, seed, steps, stage1`` -> a PNG strip
+- ``GET  /api/models/{mid}/views.png``    voxel models: ``seed, n, cls, views, threshold`` -> shaded views of each shape
+- ``GET  /api/models/{mid}/turntable.gif``  ``seed, n, cls, frames, threshold`` -> the shapes turning (animated GIF)
+- ``GET  /api/models/{mid}/mesh.{obj|ply}``  ``seed, n, index, cls, threshold`` -> one shape as a mesh file
 - ``GET  /api/models/{mid}/run``          the run's pictures (loss curves, health report, sample grids), score cards
 - ``GET  /api/models/{mid}/run/{name}``   one of those files (only names that listing returned)
 
@@ -28,7 +34,8 @@ from starlette.exceptions import HTTPException
 
 from ..errors import GankitError
 from ..fileio import gankit_version
-from .models import MAX_SLIDER, Busy, ImageModel, NoiseModel, StudioModel, load_models, png_bytes, run_files
+from .models import (MAX_CAPTION, MAX_SLIDER, AgeModel, Busy, ImageModel, NoiseModel, StudioModel, TextModel,
+                     VoxelModel, load_models, png_bytes, run_files)
 from .uploads import Limits, UploadError, decode
 
 STATIC = Path(__file__).with_name("static")
@@ -134,7 +141,8 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
         if m is None:
             raise HTTPException(404, f"no model '{mid[:60]}' (GET /api/models lists them)")
         if kind is not None and not isinstance(m, kind):
-            what = "samples from noise" if kind is NoiseModel else "takes an uploaded image"
+            what = {NoiseModel: "samples from noise", ImageModel: "takes an uploaded image",
+                    TextModel: "draws captions", VoxelModel: "samples 3D shapes"}.get(kind, kind.__name__)
             raise HTTPException(400, f"model '{mid}' is a {m.kind} model; this route needs one that {what}")
         return m
 
@@ -178,13 +186,59 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
         return png(im)
 
     @app.post("/api/models/{mid}/apply")
-    async def apply(mid: str, file: UploadFile = File(...), direction: Optional[str] = Form(None, max_length=8)):
+    async def apply(mid: str, file: UploadFile = File(...), direction: Optional[str] = Form(None, max_length=8),
+                    target: Optional[str] = Form(None, max_length=40), source: Optional[str] = Form(None, max_length=40),
+                    steps: Optional[int] = Form(None, ge=0, le=AgeModel.max_steps)):
         m = model(mid, ImageModel)
+        age = {k: v for k, v in (("target", target), ("source", source), ("steps", steps)) if v not in (None, "")}
+        if age and not isinstance(m, AgeModel):
+            raise GankitError(f"{', '.join(age)}: only for ageing models (this is a {m.kind} model)")
         data = await file.read(limits.max_bytes + 1)
         name = (file.filename or "upload")[:80]
         im = await run_in_threadpool(decode, data, limits, name)
-        out = await run_in_threadpool(m.apply, im, direction or None)
+        out = await run_in_threadpool(m.apply, im, direction or None, **age)
         return png(out)
+
+    @app.get("/api/models/{mid}/text.png")
+    async def text(mid: str, caption: str = Query(..., max_length=MAX_CAPTION), seed: int = Query(0, ge=0, le=MAX_SEED),
+                   n: int = Query(16, ge=1, le=64), stage1: bool = False):
+        m = model(mid, TextModel)
+        return png(await run_in_threadpool(m.generate, caption, seed, n, stage1))
+
+    @app.get("/api/models/{mid}/text-interpolate.png")
+    async def text_interpolate(mid: str, caption_a: str = Query(..., max_length=MAX_CAPTION),
+                               caption_b: str = Query(..., max_length=MAX_CAPTION),
+                               seed: int = Query(0, ge=0, le=MAX_SEED), steps: int = Query(8, ge=2, le=16),
+                               stage1: bool = False):
+        m = model(mid, TextModel)
+        return png(await run_in_threadpool(m.interpolate, caption_a, caption_b, seed, steps, stage1))
+
+    @app.get("/api/models/{mid}/views.png")
+    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED), n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
+                    cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12),
+                    threshold: float = Query(0.5, gt=0, lt=1)):
+        m = model(mid, VoxelModel)
+        return png(await run_in_threadpool(m.views, seed, n, cls, views, 96, threshold))
+
+    @app.get("/api/models/{mid}/turntable.gif")
+    async def turntable(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
+                        n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
+                        cls: Optional[int] = Query(None, ge=0, le=100_000), frames: int = Query(24, ge=2, le=48),
+                        threshold: float = Query(0.5, gt=0, lt=1)):
+        m = model(mid, VoxelModel)
+        gif = await run_in_threadpool(m.turntable, seed, n, cls, frames, 96, threshold)
+        return Response(gif, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/models/{mid}/mesh.{fmt}")
+    async def mesh(mid: str, fmt: Literal["obj", "ply"], seed: int = Query(0, ge=0, le=MAX_SEED),
+                   n: int = Query(4, ge=1, le=VoxelModel.max_shapes), index: int = Query(0, ge=0),
+                   cls: Optional[int] = Query(None, ge=0, le=100_000), threshold: float = Query(0.5, gt=0, lt=1)):
+        m = model(mid, VoxelModel)
+        data = await run_in_threadpool(m.mesh, seed, n, index, cls, fmt, threshold)
+        name = f"{m.checkpoint.config['recipe']}-seed{seed}-{index}.{fmt}"
+        media = "model/obj" if fmt == "obj" else "application/octet-stream"
+        return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                                         "Cache-Control": "no-store"})
 
     @app.get("/api/models/{mid}/run")
     async def run_info(mid: str):

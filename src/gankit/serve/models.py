@@ -1,13 +1,16 @@
 """What the studio can do with a checkpoint: one small adapter class per *kind* of model.
 
-- ``NoiseModel``: noise -> image families (mlp-gan, dcgan, lsgan, cgan): a seeded grid, latent sliders along fixed
-  random directions, truncation, class picking, interpolation between two seeds (``gankit.api``).
+- ``NoiseModel``: noise -> image families (mlp-gan, dcgan, lsgan, cgan, agecgan stage 1): a seeded grid, latent
+  sliders along fixed random directions, truncation, class picking, interpolation between two seeds (``gankit.api``).
 - ``TranslateModel``: image -> image (pix2pix, cyclegan) through ``gankit.translate`` (as ``gankit translate``).
 - ``UpscaleModel``: x4 super-resolution (srgan) through the same tiled upscaler as ``gankit upscale``.
+- ``TextModel``: caption -> images (stackgan), as ``gankit text2img``.
+- ``VoxelModel``: noise -> voxel shapes (gan3d): shaded views, a turntable GIF, OBJ/PLY meshes, as ``gankit voxels``.
+- ``AgeModel``: an uploaded face re-aged (agecgan stage 2), as ``gankit age``.
 
-``TextModel``, ``VoxelModel`` and ``AgeModel`` are extension points for families that are not in this tree yet;
-they refuse to load with a clear message instead of pretending. ``KINDS`` maps a recipe name to its adapter; a
-recipe not listed there that samples from noise (``use_instead`` is None) is a ``NoiseModel``.
+``KINDS`` maps a recipe name to its adapter (``kind_for``); a recipe not listed there that samples from noise
+(``use_instead`` is None) is a ``NoiseModel``. The last three reach their family through one loader function each
+(``load_text``, ``load_voxels``, ``load_age``), so family-specific code stays in this file.
 
 Each adapter is loaded once per checkpoint and shared by all requests. ``Gate`` serialises the work on one model
 (a forward pass is not re-entrant: ``Recipe.sample`` flips train/eval mode) and bounds the queue in front of it.
@@ -288,47 +291,251 @@ def upscale(model, im: Image.Image, device) -> Image.Image:
         return upscale_image(model, im, tile=128, overlap=16, device=device)
 
 
-# --------------------------------------------------------------------------- extension points (not served yet)
+# --------------------------------------------------------------------------- text -> image (stackgan)
+#
+# The three families below are reached through one small loader function each (``load_text``, ``load_voxels``,
+# ``load_age``): the only places that know the families' own APIs, so a change there is a change here only.
+
+MAX_CAPTION = 200  # characters
 
 
-class _NotYet(StudioModel):
-    expects: ClassVar[str] = ""
+def load_text(path, device: str = "cpu"):
+    """A StackGAN checkpoint as ``models.stackgan.TextToImage`` (EMA G when present), as ``gankit text2img``."""
+    from ..models.stackgan import text_to_image
+    from ..train import checkpoint as ckpt
 
-    def __init__(self, ident, checkpoint, gate, device="cpu"):
-        raise GankitError(f"{checkpoint.path}: the studio cannot serve {checkpoint.config['recipe']} checkpoints yet "
-                          f"({type(self).__name__} is an unfinished extension point: it needs {self.expects})")
+    c = ckpt.load(path)
+    return text_to_image(c.config, c.state, c.tensors, device, ema=True)
 
 
-class TextModel(_NotYet):
-    """Text -> image (stackgan). To implement: a text box on the page (``GET .../text.png?caption=&seed=&n=``) and an
-    adapter holding the loaded text-to-image model: a caption embedder ``embed(captions: list[str]) -> Tensor`` (the
-    sentence encoder the run was trained with) and ``generate(embedding, seed) -> images in [-1, 1]``. The stackgan
-    branch has these as ``models.stackgan.text_to_image(config, state, tensors, device, ema) -> TextToImage`` with
-    ``.embed(captions)``, ``.generate(emb, seed=...)`` and ``__call__(captions, n, seed)``."""
+def _caption(text: str | None, name: str = "caption") -> str:
+    text = (text or "").strip()
+    if not text:
+        raise GankitError(f"{name}: type a caption, e.g. 'a red apple'")
+    if len(text) > MAX_CAPTION:
+        raise GankitError(f"{name}: at most {MAX_CAPTION} characters, got {len(text)}")
+    return text
+
+
+class TextModel(StudioModel):
+    """Caption -> a grid of ``n`` images (each its own z and CA epsilon from ``seed``); a walk between two captions'
+    embeddings (slerp) with each row's noise held fixed. Any caption works: the run's own text encoder embeds it."""
 
     kind = "text"
-    expects = "a caption embedder embed(captions) and generate(embedding, seed), e.g. models.stackgan.text_to_image"
+
+    def __init__(self, ident, checkpoint, gate, device="cpu"):
+        super().__init__(ident, checkpoint, gate)
+        self.model = load_text(checkpoint.path, device)
+
+    def info(self):
+        o = self.model.recipe.opts
+        return {**super().info(), "stage": o.stage, "text_encoder": o.text_encoder, "ema": self.model.ema,
+                "max_caption": MAX_CAPTION}
+
+    def _stage1(self, stage1: bool) -> bool:
+        if stage1 and self.model.stage != "stage2":
+            raise GankitError("stage1: only a stage-II model has stage-I images to show")
+        return stage1
+
+    def generate(self, caption: str, seed: int = 0, n: int = 16, stage1: bool = False) -> Image.Image:
+        from ..viz.grid import grid_image
+
+        caption, stage1 = _caption(caption), self._stage1(stage1)
+        with self.gate.turn():
+            emb = self.model.embed([caption]).repeat_interleave(n, 0)
+            images = self.model.generate(emb, seed, stage1=stage1)
+        return upscale_small(grid_image(images, max(1, round(math.sqrt(n)))), images.shape[-1])
+
+    def interpolate(self, caption_a: str, caption_b: str, seed: int = 0, steps: int = 8,
+                    stage1: bool = False) -> Image.Image:
+        """One row of ``steps`` frames from caption A to caption B (slerp of the embeddings, the same noise)."""
+        from .. import api
+        from ..viz.grid import grid_image
+
+        a, b, stage1 = _caption(caption_a, "caption_a"), _caption(caption_b, "caption_b"), self._stage1(stage1)
+        r = self.model.recipe
+        with self.gate.turn():
+            e = self.model.embed([a, b])
+            t = torch.linspace(0, 1, steps, device=e.device)[:, None]
+            emb = api.slerp(e[:1].expand(steps, -1), e[1:].expand(steps, -1), t)
+            noise = r.noise(1, torch.Generator(r.device).manual_seed(seed))
+            noise = {k: v.expand(steps, -1) for k, v in noise.items()}
+            images = self.model.generate(emb, noise=noise, stage1=stage1)
+        return upscale_small(grid_image(images, steps), images.shape[-1])
 
 
-class VoxelModel(_NotYet):
-    """Noise -> voxels (gan3d, N x 1 x D x H x W in [0, 1]). To implement: ``recipe.sample(G, z, label)`` returns the
-    voxels; the adapter turns one into a mesh (marching cubes: ``skimage.measure.marching_cubes`` or ``trimesh``) sent
-    to the page as vertices + faces for a rotating view (or renders a turntable of PNGs with ``gankit.viz``), and
-    offers the mesh as an OBJ/STL download. Note ``api.load`` expects an image shape (C, H, W): the adapter must
-    build the recipe from the checkpoint's 4-D shape itself."""
+# --------------------------------------------------------------------------- noise -> voxels (gan3d)
+
+MESH_FORMATS = ("obj", "ply")
+
+
+def load_voxels(path, device: str = "cpu"):
+    """A gan3d checkpoint as ``api.Generator`` (EMA G when present), as ``gankit voxels``: ``sample`` gives
+    N x 1 x D x H x W occupancies in [0, 1]."""
+    from .. import api
+
+    return api.load(path, device=device)
+
+
+def mesh_bytes(vol, fmt: str, threshold: float = 0.5) -> bytes | None:
+    """One grid -> OBJ/PLY bytes through ``gankit voxels``' mesher (marching cubes, cleaned); None when empty."""
+    from ..data.meshes import voxels_to_mesh
+
+    mesh = voxels_to_mesh(vol, threshold)
+    if mesh is None:
+        return None
+    data = mesh.export(file_type=fmt)
+    return data.encode() if isinstance(data, str) else data
+
+
+class VoxelModel(StudioModel):
+    """Seed (+ class) -> shapes, shown as shaded renders from ``gankit.viz.voxels``: a still strip of views around
+    each shape and an animated turntable GIF; any shape as an OBJ/PLY mesh."""
 
     kind = "voxel"
-    expects = "recipe.sample(G, z) -> N x 1 x D x H x W voxels and a mesh or turntable renderer"
+    max_shapes = 9
+
+    def __init__(self, ident, checkpoint, gate, device="cpu"):
+        super().__init__(ident, checkpoint, gate)
+        self.gen = load_voxels(checkpoint.path, device)
+        self.recipe = self.gen.recipe
+
+    def info(self):
+        return {**super().info(), "conditional": bool(self.recipe.conditional),
+                "classes": self.gen.classes if self.recipe.conditional else [], "ema": self.gen.ema,
+                "resolution": int(self.recipe.shape[-1]), "max_shapes": self.max_shapes,
+                "mesh_formats": list(MESH_FORMATS)}
+
+    def voxels(self, seed: int, n: int = 4, cls: int | None = None) -> torch.Tensor:
+        if not 1 <= n <= self.max_shapes:
+            raise GankitError(f"n must be between 1 and {self.max_shapes}, got {n}")
+        if cls is not None and not self.recipe.conditional:
+            raise GankitError(f"{self.recipe.name} is not class-conditional: leave 'cls' out")
+        with self.gate.turn():
+            return self.gen.sample(n, seed=seed, cls=cls).float().cpu()
+
+    def views(self, seed: int, n: int = 4, cls: int | None = None, views: int = 6, size: int = 96,
+              threshold: float = 0.5) -> Image.Image:
+        """One row per shape, ``views`` azimuths around it (the first is the training grids' camera); the surface is
+        drawn where the occupancy crosses ``threshold`` (as ``gankit voxels --threshold``)."""
+        from ..viz.grid import grid_image
+        from ..viz.voxels import render
+
+        vox = self.voxels(seed, n, cls)
+        frames = [render(vox, size, azimuth=-60 + 360 * k / views, threshold=_level(threshold)) for k in range(views)]
+        return grid_image(torch.stack(frames, 1).flatten(0, 1), views)
+
+    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96,
+                  threshold: float = 0.5) -> bytes:
+        """An animated GIF of the shapes turning once (in about 2 s whatever ``frames``), side by side."""
+        import io
+
+        from ..viz.voxels import turntable_frames
+
+        imgs = turntable_frames(self.voxels(seed, n, cls), frames, size, threshold=_level(threshold))
+        buf = io.BytesIO()
+        imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=round(1920 / frames), loop=0)
+        return buf.getvalue()
+
+    def mesh(self, seed: int, n: int = 4, index: int = 0, cls: int | None = None, fmt: str = "obj",
+             threshold: float = 0.5) -> bytes:
+        """Shape ``index`` of the ``n`` drawn for ``seed`` as a mesh file."""
+        if fmt not in MESH_FORMATS:
+            raise GankitError(f"format must be one of {', '.join(MESH_FORMATS)}, got '{fmt}'")
+        if not 0 <= index < n:
+            raise GankitError(f"index must be in 0..{n - 1}, got {index}")
+        data = mesh_bytes(self.voxels(seed, n, cls)[index, 0].numpy(), fmt, _level(threshold))
+        if data is None:
+            raise GankitError(f"shape {index} of seed {seed} is empty: no voxel above {threshold}")
+        return data
 
 
-class AgeModel(_NotYet):
-    """Face ageing (agecgan: image + target age bin -> image). To implement: an upload plus an age-bin picker and
-    ``ImageModel.apply(im, target)``; the agecgan branch's ``models.agecgan.load_model(path) -> AgeModel`` offers
-    ``latents(x, y0)`` (encode + identity-preserving optimisation), ``reage(z, targets)`` and ``strip(x, y0)`` (every
-    age bin in a row). Its optimisation takes many G steps: give the adapter a step budget and keep the gate's wait."""
+def _level(threshold: float) -> float:
+    if not (math.isfinite(threshold) and 0 < threshold < 1):
+        raise GankitError(f"threshold must be in (0, 1), got {threshold}")
+    return threshold
+
+
+# --------------------------------------------------------------------------- face ageing (agecgan, stage 2)
+
+
+def load_age(path, device: str = "cpu"):
+    """A stage-2 agecgan checkpoint as ``models.agecgan.AgeModel`` (G, E, identity embedder), as ``gankit age``."""
+    from ..models.agecgan import load_model
+
+    return load_model(path, device)
+
+
+class AgeModel(ImageModel):
+    """An uploaded face -> re-aged to one target bin, or to every bin as a strip (input first), as ``gankit age``:
+    encode (E), optimise the latent for identity (``steps``), draw G at the target ages. Photo models crop the largest
+    face first (dlib), emoji models take the whole picture. Stage-1 agecgan checkpoints are noise models."""
 
     kind = "age"
-    expects = "an age model with latents(x, y0) and reage(z, targets), e.g. models.agecgan.load_model"
+    max_steps = 200  # latent optimisation steps one request may ask for (each is a G forward and backward)
+
+    def __init__(self, ident, checkpoint, gate, device="cpu"):
+        super().__init__(ident, checkpoint, gate)
+        self.model = load_age(checkpoint.path, device)
+        self.device = device
+        self.classes = list(self.model.classes)
+        self.photo = self.model.opts.identity != "emoji"
+
+    def info(self):
+        return {**super().info(), "classes": self.classes, "source": self.classes[len(self.classes) // 2],
+                "steps": self.model.opts.latent_steps, "max_steps": self.max_steps, "detect_faces": self.photo,
+                "size": int(self.model.shape[-1]), "max_input_pixels": self.max_input_pixels}
+
+    def _bin(self, name: str | None, key: str, default: int) -> int:
+        if name is None or name == "":
+            return default
+        if name in self.classes:
+            return self.classes.index(name)
+        raise GankitError(f"{key}: '{name[:20]}' is not an age bin of this model ({', '.join(self.classes)})")
+
+    def face(self, im: Image.Image) -> torch.Tensor:
+        """The upload as the model's input: 1 x C x S x S in [-1, 1] (alpha on white; photo models: the face)."""
+        from ..data.images import square_resize, to_float, to_tensor_u8
+
+        if im.mode == "RGBA":
+            canvas = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(canvas, im)
+        im = im.convert("RGB")
+        if self.photo:  # the crop `gankit age` makes; its "use --no-detect" advice is for the command line
+            from ..cli_age import crop_face
+
+            try:
+                im = crop_face(im)
+            except GankitError:
+                raise GankitError("no face found in the upload (dlib's frontal face detector): this model was trained "
+                                  "on face crops; upload a picture with one clear frontal face") from None
+        x = to_float(to_tensor_u8(square_resize(im, self.model.shape[-1])))
+        if self.model.shape[0] == 1:
+            x = x.mean(0, keepdim=True)
+        return x[None].to(self.device)
+
+    def apply(self, im, direction=None, target: str | None = None, source: str | None = None,
+              steps: int | None = None) -> Image.Image:
+        """``target`` a bin name (one image) or None / ``all`` (the strip); ``source`` the input's own bin
+        (default the middle one, as ``gankit age``)."""
+        from ..viz.grid import grid_image
+
+        if direction:
+            raise GankitError("an ageing model has no direction; use target")
+        self.check_size(im)
+        k = len(self.classes)
+        one = None if target in (None, "", "all") else self._bin(target, "target", 0)
+        y0 = self._bin(source, "source", k // 2)
+        steps = self.model.opts.latent_steps if steps is None else steps
+        if not 0 <= steps <= self.max_steps:
+            raise GankitError(f"steps must be between 0 and {self.max_steps}, got {steps}")
+        x = self.face(im)
+        with self.gate.turn():
+            z = self.model.latents(x, torch.tensor([y0], device=x.device), steps)
+            bins = [one] if one is not None else list(range(k))
+            outs = [self.model.reage(z, torch.tensor([b], device=x.device)) for b in bins]
+        images = torch.cat(([] if one is not None else [x.float()]) + [o.float() for o in outs]).cpu()
+        return upscale_small(grid_image(images, images.shape[0], pad=0 if one is not None else 2), images.shape[-1])
 
 
 KINDS: dict[str, type[StudioModel]] = {
@@ -337,8 +544,12 @@ KINDS: dict[str, type[StudioModel]] = {
 }
 
 
-def kind_for(recipe: str) -> type[StudioModel]:
-    """The adapter class for a recipe name: ``KINDS``, else ``NoiseModel`` for a family that samples from noise."""
+def kind_for(recipe: str, config: dict | None = None) -> type[StudioModel]:
+    """The adapter class for a recipe name (and the checkpoint's ``config``): ``KINDS``, else ``NoiseModel`` for a
+    family that samples from noise. An agecgan stage-1 checkpoint (``model.stage: gan``) has no encoder yet: it is a
+    class-conditional noise model whose classes are the age bins."""
+    if recipe == "agecgan" and ((config or {}).get("model") or {}).get("stage") == "gan":
+        return NoiseModel
     if recipe in KINDS:
         return KINDS[recipe]
     from ..models import recipe_class
@@ -369,5 +580,5 @@ def load_models(paths, device: str = "cpu", max_queue: int = 8, wait_s: float = 
         data = str((c.state.get("data_info") or {}).get("name") or "data").rstrip("/").split("/")[-1]
         slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in f"{recipe}-{data}")[:40]
         ident = f"{len(models)}-{slug}"
-        models[ident] = kind_for(recipe)(ident, c, Gate(max_queue, wait_s), device=device)
+        models[ident] = kind_for(recipe, c.config)(ident, c, Gate(max_queue, wait_s), device=device)
     return models

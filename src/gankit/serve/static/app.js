@@ -2,6 +2,7 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const studio = { models: [], current: null, renders: 0, errors: 0, pending: {}, timers: {} };
+const IMAGE_KINDS = ["translate", "upscale", "age"];  // an uploaded picture goes in
 window.studio = studio;
 
 function status(msg, isError) {
@@ -54,7 +55,7 @@ function later(key, fn, ms) {
 function api(path) { return `/api/models/${encodeURIComponent(studio.current.id)}${path}`; }
 
 function describe(m) {
-  let s = `${m.family} · ${m.data_label} · step ${m.step}`;
+  let s = `${m.family}${m.preset ? ` (${m.preset})` : ""} · ${m.data_label} · step ${m.step}`;
   if (m.best && m.best.fid !== undefined && m.best.fid !== null) s += ` · best FID ${Number(m.best.fid).toFixed(2)}`;
   return s;
 }
@@ -106,24 +107,123 @@ function setupNoise(m) {
   refreshInterp();
 }
 
+// ------------------------------------------------------------------ text models
+function refreshText() {
+  if (studio.current.kind !== "text") return null;
+  const caption = $("caption").value.trim();
+  if (!caption) { status("type a caption", true); return null; }
+  const q = new URLSearchParams({ caption, seed: $("text-seed").value || "0", n: $("text-count").value });
+  if ($("stage1").checked) q.set("stage1", "true");
+  const slug = caption.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "caption";
+  return showImage("text-grid", api(`/text.png?${q}`), null, "download-text", `${slug}-seed${q.get("seed")}.png`);
+}
+
+function refreshTextInterp() {
+  if (studio.current.kind !== "text") return null;
+  const a = $("caption").value.trim(), b = $("caption-b").value.trim();
+  if (!a || !b) return null;
+  const q = new URLSearchParams({ caption_a: a, caption_b: b, seed: $("text-seed").value || "0", steps: $("text-frames").value });
+  if ($("stage1").checked) q.set("stage1", "true");
+  return showImage("text-interp", api(`/text-interpolate.png?${q}`), null, "download-text-interp", "caption-walk.png");
+}
+
+function setupText(m) {
+  $("stage1-row").hidden = m.stage !== "stage2";
+  $("stage1").checked = false;
+  refreshText();
+  refreshTextInterp();
+}
+
+// ------------------------------------------------------------------ 3D (voxel) models
+function voxelQuery() {
+  const q = new URLSearchParams({ seed: $("voxel-seed").value || "0", n: $("voxel-count").value,
+    threshold: $("voxel-threshold").value || "0.5" });
+  if (studio.current.conditional && $("voxel-class").value !== "") q.set("cls", $("voxel-class").value);
+  return q;
+}
+
+function meshUrl() {
+  const q = voxelQuery();
+  q.set("index", $("mesh-index").value || "0");
+  return api(`/mesh.${$("mesh-format").value}?${q}`);
+}
+
+function refreshVoxels() {
+  if (studio.current.kind !== "voxel") return null;
+  const q = voxelQuery();
+  const n = Number(q.get("n"));
+  const sel = $("mesh-index");
+  const keep = Math.min(Number(sel.value || 0), n - 1);
+  sel.innerHTML = Array.from({ length: n }, (_, i) => `<option value="${i}">${i + 1}</option>`).join("");
+  sel.value = String(keep);
+  $("download-mesh").href = meshUrl();
+  const stem = `${studio.current.family}-seed${q.get("seed")}`;
+  const t = new URLSearchParams(q);
+  t.set("frames", "16");  // 16 renders per shape keep a seed change quick; the API's default is 24
+  showImage("turntable", api(`/turntable.gif?${t}`), null, "download-gif", `${stem}-turntable.gif`);
+  return showImage("views", api(`/views.png?${q}`), null, "download-views", `${stem}-views.png`);
+}
+
+async function downloadMesh(e) {
+  e.preventDefault();
+  const url = meshUrl();
+  try {
+    const resp = await fetch(url);
+    if (!resp.ok) await fail(resp);
+    const src = URL.createObjectURL(await resp.blob());
+    const a = document.createElement("a");
+    a.href = src;
+    a.download = `${studio.current.family}-seed${$("voxel-seed").value || 0}-${$("mesh-index").value}.${$("mesh-format").value}`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(src), 10000);
+    status("");
+  } catch (err) { status(err.message, true); }
+}
+
+function setupVoxel(m) {
+  $("voxel-class-row").hidden = !m.conditional;
+  const sel = $("voxel-class");
+  sel.innerHTML = '<option value="">one per shape</option>';
+  (m.classes || []).forEach((c, i) => { const o = document.createElement("option"); o.value = String(i); o.textContent = `${i}: ${c}`; sel.appendChild(o); });
+  refreshVoxels();
+}
+
 // ------------------------------------------------------------------ image models
 function setupImage(m) {
   const dirs = m.directions || [];
   $("direction-row").hidden = dirs.length < 2;
   $("direction").innerHTML = dirs.map((d) => `<option>${d}</option>`).join("");
+  const age = m.kind === "age";
+  $("age-row").hidden = !age;
+  $("compare-fig").hidden = age;  // the output is a square crop at the model's size: no pixel-aligned compare
+  if (age) {
+    const opts = (m.classes || []).map((c) => `<option>${c}</option>`).join("");
+    $("age-target").innerHTML = '<option value="all">every age (strip, input first)</option>' + opts;
+    $("age-source").innerHTML = opts;
+    $("age-source").value = m.source;
+    $("age-steps").max = String(m.max_steps);
+    $("age-steps").value = String(m.steps);
+  }
   const mp = (m.max_input_pixels / 1e6).toFixed(2);
-  $("limits").textContent = m.kind === "upscale"
-    ? `enlarges x${m.scale}; inputs up to ${mp} megapixels`
+  $("limits").textContent = m.kind === "upscale" ? `enlarges x${m.scale}; inputs up to ${mp} megapixels`
+    : age ? `re-ages a face (${m.detect_faces ? "the largest face is cropped first" : "the whole picture"}, at ${m.size} px); inputs up to ${mp} megapixels`
     : `translates ${dirs.join(" / ")}; inputs up to ${mp} megapixels`;
   for (const id of ["in-img", "out-img", "cmp-in", "cmp-out"]) { $(id).removeAttribute("src"); }
   studio.file = null;
 }
 
 async function runImage() {
-  if (!studio.file || studio.current.kind === "noise") return null;
+  if (!studio.file || !IMAGE_KINDS.includes(studio.current.kind)) return null;
   const form = new FormData();
   form.append("file", studio.file, studio.file.name || "upload.png");
   if (!$("direction-row").hidden) form.append("direction", $("direction").value);
+  if (studio.current.kind === "age") {
+    form.append("target", $("age-target").value);
+    form.append("source", $("age-source").value);
+    form.append("steps", $("age-steps").value || "0");
+  }
   const stem = (studio.file.name || "image").replace(/\.[^.]*$/, "");
   const src = await showImage("out-img", api("/apply"), { method: "POST", body: form }, "download-out",
     `${stem}-${studio.current.family}.png`);
@@ -149,6 +249,7 @@ function setupDrop() {
   drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); takeFile(e.dataTransfer.files[0]); });
   $("file").addEventListener("change", (e) => takeFile(e.target.files[0]));
   $("direction").addEventListener("change", runImage);
+  for (const id of ["age-target", "age-source", "age-steps"]) $(id).addEventListener("change", runImage);
   const pos = () => { $("cmp-out").style.clipPath = `inset(0 0 0 ${$("compare-pos").value}%)`; };
   $("compare-pos").addEventListener("input", pos);
   pos();
@@ -202,8 +303,13 @@ function pick(id) {
   $("model-info").textContent = `${m.kind} model · ${m.preset || ""} preset · ${m.shape ? m.shape.join("×") : ""}` +
     (m.ema ? " · EMA weights" : "");
   $("noise-panel").hidden = m.kind !== "noise";
-  $("image-panel").hidden = !(m.kind === "translate" || m.kind === "upscale");
-  if (m.kind === "noise") setupNoise(m); else setupImage(m);
+  $("text-panel").hidden = m.kind !== "text";
+  $("voxel-panel").hidden = m.kind !== "voxel";
+  $("image-panel").hidden = !IMAGE_KINDS.includes(m.kind);
+  if (m.kind === "noise") setupNoise(m);
+  else if (m.kind === "text") setupText(m);
+  else if (m.kind === "voxel") setupVoxel(m);
+  else setupImage(m);
   loadRun();
 }
 
@@ -220,6 +326,17 @@ async function init() {
   $("truncation").addEventListener("input", () => { $("truncation-value").textContent = Number($("truncation").value).toFixed(2); later("grid", () => { refreshGrid(); refreshInterp(); }); });
   $("reset-sliders").addEventListener("click", () => { document.querySelectorAll("#sliders input").forEach((el) => { el.value = "0"; el.nextElementSibling.textContent = "0.0"; }); refreshGrid(); });
   for (const id of ["seed-b", "frames", "mode"]) $(id).addEventListener("change", refreshInterp);
+  $("caption").addEventListener("input", () => later("text", () => { refreshText(); refreshTextInterp(); }, 300));
+  $("text-seed").addEventListener("input", () => later("text", () => { refreshText(); refreshTextInterp(); }));
+  $("text-count").addEventListener("change", refreshText);
+  $("stage1").addEventListener("change", () => { refreshText(); refreshTextInterp(); });
+  $("caption-b").addEventListener("input", () => later("text-interp", refreshTextInterp, 300));
+  $("text-frames").addEventListener("change", refreshTextInterp);
+  $("voxel-seed").addEventListener("input", () => later("voxels", refreshVoxels, 200));
+  $("voxel-random").addEventListener("click", () => { $("voxel-seed").value = String(Math.floor(Math.random() * 1e6)); refreshVoxels(); });
+  for (const id of ["voxel-count", "voxel-class", "voxel-threshold"]) $(id).addEventListener("change", refreshVoxels);
+  for (const id of ["mesh-index", "mesh-format"]) $(id).addEventListener("change", () => { $("download-mesh").href = meshUrl(); });
+  $("download-mesh").addEventListener("click", downloadMesh);
   setupDrop();
   if (studio.models.length) pick(studio.models[0].id);
   studio.ready = true;
