@@ -461,7 +461,7 @@ def _level(threshold: float) -> float:
 
 def load_age(path, device: str = "cpu"):
     """A stage-2 agecgan checkpoint as ``models.agecgan.AgeModel`` (G, E, identity embedder), as ``gankit age``."""
-    from ..models.agecgan import load_model
+    from ..ageing import load_model
 
     return load_model(path, device)
 
