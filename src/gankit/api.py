@@ -75,8 +75,8 @@ def load(path, device: str = "cpu", ema: bool = True) -> Generator:
     """The generator of a checkpoint (its EMA copy when it has one and ``ema``)."""
     c, cls = read(path)
     if cls.use_instead:
-        raise GankitError(f"{c.path}: a {cls.name} checkpoint maps images to images, it does not sample from "
-                          f"noise; use: {cls.use_instead}")
+        raise GankitError(f"{c.path}: a {cls.name} checkpoint does not sample images from noise alone; "
+                          f"use: {cls.use_instead}")
     loaded = load_recipe(c, device, ema)
     return Generator(loaded.recipe, loaded.nets["G"], c, "G" in loaded.ema)
 
