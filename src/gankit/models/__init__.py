@@ -9,9 +9,10 @@ from .dcgan import DCGAN
 from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
+from .r3gan import R3GAN
 from .srgan import SRGAN
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN}
+RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "r3gan": R3GAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:
