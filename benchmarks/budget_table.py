@@ -51,6 +51,11 @@ def run_one(recipe: str, data: str, minutes: float, seed: int, n: int, out: Path
         cpu = time.process_time() - tr._cpu0
         row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": tr.step,
                "cpu_s": round(cpu, 1), "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {}}
+        from gankit import api
+        from gankit.viz.grid import save_grid
+
+        gen = api.load(run)  # the final grid beside the JSON, to look at
+        save_grid(gen.sample(64, seed=0), out.with_suffix(".png"), 8)
         for spec in extractors_for(data):
             r = metrics.evaluate(run, metrics="fid,kid,pr", n=n, extractor=spec)
             row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}

@@ -28,7 +28,7 @@ class Options:
     latent_dim: int = 64
     conditional: bool = False
     embed_dim: int = 32
-    widths: list[int] = field(default_factory=lambda: [128, 96, 64])  # G: one per resolution, D mirrors
+    widths: list[int] = field(default_factory=lambda: [64, 64, 32])  # G: one per resolution, D mirrors
     blocks: int = 1  # residual blocks per resolution
     expansion: int = 2  # inverted-bottleneck width factor
     group_width: int = 16  # channels per group of the 3x3 convs
