@@ -1,7 +1,7 @@
 """The first 20 steps' losses of every default preset at seed 0, recorded before a refactor and compared after.
 
-``python tests/golden_losses.py --record`` rewrites ``tests/data/golden_losses.json`` (only when a change is
-meant to alter the numbers: say so in the commit); ``tests/test_golden_losses.py`` trains the same runs and
+``python tests/golden_losses.py --record [RECIPE...]`` rewrites ``tests/data/golden_losses.json`` (only when a change
+is meant to alter the numbers, and only for that recipe: say so in the commit); ``tests/test_golden_losses.py`` trains the same runs and
 compares, bit for bit in fp32 and within the fast-path tolerance at the preset's own precision.
 """
 from __future__ import annotations
@@ -50,13 +50,15 @@ def losses_of(recipe: str, precision: str) -> dict[str, list[float]]:
     return out
 
 
-def record() -> None:
-    data = {f"{r}/{p}": losses_of(r, p) for r in RUNS for p in PRECISIONS}
+def record(recipes=None) -> None:
+    """Rewrite the record of ``recipes`` (all by default), keeping the others."""
+    data = json.loads(PATH.read_text()) if PATH.exists() and recipes else {}
+    data.update({f"{r}/{p}": losses_of(r, p) for r in (recipes or RUNS) for p in PRECISIONS})
     PATH.write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":
     if "--record" in sys.argv:
-        record()
+        record([a for a in sys.argv[1:] if a != "--record"])
     else:
         print(json.dumps({r: losses_of(r, "fp32") for r in sys.argv[1:] or RUNS}, indent=1))

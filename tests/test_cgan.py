@@ -7,15 +7,16 @@ from gankit.models import resolve_config
 from gankit.config import DataConfig
 from gankit.data import load
 from gankit.models import recipe_class
+from gankit.train.health import mean_pairwise_distance
 
 from conftest import gankit, needs_fmnist
 
 TINY = ["model.g_base=64", "model.g_channels=[32,16]", "model.d_channels=[32,64]", "model.embed_dim=16"]
 
 
-@pytest.mark.parametrize("cond", ["projection", "concat"])
-def test_conditional_nets_and_class_grid(cond):
-    cfg = resolve_config("cgan", "default", overrides=TINY + [f"model.d_cond={cond}", "train.grid=4"])
+@pytest.mark.parametrize("cond,g_cond", [("projection", "cbn"), ("concat", "input")])
+def test_conditional_nets_and_class_grid(cond, g_cond):
+    cfg = resolve_config("cgan", "default", overrides=TINY + [f"model.d_cond={cond}", f"model.g_cond={g_cond}", "train.grid=4"])
     r = recipe_class("cgan")(cfg, (1, 28, 28), 10)
     r.gen = torch.Generator().manual_seed(0)
     fixed = r.fixed_inputs(None, 16, torch.Generator().manual_seed(0))
@@ -27,6 +28,13 @@ def test_conditional_nets_and_class_grid(cond):
     a, b = r.D(x, torch.tensor([0, 0, 0])), r.D(x, torch.tensor([5, 5, 5]))
     assert not torch.allclose(a, b)  # D's verdict depends on the class
     r.train_step({"image": x * 2 - 1, "label": torch.tensor([1, 2, 3])})
+    if g_cond == "cbn":  # z reaches every up-sampling stage: each stage's norm changes with z alone
+        G = r.G.eval()
+        lab = torch.tensor([2, 2])
+        z = torch.randn(2, cfg.model.latent_dim)
+        e = G.embed(lab)
+        gains = [n.gain(torch.cat([z, e], 1)) for n in G.norms]
+        assert len(gains) == 2 and all(not torch.allclose(g[0], g[1]) for g in gains)
 
 
 def test_cgan_needs_labels():
@@ -61,6 +69,14 @@ def test_generated_samples_are_of_the_requested_class(tmp_path):
             pred = clf(gen.sample(50, seed=c, cls=c).flatten(1)).argmax(1)
             hits.append((pred == c).float().mean().item())
     assert sum(hits) / 10 > 0.5, hits  # chance is 0.1
+    # diverse within each class (issue 18: a G that ignores z draws one image per class and scores 0 here)
+    ratios = []
+    for c in range(10):
+        real = test.batch(torch.nonzero(test.labels == c).flatten()[:16])["image"]
+        ratios.append(mean_pairwise_distance(gen.sample(16, seed=100 + c, cls=c)) / mean_pairwise_distance(real))
+    # at least half the real variety on average over the classes (16 samples each is noisy per class), and no
+    # class below health.md's collapse threshold
+    assert sum(ratios) / 10 >= 0.5 and min(ratios) >= 0.25, [round(r, 2) for r in ratios]
     out = tmp_path / "three.png"
     p = gankit("sample", run, "-n", "8", "--class", "3", "--out", out)
     assert out.exists() and "grid" in p.stdout

@@ -121,3 +121,56 @@ def test_persistent_nan_stops_after_k_rollbacks_with_a_clear_message(tmp_path):
     assert [e["lr"]["G"] for e in tr.health.rollbacks] == pytest.approx([1e-4, 5e-5])
     text = (tr.run_dir / "health.md").read_text()
     assert "STOPPED" in text and "**divergence: YES**" in text
+
+
+def test_per_class_collapse_unit():
+    """A bank varied across classes but constant within each: the whole-bank ratio looks healthy, the per-class
+    one flags every class; real-like samples flag none."""
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(200, 1, 16, 16, generator=g) * 2 - 1
+    labels = torch.arange(200) % 4
+
+    class Data:
+        def __len__(self):
+            return 200
+
+        def batch(self, idx, device, gen):
+            return {"image": real[idx]}
+    Data.labels = labels
+    bank = torch.arange(4).repeat_interleave(8)
+    h = HealthMonitor()
+    out = h.on_grid(10, real[bank], Data(), {"z": 0, "label": bank})  # class c -> always the same image
+    assert out["health/diversity_class_min"] == 0.0 and out["health/diversity"] > 0.5
+    f = h.findings()
+    assert not f["collapse suspected"][0] and f["collapse within a class"][0]
+    assert "classes [0, 1, 2, 3] collapsed" in f["collapse within a class"][1]
+    h2 = HealthMonitor()
+    h2.on_grid(10, real[100:132], Data(), {"z": 0, "label": labels[100:132]})
+    assert h2.by_class[-1][1][0] == pytest.approx(1.0, abs=0.15) and not h2.findings()["collapse within a class"][0]
+
+
+@needs_fmnist
+def test_conditional_generator_ignoring_z_is_flagged(tmp_path):
+    """cgan whose G ignores z (the z columns of its first layer held at zero): health.md flags collapse within
+    classes."""
+    cfg = resolve_config("cgan", "default", overrides=[
+        "data.limit=256", "train.batch_size=32", "train.steps=40", "train.sample_every=20", "train.log_every=10",
+        "train.grid=4", "model.g_cond=input", "model.g_base=32", "model.g_channels=[16,8]",
+        "model.d_channels=[16,32]", "model.embed_dim=8"])
+    tr = Trainer(cfg, out=tmp_path, progress=False)
+    first = tr.recipe.G.net[0]
+    zdim = tr.recipe.opts.latent_dim
+    orig = tr.recipe.train_step
+
+    def step(batch):
+        orig(batch)
+        with torch.no_grad():
+            first.weight[:, :zdim].zero_()
+    with torch.no_grad():
+        first.weight[:, :zdim].zero_()
+    tr.recipe.train_step = step
+    run = tr.fit()
+    text = (run / "health.md").read_text()
+    assert "**collapse within a class: YES**" in text, text
+    logged = [r for r in rows(run) if "health/diversity_class_min" in r]
+    assert logged and logged[-1]["health/diversity_class_min"] < 1e-3

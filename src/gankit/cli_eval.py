@@ -38,7 +38,7 @@ def eval_cmd(
     n_ref: Optional[int] = typer.Option(None, "--n-ref", help="use only the first N reference images"),
     size: Optional[int] = typer.Option(None, "--size", help="compare at SIZE x SIZE (folders are resized to it)"),
     split: Optional[str] = typer.Option(None, "--split", help="reference split (default: test where it exists)"),
-    extractor: str = typer.Option("auto", "--extractor", help="auto, inception, domain:<dataset>, random"),
+    extractor: str = typer.Option("auto", "--extractor", help="auto, inception, domain:<dataset>, wide:<dataset>, random"),
     inception_weights: Optional[Path] = typer.Option(None, "--inception-weights", help="pt_inception-2015-12-05 file"),
     seed: int = typer.Option(0, "--seed", help="latents, KID subsets and IS split order"),
     batch: int = typer.Option(250, "--batch"),
@@ -48,6 +48,8 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="result JSON (default: RUN/eval/... for a checkpoint)"),
     compare: Optional[List[Path]] = typer.Option(None, "--compare", help="warn if this result's card differs"),
     as_json: bool = typer.Option(False, "--json", help="print the result JSON"),
+    also: bool = typer.Option(True, "--second/--no-second", help="also score with the second extractor "
+                                                                "(wide:<dataset>) when it is trained"),
 ):
     """Score generated images (FID, KID, IS, precision/recall) with a provenance card; fully offline."""
     from .metrics import card as cards
@@ -66,9 +68,38 @@ def eval_cmd(
     if n < 2:
         _fail("--n must be at least 2")
     log = (lambda m: typer.echo(m, err=True)) if not as_json else None
-    res = evaluate(subject, ref if real is None else str(real), metrics=metrics, n=n, n_ref=n_ref, extractor=extractor,
-                   split=split, seed=seed, batch=batch, device=device, inception_weights=inception_weights,
-                   cache=not no_cache, ema=not no_ema, size=size, log=log)
+    kw = dict(metrics=metrics, n=n, n_ref=n_ref, split=split, seed=seed, batch=batch, device=device,
+              inception_weights=inception_weights, cache=not no_cache, ema=not no_ema, size=size, log=log)
+    res = evaluate(subject, ref if real is None else str(real), extractor=extractor, **kw)
+    result = _record(res, out, compare)
+    second = _second_ruler(res["card"]) if also else None
+    if second is not None:  # the second, independently built extractor, scored on the same protocol
+        res2 = evaluate(subject, ref if real is None else str(real), extractor=second, **kw)
+        result["second"] = _record(res2, None if out is None else out.with_name(out.stem + "-" + _slug(second) + ".json"),
+                                   None)
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+        return
+    for r in [result] + ([result["second"]] if "second" in result else []):
+        _print(r)
+
+
+def _second_ruler(card: dict) -> str | None:
+    """``wide:<dataset>`` beside ``domain:<dataset>`` when that extractor has been trained."""
+    from .metrics.extractors import wide_path
+
+    name = card["extractor"]["name"]
+    if not name.startswith("domain:"):
+        return None
+    ds = name.split(":", 1)[1]
+    return f"wide:{ds}" if wide_path(ds).is_file() else None
+
+
+def _record(res: dict, out: Optional[Path], compare) -> dict:
+    """Write one extractor's result JSON (RUN/eval/... for a checkpoint), log it to the run, check --compare."""
+    from .metrics import card as cards
+    from .train import checkpoint as ckpt
+
     card = res["card"]
     run_dir = None
     if card["fake"]["kind"] == "checkpoint":
@@ -81,23 +112,26 @@ def eval_cmd(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         ckpt.write_text_atomic(out, json.dumps(result, indent=1))
+        result["path"] = str(out)
     if run_dir is not None and (run_dir / "metrics.jsonl").exists():
         _log_to_run(run_dir / "metrics.jsonl", card, result["scores"])
     for other in compare or []:
         cards.warn_if_different(card, cards.load(other), str(other))
-    if as_json:
-        typer.echo(json.dumps(result, indent=1))
-        return
+    return result
+
+
+def _print(result: dict) -> None:
+    card = result["card"]
     ex = card["extractor"]
-    typer.echo("  ".join(_fmt(k, v) for k, v in result["scores"].items()))
+    typer.echo(f"[{ex['name']}] " + "  ".join(_fmt(k, v) for k, v in result["scores"].items()))
     typer.echo(f"card: extractor {ex['name']} sha256:{ex['sha256'][:12]}  {ex['resizer']} -> {ex['input_size']}px  "
                f"images {card['image_size']}  n_real={card['n_real']} ({card['reference']['dataset']} "
                f"[{card['reference']['split']}] {card['reference']['fingerprint']})  n_fake={card['n_fake']}  "
                f"seed={card['seed']}  gankit {card['gankit']} torch {card['torch']}")
     if "warning" in card:
         typer.echo(f"warning: {card['warning']}", err=True)
-    if out is not None:
-        typer.echo(f"result: {out}  ({res['seconds']:.1f}s)")
+    if "path" in result:
+        typer.echo(f"result: {result['path']}  ({result['seconds']:.1f}s)")
 
 
 def _log_to_run(path: Path, card: dict, scores: dict):
@@ -125,17 +159,21 @@ def train_extractor_cmd(
     dataset: str = typer.Argument(..., help="labelled dataset: fashion-mnist, mnist, cifar10, twemoji, folder:PATH"),
     epochs: float = typer.Option(2.0, "--epochs"),
     batch_size: int = typer.Option(128, "--batch-size"),
-    lr: float = typer.Option(2e-3, "--lr"),
-    seed: int = typer.Option(0, "--seed"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="default: 2e-3 (domain), 0.05 (wide)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="default: 0 (domain), 1 (wide)"),
     size: Optional[int] = typer.Option(None, "--size", help="input size (default: native; twemoji: 32)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="train on the first N images only"),
     out: Optional[Path] = typer.Option(None, "--out", help="default: $GANKIT_CACHE/extractors/<dataset>.safetensors"),
     device: str = typer.Option("cpu", "--device"),
+    arch: str = typer.Option("domain", "--arch", help="domain (the small CNN) or wide (the second ruler: a wider "
+                                                      "ResNet trained with augmentation)"),
 ):
-    """Train the small domain classifier used as `--extractor domain:<dataset>` and store it in the cache."""
+    """Train the domain classifier used as `--extractor domain:<dataset>` (or, with --arch wide, the second
+    extractor `wide:<dataset>`) and store it in the cache."""
     from .metrics.extractors import train_extractor
 
-    train_extractor(dataset, epochs, batch_size, lr, seed, size, limit, out, device, log=lambda m: typer.echo(m))
+    train_extractor(dataset, epochs, batch_size, lr, seed, size, limit, out, device, log=lambda m: typer.echo(m),
+                    arch=arch)
 
 
 @metrics_app.command("list")

@@ -109,3 +109,25 @@ def targets(n: int, value: float, noise: float = 0.0, flip: float = 0.0, flip_to
         m = torch.rand(n, 1, generator=generator, device=device) < flip
         t = torch.where(m, torch.full_like(t, 1.0 - value if flip_to is None else flip_to), t)
     return t
+
+
+# --------------------------------------------------------------------------- relativistic pairing (R3GAN)
+
+
+def rp_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """D's relativistic pairing loss (Jolicoeur-Martineau 2019; R3GAN): E softplus(-(D(x) - D(G(z)))), each real
+    paired with one fake."""
+    return F.softplus(-(real.float() - fake.float())).mean()
+
+
+def rp_g(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """G's relativistic pairing loss: E softplus(-(D(G(z)) - D(x)))."""
+    return F.softplus(-(fake.float() - real.float())).mean()
+
+
+def zero_centered_gp(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample ||grad_x D(x)||^2 from one backward of ``out.sum()`` (``x`` must require grad): R1 on the reals
+    and R2 on the fakes (Mescheder et al. 2018; R3GAN) when ``x`` holds both. Weight by gamma / 2 at the call
+    site."""
+    (grad,) = torch.autograd.grad(out.float().sum(), x, create_graph=True)
+    return grad.flatten(1).float().pow(2).sum(1)

@@ -93,6 +93,61 @@ class DomainNet(nn.Module):
         return f, self.head(f)
 
 
+class WideNet(nn.Module):
+    """The second, independently built ruler: a pre-activation ResNet (3 stages, 32/64/128 wide, strided
+    residual blocks), a 256-d penultimate layer, trained with another recipe (random shifts and flips, label
+    smoothing, SGD with Nesterov momentum and weight decay, another seed) — so its features err differently from
+    DomainNet's."""
+
+    ARCH = "WideNet/1"
+
+    class Block(nn.Module):
+        def __init__(self, i, o, stride):
+            super().__init__()
+            self.pre = nn.Sequential(nn.BatchNorm2d(i), nn.ReLU())
+            self.f = nn.Sequential(nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(),
+                                   nn.Conv2d(o, o, 3, 1, 1, bias=False))
+            self.skip = nn.Conv2d(i, o, 1, stride, bias=False) if (i != o or stride != 1) else None
+
+        def forward(self, x):
+            h = self.pre(x)
+            return self.f(h) + (self.skip(h) if self.skip is not None else x)
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, feature_dim: int = 256):
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, 1, 1, bias=False),
+            self.Block(w, w, 1), self.Block(w, 2 * w, 2), self.Block(2 * w, 4 * w, 2),
+            nn.BatchNorm2d(4 * w), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            nn.Linear(4 * w, feature_dim), nn.ReLU(),
+        )
+        self.head = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.body(x)
+        return f, self.head(f)
+
+
+ARCHS = {"domain": DomainNet, "wide": WideNet}
+
+
+def shift_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 3, flip: bool = True) -> torch.Tensor:
+    """Per-image random translation by up to ``pad`` pixels (edge padding, random crop) and horizontal flip."""
+    n, _, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # n x h
+    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)  # n x w
+    out = xp[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(x.shape[1], device=x.device)[None, :, None, None],
+             rows[:, None, :, None], cols[:, None, None, :]]
+    if flip:
+        m = (torch.rand(n, generator=generator) < 0.5).to(x.device)
+        out = torch.where(m[:, None, None, None], out.flip(-1), out)
+    return out
+
+
 class Extractor(nn.Module):
     """Common surface: ``forward(uint8 images) -> (features, logits)`` plus what a provenance card needs."""
 
@@ -207,6 +262,11 @@ def domain_path(dataset: str) -> Path:
     return extractor_dir() / f"{dataset_key(dataset)}.safetensors"
 
 
+def wide_path(dataset: str) -> Path:
+    """The second extractor (``wide:<dataset>``)."""
+    return extractor_dir() / f"{dataset_key(dataset)}.wide.safetensors"
+
+
 def dataset_key(dataset: str) -> str:
     """``fashion-mnist`` -> ``fashion-mnist``; ``folder:/x/y`` -> ``folder-y``; ``mnist:/data`` -> ``mnist``."""
     name, _, where = dataset.partition(":")
@@ -223,7 +283,8 @@ def available() -> list[dict]:
     d = extractor_dir()
     for p in sorted(d.glob("*.safetensors")) if d.is_dir() else []:
         meta = _read_meta(p)
-        rows.append({"name": f"domain:{p.stem}", "path": str(p), "accuracy": meta.get("accuracy"),
+        kind, stem = ("wide", p.stem[:-5]) if p.stem.endswith(".wide") else ("domain", p.stem)
+        rows.append({"name": f"{kind}:{stem}", "path": str(p), "accuracy": meta.get("accuracy"),
                      "input": f"{meta.get('in_channels')}x{meta.get('input_size')}", "classes": len(meta.get("classes", []))})
     try:
         rows.append({"name": "inception", "path": str(find_inception())})
@@ -240,31 +301,33 @@ def _read_meta(p: Path) -> dict:
 
 
 def load_domain(spec: str, device="cpu") -> DomainExtractor:
-    """``domain:fashion-mnist`` (from the cache) or ``domain:/path/to/net.safetensors``."""
+    """``domain:fashion-mnist`` / ``wide:fashion-mnist`` (from the cache) or ``domain:/path/to/net.safetensors``."""
     from safetensors.torch import load_file
 
-    target = spec.split(":", 1)[1] if ":" in spec else ""
+    kind, _, target = spec.partition(":")
     if not target:
-        raise ExtractorError("name the dataset of a domain extractor, e.g. --extractor domain:fashion-mnist")
+        raise ExtractorError(f"name the dataset of a {kind} extractor, e.g. --extractor {kind}:fashion-mnist")
     p = Path(target).expanduser()
+    arch = ARCHS[kind]
     if not (p.suffix == ".safetensors" and p.is_file()):
-        p = domain_path(target)
+        p = (wide_path if kind == "wide" else domain_path)(target)
         if not p.is_file():
-            raise ExtractorError(f"no domain extractor for '{target}' (looked for {p}); train it with: "
-                                 f"gankit metrics train-extractor {target}")
+            raise ExtractorError(f"no {kind} extractor for '{target}' (looked for {p}); train it with: "
+                                 f"gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else ""))
     meta = _read_meta(p)
     if not meta:
         raise ExtractorError(f"{p.with_suffix('.json')}: missing or unreadable extractor description")
-    if meta.get("arch") != DomainNet.ARCH:
-        raise ExtractorError(f"{p}: a {meta.get('arch')} extractor; this gankit uses {DomainNet.ARCH}: retrain it "
-                             f"with gankit metrics train-extractor {p.stem}")
-    net = DomainNet(meta["in_channels"], len(meta["classes"]), meta.get("width", 32), meta.get("feature_dim", 128))
+    if meta.get("arch") != arch.ARCH:
+        raise ExtractorError(f"{p}: a {meta.get('arch')} extractor; this gankit uses {arch.ARCH}: retrain it "
+                             f"with gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else ""))
+    net = arch(meta["in_channels"], len(meta["classes"]), meta.get("width", 32), meta.get("feature_dim", 128))
     try:
         net.load_state_dict(load_file(str(p)))
     except Exception as e:
         raise ExtractorError(f"{p}: weights do not match the described network ({str(e).splitlines()[0]})") from None
     info = {k: meta[k] for k in ("trained_on", "accuracy", "classes", "steps") if k in meta}
-    return DomainExtractor(net, f"domain:{p.stem}", sha256_file(p), meta["input_size"], meta["in_channels"],
+    name = f"wide:{p.stem[:-5]}" if kind == "wide" and p.stem.endswith(".wide") else f"{kind}:{p.stem}"
+    return DomainExtractor(net, name, sha256_file(p), meta["input_size"], meta["in_channels"],
                            info).to(device)
 
 
@@ -288,11 +351,11 @@ def load_extractor(spec: str, device="cpu", inception_weights=None, channels: in
 def _load_extractor(spec: str, device, inception_weights, channels: int, size: int) -> Extractor:
     if spec == "inception":
         return InceptionExtractor(find_inception(inception_weights)).to(device)
-    if spec.startswith("domain"):
+    if spec.startswith(("domain", "wide:")):
         return load_domain(spec, device)
     if spec == "random":
         return random_extractor(channels, size, device=device)
-    raise ExtractorError(f"unknown extractor '{spec}' (inception, domain:<dataset>, random)")
+    raise ExtractorError(f"unknown extractor '{spec}' (inception, domain:<dataset>, wide:<dataset>, random)")
 
 
 def auto_spec(dataset: str, inception_weights=None) -> str:
@@ -354,14 +417,29 @@ def _labelled(dataset: str, split: str, size: int | None, limit: int | None):
     return s, labels, classes
 
 
-def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
-                    size: int | None = None, limit: int | None = None, out: Path | None = None,
-                    device="cpu", log=print) -> Path:
-    """Train a DomainNet on a labelled dataset and store it (safetensors + JSON) under the extractor cache.
+TRAINING = {  # the two rulers differ in architecture and in every part of the training recipe
+    "domain": {"optimizer": "adam", "lr": 2e-3, "augment": False, "label_smoothing": 0.0, "weight_decay": 0.0,
+               "seed": 0},
+    "wide": {"optimizer": "sgd-nesterov", "lr": 0.05, "augment": True, "label_smoothing": 0.1, "weight_decay": 5e-4,
+             "seed": 1},
+}
+
+
+def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr: float | None = None,
+                    seed: int | None = None, size: int | None = None, limit: int | None = None, out: Path | None = None,
+                    device="cpu", log=print, arch: str = "domain") -> Path:
+    """Train a feature extractor on a labelled dataset and store it (safetensors + JSON) under the extractor cache:
+    ``arch="domain"`` (DomainNet, Adam) or ``"wide"`` (WideNet, SGD + augmentation + label smoothing; see
+    ``TRAINING``).
 
     Uses the ``train`` split; held-out accuracy is measured on ``test`` where the dataset has one, else on a
     10% slice of train left out of training. Returns the weights path.
     """
+    if arch not in ARCHS:
+        raise ExtractorError(f"--arch must be one of {', '.join(ARCHS)}, got '{arch}'")
+    recipe = dict(TRAINING[arch])
+    lr = recipe["lr"] if lr is None else lr
+    seed = recipe["seed"] if seed is None else seed
     from safetensors.torch import save_file
 
     if dataset_key(dataset) == "twemoji" and size is None:
@@ -383,8 +461,11 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
     if h != w:
         raise ExtractorError(f"dataset '{dataset}' images are {h}x{w}; set --size for a square extractor input")
     torch.manual_seed(seed)
-    net = DomainNet(c, len(classes)).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net = ARCHS[arch](c, len(classes)).to(device)
+    if recipe["optimizer"] == "adam":
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+    else:
+        opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=recipe["weight_decay"])
     g = torch.Generator().manual_seed(seed)
     steps = max(1, int(round(epochs * len(x) / batch_size)))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -395,7 +476,9 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
         for i in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
             idx = perm[i: i + batch_size]
             xb = x[idx].to(device).float().div(127.5).sub(1.0)
-            loss = F.cross_entropy(net(xb)[1], y[idx].to(device))
+            if recipe["augment"]:
+                xb = shift_flip(xb, g)
+            loss = F.cross_entropy(net(xb)[1], y[idx].to(device), label_smoothing=recipe["label_smoothing"])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -409,12 +492,12 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
     with torch.no_grad():
         pred = torch.cat([net(b.to(device).float().div(127.5).sub(1.0))[1].argmax(1).cpu() for b in hx.split(1000)])
     acc = (pred == hy).float().mean().item()
-    out = Path(out) if out else domain_path(dataset)
+    out = Path(out) if out else (wide_path if arch == "wide" else domain_path)(dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    meta = {"format": "gankit-extractor", "arch": DomainNet.ARCH, "in_channels": c, "input_size": h, "width": 32,
-            "feature_dim": 128, "classes": classes, "accuracy": round(acc, 4),
+    meta = {"format": "gankit-extractor", "arch": ARCHS[arch].ARCH, "in_channels": c, "input_size": h, "width": 32,
+            "feature_dim": net.head.in_features, "classes": classes, "training": recipe, "accuracy": round(acc, 4),
             "accuracy_on": held,
             "trained_on": {"dataset": s.name, "split": "train", "n": len(x), "fingerprint": s.fingerprint()},
             "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "seconds": round(time.time() - t0, 1),

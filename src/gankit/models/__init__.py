@@ -11,12 +11,13 @@ from .gan3d import GAN3D
 from .lsgan import LSGAN
 from .mlp_gan import MLPGAN
 from .pix2pix import Pix2Pix
+from .r3gan import R3GAN
 from .srgan import SRGAN
 from .agecgan import AgeCGAN
 from .stackgan import StackGAN
 
 RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D, "agecgan": AgeCGAN,
-                                    "stackgan": StackGAN}
+                                    "stackgan": StackGAN, "r3gan": R3GAN}
 
 
 def recipe_class(name: str) -> type[Recipe]:

@@ -58,6 +58,20 @@ def dense_norm(kind: str, n: int, momentum: float = 0.1, eps: float = 1e-5) -> l
     return []
 
 
+class CondBatchNorm2d(nn.Module):
+    """Conditional batch norm (de Vries et al. 2017; BigGAN): batch statistics without a learned affine, then a
+    per-sample gain ``1 + Wg c`` and bias ``Wb c`` from a conditioning vector ``c`` (a class embedding, and z)."""
+
+    def __init__(self, ch: int, cond_dim: int, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(ch, affine=False, momentum=momentum, eps=eps)
+        self.gain = nn.Linear(cond_dim, ch)
+        self.bias = nn.Linear(cond_dim, ch)
+
+    def forward(self, x, c):
+        return self.bn(x) * (1 + self.gain(c))[:, :, None, None] + self.bias(c)[:, :, None, None]
+
+
 def maybe_sn(kind: str):
     """Spectral normalisation (Miyato et al. 2018) for the weighted layers when ``kind == "spectral"``."""
     return parametrizations.spectral_norm if kind == "spectral" else (lambda m: m)

@@ -2,14 +2,16 @@
 
 - Signals (``health/*`` in metrics.jsonl, plotted): G and D gradient norms (reported by the recipes),
   ``health/diversity`` — mean pairwise distance of the fixed latent bank's samples (raw G, at every grid) divided by that of as many
-  real images (features: images average-pooled to 8x8; ~1 for a varied G, 0 for a constant one); D accuracy
-  on real and fake and D's logit gap come from the recipes (``D/*``).
+  real images (features: images average-pooled to 8x8; ~1 for a varied G, 0 for a constant one); for a
+  conditional recipe also ``health/diversity_class_min`` — the same ratio within each class of the bank (against
+  real images of that class), lowest class: a G that ignores z is varied across classes and constant within them.
+  D accuracy on real and fake and D's logit gap come from the recipes (``D/*``).
 - Guard: when a logged value is NaN/Inf, or the weights are not finite at a checkpoint, the Trainer restores
   the last good checkpoint (the initial state before the first save), multiplies every learning rate by
   ``train.rollback_lr_factor`` and continues — at most ``train.max_rollbacks`` times, then it stops with
   ``TrainingDiverged`` naming what happened. Distributed runs stop at the first non-finite value.
-- ``health.md`` in the run directory (rewritten at every checkpoint and at the end): collapse suspected, D
-  dominating, divergence — each with the evidence.
+- ``health.md`` in the run directory (rewritten at every checkpoint and at the end): collapse suspected,
+  collapse within a class (conditional recipes), D dominating, divergence — each with the evidence.
 """
 from __future__ import annotations
 
@@ -45,6 +47,16 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
     return float(d.sum() / (n * (n - 1)))
 
 
+def grouped_distance(images: torch.Tensor, groups: torch.Tensor) -> dict[int, float]:
+    """Mean pairwise distance within each group (a class, or one translation input) of at least two images."""
+    out = {}
+    for g in groups.unique().tolist():
+        m = groups == g
+        if int(m.sum()) >= 2:
+            out[int(g)] = mean_pairwise_distance(images[m])
+    return out
+
+
 def params_finite(nets) -> bool:
     return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
 
@@ -57,6 +69,8 @@ class HealthMonitor:
         self.rollbacks: list[dict] = []
         self.stopped: str | None = None
         self.real_distance: float | None = None
+        self.class_distance: dict[int, float] | None = None  # conditional models: per class, real data
+        self.by_class: list[tuple[int, dict[int, float]]] = []  # (step, {class: ratio})
 
     # ---------------------------------------------------------------- signals
     def observe(self, row: dict) -> None:
@@ -73,15 +87,41 @@ class HealthMonitor:
             self.real_distance = mean_pairwise_distance(real) if real is not None else float("nan")
         return self.real_distance
 
+    def class_reference(self, data, per_class: int, device) -> dict[int, float]:
+        """Mean pairwise distance of ``per_class`` real images of each class (a fixed subset), computed once."""
+        if self.class_distance is None:
+            self.class_distance = {}
+            labels = getattr(data, "labels", None)
+            if labels is not None:
+                order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))
+                lab = labels[order]
+                for c in lab.unique().tolist():
+                    idx = order[lab == c][:max(2, per_class)]
+                    if len(idx) >= 2:
+                        real = data.batch(idx, device, torch.Generator().manual_seed(1234))["image"]
+                        self.class_distance[int(c)] = mean_pairwise_distance(real)
+        return self.class_distance
+
     def on_grid(self, step: int, images: torch.Tensor, data, fixed: dict) -> dict:
-        """Diversity of the fixed latent bank's samples (only for latent-driven recipes)."""
+        """Diversity of the fixed latent bank's samples (only for latent-driven recipes); for a conditional
+        recipe (``label`` in the bank) also within each class, against real images of that class."""
         if "z" not in fixed or images.shape[0] < 2 or (self.diversity and self.diversity[-1][0] == step):
             return {}
         ref = self.reference(data, images.shape[0], images.device)
         d = mean_pairwise_distance(images)
         ratio = d / ref if ref and math.isfinite(ref) and ref > 0 else float("nan")
         self.diversity.append((step, ratio, d))
-        return {"health/diversity": ratio}
+        out = {"health/diversity": ratio}
+        if "label" in fixed:
+            labels = fixed["label"].to(images.device)
+            per = max(2, int(torch.bincount(labels).max()))
+            cref = self.class_reference(data, per, images.device)
+            fake = grouped_distance(images, labels)
+            ratios = {c: fake[c] / cref[c] for c in fake if cref.get(c, 0) > 0}
+            if ratios:
+                self.by_class.append((step, ratios))
+                out["health/diversity_class_min"] = min(ratios.values())
+        return out
 
     # ---------------------------------------------------------------- the guard
     def rollback(self, trainer, reason: str) -> None:
@@ -124,6 +164,17 @@ class HealthMonitor:
         else:
             out["collapse suspected"] = (False, "no diversity measurement after training began (none is made for "
                                                 "recipes without a latent bank)")
+        trained = [b for b in self.by_class if b[0] > 0]
+        if trained:  # conditional: G may vary across classes yet draw one image per class (it ignores z)
+            last = trained[-min(2, len(trained)):]
+            worst = {c: max(r[c] for _, r in last if c in r) for c in last[-1][1]}
+            low = sorted(c for c, r in worst.items() if r < COLLAPSE_RATIO)
+            step, ratios = last[-1]
+            ev = (f"diversity within each class of the fixed bank's samples relative to real images of that class "
+                  f"(threshold {COLLAPSE_RATIO}) at step {step}: " + ", ".join(f"{c}: {r:.3f}" for c, r in ratios.items()))
+            if low:
+                ev = f"classes {low} collapsed (G ignores z there); " + ev
+            out["collapse within a class"] = (bool(low), ev)
         # D dominating: D classifies both real and fake almost perfectly over the last stretch
         rows = [r for r in self.rows if "D/acc_real" in r and "D/acc_fake" in r]
         if rows:

@@ -1,0 +1,146 @@
+"""Sample quality per CPU-minute (issue 18): train image-generation defaults for fixed CPU budgets and several
+seeds, score each with `gankit eval`'s engine, and write the table (mean and spread over seeds).
+
+The budget is *process CPU time* (``time.process_time``) with one training thread (``train.threads=1``), not wall
+time: on a shared machine wall minutes buy very different amounts of work, CPU seconds much less so. Each
+(recipe, budget, seed) is trained and scored in its own subprocess; ``--jobs`` of them run at once.
+
+    PYTHONPATH=src python benchmarks/budget_table.py --data fashion-mnist --minutes 2 5 20 --seeds 0 1 2 \\
+        --recipes mlp-gan lsgan dcgan cgan r3gan --n 10000 --out benchmarks/budget --jobs 2
+
+Writes ``OUT/<data>-<recipe>-<minutes>m-s<seed>.json`` per run (steps, CPU seconds, scores with both extractors
+where trained) and ``OUT/<data>-table.md``. A finished run's JSON is reused (delete it to re-run).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from gankit.models import resolve_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(recipe: str, data: str, minutes: float, seed: int, n: int, out: Path, extra: list[str]) -> dict:
+    """Train (in this process) until ``minutes`` of CPU time, then evaluate with every trained extractor."""
+    import torch
+
+    torch.set_num_threads(1)
+    from gankit import config as C
+    from gankit import metrics
+    from gankit.train.trainer import Trainer
+
+    class CPUBudgetTrainer(Trainer):
+        def _should_stop(self, total, deadline, interrupted):
+            return time.process_time() - self._cpu0 >= minutes * 60 or super()._should_stop(total, deadline, interrupted)
+
+    overrides = [f"train.seed={seed}", "train.threads=1", "train.steps=100000000", f"data.name={data}",
+                 "train.ckpt_every=100000000", "train.sample_every=100000000", *extra]
+    if data == "twemoji" and recipe != "dcgan":
+        overrides.append("data.size=32")
+    cfg = resolve_config(recipe, "default", overrides=overrides)
+    with tempfile.TemporaryDirectory() as d:
+        tr = CPUBudgetTrainer(cfg, out=d, progress=False)
+        tr._cpu0 = time.process_time()
+        run = tr.fit()
+        cpu = time.process_time() - tr._cpu0
+        row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": tr.step,
+               "cpu_s": round(cpu, 1), "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {}}
+        from gankit import api
+        from gankit.viz.grid import save_grid
+
+        gen = api.load(run)  # the final grid beside the JSON, to look at
+        save_grid(gen.sample(64, seed=0), out.with_suffix(".png"), 8)
+        for spec in extractors_for(data):
+            r = metrics.evaluate(run, metrics="fid,kid,pr", n=n, extractor=spec)
+            row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
+            row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]
+    return row
+
+
+def extractors_for(data: str) -> list[str]:
+    from gankit.metrics import extractors as E
+
+    out = [f"domain:{data}"] if E.domain_path(data).exists() else []
+    if hasattr(E, "wide_path") and E.wide_path(data).exists():
+        out.append(f"wide:{data}")
+    return out
+
+
+def stats(xs: list[float]) -> str:
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    if not xs:
+        return "–"
+    m = sum(xs) / len(xs)
+    if len(xs) == 1:
+        return f"{m:.2f}"
+    sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
+    return f"{m:.2f} ± {sd:.2f}"
+
+
+def table(rows: list[dict], data: str) -> str:
+    specs = sorted({s for r in rows for s in r["scores"]})
+    head = "| recipe | CPU-min | seeds | steps | " + " | ".join(f"FID ({s}) | recall ({s})" for s in specs) + " |"
+    lines = [head, "|" + "---|" * (4 + 2 * len(specs))]
+    keys = sorted({(r["recipe"], r["minutes"]) for r in rows}, key=lambda k: (k[0], k[1]))
+    for rec, m in keys:
+        rs = [r for r in rows if r["recipe"] == rec and r["minutes"] == m]
+        cells = [rec, f"{m:g}", str(len(rs)), stats([r["steps"] for r in rs]).split(".")[0]]
+        for s in specs:
+            cells.append(stats([r["scores"].get(s, {}).get("fid") for r in rs]))
+            cells.append(stats([r["scores"].get(s, {}).get("recall") for r in rs]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="fashion-mnist")
+    ap.add_argument("--recipes", nargs="+", default=["mlp-gan", "lsgan", "dcgan", "cgan", "r3gan"])
+    ap.add_argument("--minutes", nargs="+", type=float, default=[2, 5, 20])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--n", type=int, default=10000, help="generated images per evaluation")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "budget")
+    ap.add_argument("--set", nargs="*", default=[], help="extra overrides as RECIPE:key=value")
+    ap.add_argument("--one", nargs=4, metavar=("RECIPE", "MINUTES", "SEED", "JSON"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        rec, m, s, path = a.one
+        extra = [x.split(":", 1)[1] for x in a.set if x.split(":", 1)[0] == rec]
+        row = run_one(rec, a.data, float(m), int(s), a.n, Path(path), extra)
+        tmp = Path(path + ".tmp")
+        tmp.write_text(json.dumps(row, indent=1))
+        os.replace(tmp, path)
+        return
+    a.out.mkdir(parents=True, exist_ok=True)
+    todo = [(r, m, s) for m in a.minutes for s in a.seeds for r in a.recipes]
+    procs: list[tuple[subprocess.Popen, Path]] = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    for rec, m, s in todo:
+        path = a.out / f"{a.data}-{rec}-{m:g}m-s{s}.json"
+        if path.exists():
+            continue
+        while len([p for p, _ in procs if p.poll() is None]) >= a.jobs:
+            time.sleep(2)
+        cmd = [sys.executable, __file__, "--data", a.data, "--n", str(a.n), "--set", *a.set, "--one", rec, str(m),
+               str(s), str(path)]
+        print("start", rec, m, s, flush=True)
+        procs.append((subprocess.Popen(cmd, env=env), path))
+    for p, path in procs:
+        if p.wait() != 0:
+            print(f"failed: {path.name} (exit {p.returncode})", flush=True)
+    rows = [json.loads(p.read_text()) for p in sorted(a.out.glob(f"{a.data}-*.json"))]
+    md = table(rows, a.data)
+    (a.out / f"{a.data}-table.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""R3GAN, small (Huang, Gokaslan, Kuleshov & Tompkin, "The GAN is dead; long live the GAN! A modern baseline
+GAN", NeurIPS 2024 / 2025): the relativistic pairing loss with zero-centred gradient penalties on real (R1) and
+fake (R2) samples, and a ResNet G and D with no normalisation (``nn/resnet_gan.py``).
+
+D: softplus(-(D(x) - D(G(z)))) + gamma/2 (||grad D(x)||^2 + ||grad D(G(z))||^2); G: softplus(-(D(G(z)) - D(x))),
+each real paired with one fake of the same class. As in the official code, the learning rate (``lr`` -> ``lr *
+lr_end``) and gamma (``gamma`` -> ``gamma * gamma_end``) follow a cosine over a fixed horizon of ``decay_steps``
+steps (not the run's length, so a run under a time budget decays too), then stay; Adam with beta1 = 0.
+``conditional: true`` (labelled data): a class embedding concatenated to z in G, a projection D.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from .. import losses
+from ..errors import ConfigError
+from ..nn import diff_augment
+from ..nn import augment as _aug
+from ..nn.resnet_gan import ResNetDiscriminator, ResNetGenerator
+from .base import Recipe, check_pow2_size, frozen
+
+
+@dataclass
+class Options:
+    latent_dim: int = 64
+    conditional: bool = False
+    embed_dim: int = 32
+    widths: list[int] = field(default_factory=lambda: [64, 64, 32])  # G: one per resolution, D mirrors
+    blocks: int = 1  # residual blocks per resolution
+    expansion: int = 2  # inverted-bottleneck width factor
+    group_width: int = 16  # channels per group of the 3x3 convs
+    gamma: float = 0.05  # R1 and R2 weight (gamma / 2 each)
+    gamma_end: float = 0.1  # gamma's final fraction
+    lr_end: float = 0.25  # the learning rate's final fraction
+    decay_steps: int = 20000  # cosine horizon of both
+    reg_every: int = 1  # R1/R2 on every k-th D step with gamma * k (StyleGAN2's lazy regularisation); 1 = the paper
+    diffaug: str = ""  # DiffAugment policy applied to everything D sees
+
+
+def cosine(step: int, horizon: int, end: float) -> float:
+    t = min(1.0, step / max(1, horizon))
+    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class R3GAN(Recipe):
+    name = "r3gan"
+    Options = Options
+
+    @classmethod
+    def validate(cls, cfg):
+        o = cfg.model
+        if not o.widths or o.blocks < 1 or o.expansion < 1 or o.group_width < 1:
+            raise ConfigError("model.widths must be non-empty and model.blocks, expansion, group_width >= 1")
+        if o.reg_every < 1:
+            raise ConfigError(f"model.reg_every must be >= 1, got {o.reg_every}")
+        if o.gamma < 0 or not 0 < o.gamma_end <= 1 or not 0 < o.lr_end <= 1:
+            raise ConfigError("model.gamma must be >= 0, model.gamma_end and model.lr_end in (0, 1]")
+        if cfg.data.size is not None:
+            check_pow2_size("r3gan generator", cfg.data.size, len(o.widths) - 1)
+        try:
+            _aug.parse(o.diffaug)
+        except ValueError as e:
+            raise ConfigError(f"model.diffaug: {e}") from None
+
+    def build(self):
+        o = self.opts
+        self.conditional = bool(o.conditional)
+        k = self.num_classes if self.conditional else 0
+        if self.conditional and k < 2:
+            raise ConfigError(f"r3gan model.conditional=true needs labelled data (data.name={self.cfg.data.name} has "
+                              f"{self.num_classes} classes); set model.conditional=false")
+        c, h, _ = self.shape
+        s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
+        self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
+                                 o.embed_dim if k else 0)
+        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k)
+
+    def generate(self, G, z, label=None):
+        return G(z, label)
+
+    def lr_lambda(self, total_steps):
+        o = self.opts
+        return lambda step: cosine(step, o.decay_steps, o.lr_end)
+
+    def _D(self, net, x, label):
+        return net(diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x, label)
+
+    def train_step(self, batch):
+        o, real = self.opts, batch["image"]
+        lab = batch.get("label") if self.conditional else None
+        n = real.shape[0]
+        both_lab = None if lab is None else torch.cat([lab, lab])
+        gamma = o.gamma * cosine(self.step, o.decay_steps, o.gamma_end)
+
+        # D main + R1/R2: one forward over real and fake (nothing in D mixes samples), one gradient of both
+        with torch.no_grad():
+            fake = self.G(self.latent(n), lab)
+        reg = gamma > 0 and self.step % o.reg_every == 0
+        x = torch.cat([real.detach(), fake]).requires_grad_(reg)
+        lr, lf = self._D(self.w.D, x, both_lab).split([n, n])
+        d = adv = losses.rp_d(lr, lf)
+        if reg:
+            r1, r2 = (p.mean() for p in losses.zero_centered_gp(torch.cat([lr, lf]), x).split([n, n]))
+            d = adv + o.reg_every * gamma / 2 * (r1 + r2)
+            self.report("loss/D_r1", r1.detach())
+            self.report("loss/D_r2", r2.detach())
+        self.update("D", d)
+        self.report("loss/D", adv.detach())
+        self.report("D/acc_real", (lr.detach() > lf.detach()).float().mean())  # pairs D ranks right
+        self.report("D/acc_fake", (lr.detach() > lf.detach()).float().mean())
+        self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
+
+        # G main: its fakes against the same reals
+        g_fake = self.w.G(self.latent(n), lab)
+        with frozen(self.D):
+            gr, gf = self._D(self.D, torch.cat([real, g_fake]), both_lab).split([n, n])
+            g = losses.rp_g(gr, gf)
+        self.update("G", g)
+        self.report("loss/G", g.detach())

@@ -1,0 +1,113 @@
+"""R3GAN (issue 18): the relativistic pairing loss and R1/R2 maths, nets without normalisation that start as
+identity residual stacks, conditional and unconditional, resume bit for bit, and a short training that learns."""
+import signal
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from conftest import gankit, needs_fmnist
+from gankit import api, losses
+from gankit import config as C
+from gankit.errors import ConfigError
+from gankit.models import recipe_class
+from gankit.nn.resnet_gan import ResidualBlock
+from gankit.models import resolve_config
+
+TINY = ["model.widths=[32,16,16]", "model.latent_dim=16", "model.embed_dim=8", "model.group_width=8"]
+
+
+def test_relativistic_losses_and_penalties():
+    r, f = torch.tensor([2.0, -1.0]), torch.tensor([0.0, 1.0])
+    assert losses.rp_d(r, f).item() == pytest.approx(F.softplus(torch.tensor([-2.0, 2.0])).mean().item())
+    assert losses.rp_g(r, f).item() == pytest.approx(F.softplus(torch.tensor([2.0, -2.0])).mean().item())
+    # zero-centred penalty of D(x) = sum(w * x): ||w||^2 for every sample
+    w = torch.randn(1, 3, 4, 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    out = (x * w).flatten(1).sum(1)
+    gp = losses.zero_centered_gp(out, x)
+    assert gp.shape == (5,) and torch.allclose(gp, w.pow(2).sum().expand(5))
+
+
+@pytest.mark.parametrize("shape, widths, cond", [((1, 28, 28), "[32,16,16]", False), ((3, 32, 32), "[32,32,16,16]", True)])
+def test_nets_have_no_norm_and_start_as_identity(shape, widths, cond):
+    cfg = resolve_config("r3gan", "default", overrides=TINY + [f"model.widths={widths}", f"model.conditional={cond}"])
+    r = recipe_class("r3gan")(cfg, shape, 10)
+    r.gen = torch.Generator().manual_seed(0)
+    mods = list(r.G.modules()) + list(r.D.modules())
+    assert not any(isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm,
+                                  torch.nn.InstanceNorm2d)) for m in mods)
+    blocks = [m for m in mods if isinstance(m, ResidualBlock)]
+    x = torch.randn(2, blocks[0].f[0].in_channels, 8, 8)
+    assert blocks and torch.equal(blocks[0](x), x)  # fix-up: the last conv of each branch starts at zero
+    assert any(m.groups > 1 for m in mods if isinstance(m, torch.nn.Conv2d))  # grouped 3x3 convolutions
+    lab = torch.tensor([1, 2]) if cond else None
+    img = r.generate(r.G, r.latent(2), lab)
+    assert img.shape == (2, *shape)
+    if cond:
+        a = r.D(img, torch.tensor([0, 0]))
+        b = r.D(img, torch.tensor([5, 5]))
+        assert not torch.allclose(a, b)
+    reports = {}
+    r._report = lambda k, v: reports.__setitem__(k, v)
+    batch = {"image": torch.rand(4, *shape) * 2 - 1, "label": torch.tensor([0, 1, 2, 3])}
+    before = [p.clone() for p in r.D.parameters()]
+    r.step = 0
+    r.train_step(batch)
+    assert {"loss/D", "loss/D_r1", "loss/D_r2", "loss/G"} <= set(reports)
+    assert reports["loss/D_r1"] > 0 and reports["loss/D_r2"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, r.D.parameters()))
+
+
+def test_schedules_and_validation():
+    cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.decay_steps=100", "model.lr_end=0.25"])
+    r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)
+    lam = r.lr_lambda(None)
+    assert lam(0) == pytest.approx(1.0) and lam(50) == pytest.approx(0.625) and lam(100) == lam(10 ** 6) == pytest.approx(0.25)
+    with pytest.raises(ConfigError, match="labelled"):
+        recipe_class("r3gan")(resolve_config("r3gan", "default", overrides=TINY + ["model.conditional=true"]), (1, 28, 28), 0)
+    with pytest.raises(ConfigError, match="reg_every"):
+        resolve_config("r3gan", "default", overrides=["model.reg_every=0"])
+    with pytest.raises(ConfigError, match="data.size"):
+        resolve_config("r3gan", "default", overrides=["data.size=30"])
+
+
+def test_resume_is_bitwise_identical(tmp_path):
+    n = 6
+    args = ["train", "r3gan", "--steps", str(n), "--no-progress", "train.ckpt_every=3", "train.log_every=2",
+            "train.sample_every=100", "data.limit=128", "train.batch_size=8", "train.threads=1", "--data", "twemoji",
+            "data.size=16", "model.reg_every=2", *TINY]
+    gankit(*args, "--out", tmp_path / "full")
+    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(n // 2)}, check=False)
+    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
+    (run,) = (tmp_path / "part").iterdir()
+    gankit("train", "--resume", run, "--no-progress")
+    (full,) = (tmp_path / "full").iterdir()
+    a = load_file(str(full / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
+    b = load_file(str(run / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
+    assert set(a) == set(b) and any(k.startswith("ema.") for k in a)
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+@needs_fmnist
+@pytest.mark.slow
+def test_r3gan_learns_fashion_mnist(tmp_path):
+    from test_learning import classifier_score, nearest_real, train_classifier
+    from gankit.data import load
+    from gankit.train.trainer import Trainer
+
+    cfg = resolve_config("r3gan", "default", overrides=TINY + [
+        "model.widths=[48,32,16]", "train.steps=300", "train.lr=1e-3", "train.ema=0.95", "train.log_every=100",
+        "train.sample_every=300", "train.ckpt_every=300", "train.threads=1", "data.limit=6000"])
+    data = load(C.DataConfig(name="fashion-mnist", limit=12000))
+    test = load(C.DataConfig(name="fashion-mnist", split="test", limit=2000))
+    trainer = Trainer(cfg, out=tmp_path, progress=False)
+    untrained = api.Generator(trainer.recipe, trainer.recipe.G, None, False).sample(500, seed=1)
+    trained = api.load(trainer.fit()).sample(500, seed=1)
+    clf = train_classifier(data)
+    real = test.batch(torch.arange(2000))["image"]
+    s_before, s_after = classifier_score(clf, untrained), classifier_score(clf, trained)
+    d_before, d_after = nearest_real(untrained, real), nearest_real(trained, real)
+    print(f"classifier score untrained={s_before:.2f} trained={s_after:.2f}; nearest real {d_before:.2f} -> {d_after:.2f}")
+    assert s_after > s_before + 1.0 and d_after < 0.8 * d_before
