@@ -90,3 +90,22 @@ def gankit(*args, env=None, check=True, timeout=600):
 
 needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-images-idx3-ubyte.gz").exists(),
                                   reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+def crash_and_resume(args, tmp_path, steps: int, crash_at: int | None = None):
+    """Run ``gankit *args`` uninterrupted into ``tmp_path/full`` and again into ``tmp_path/part`` killed (SIGKILL)
+    after step ``crash_at`` (default: half way), then resume the killed run. Returns the final checkpoint tensors of
+    both runs and both run directories: ``(full_tensors, resumed_tensors, full_dir, resumed_dir)``."""
+    import signal
+
+    from safetensors.torch import load_file
+
+    gankit(*args, "--out", tmp_path / "full")
+    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(crash_at or steps // 2)},
+                     check=False)
+    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
+    (run,) = (tmp_path / "part").iterdir()
+    gankit("train", "--resume", run, "--no-progress")
+    (full,) = (tmp_path / "full").iterdir()
+    a, b = (load_file(str(d / "checkpoints" / f"step-{steps:07d}" / "tensors.safetensors")) for d in (full, run))
+    return a, b, full, run

@@ -1,16 +1,14 @@
 """Age-cGAN: age arithmetic and bins, data records that must drop, emoji age groups, the encoder, stage-3 latent
 optimisation, bitwise resume, and the CLI's no-face error."""
 import json
-import signal
 from datetime import date
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
-from conftest import gankit
+from conftest import gankit, crash_and_resume
 from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data.ages import age_bin, classify_person, datenum_to_age, load_ages, read_wiki_mat
@@ -146,14 +144,7 @@ COMMON = ["--steps", str(N), "--no-progress", "train.ckpt_every=2", "train.log_e
 
 def test_resume_is_bitwise_identical(tmp_path):
     args = ["train", "agecgan", *COMMON]
-    gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
-    (run,) = (tmp_path / "part").iterdir()
-    gankit("train", "--resume", run, "--no-progress")
-    (full,) = (tmp_path / "full").iterdir()
-    a = load_file(str(full / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
-    b = load_file(str(run / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
+    a, b, full, run = crash_and_resume(args, tmp_path, N)
     assert [k for k in a if k.startswith("net.D")] and set(a) == set(b)
     assert [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())] == []
 

@@ -1,13 +1,11 @@
 """CycleGAN: network sizes, instance norm over channels, cycle/identity losses, the image pool, bitwise resume."""
 import json
-import signal
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
-from conftest import gankit
+from conftest import gankit, crash_and_resume
 from gankit.models import resolve_config
 from gankit.models.cyclegan import CycleGAN, cycle_loss, identity_loss, translate_both
 from gankit.nn.image_pool import ImagePool
@@ -118,14 +116,7 @@ def test_resume_is_bitwise_identical_including_the_pool(tmp_path):
     args = ["train", "cyclegan", "--steps", N, "--no-progress", *TINY, "data.limit=12", "train.batch_size=2",
             "model.pool_size=3", "train.ckpt_every=4", "train.log_every=2", "train.sample_every=100",
             "train.threads=1", "train.device=cpu"]
-    gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
-    (run,) = (tmp_path / "part").iterdir()
-    gankit("train", "--resume", run, "--no-progress")
-    (full,) = (tmp_path / "full").iterdir()
-    a = load_file(str(full / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
-    b = load_file(str(run / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
+    a, b, full, run = crash_and_resume(args, tmp_path, N)
     assert {"net.pool.A.images", "net.pool.B.count", "optim.D_A.0.exp_avg"} <= set(a) and set(a) == set(b)
     assert int(a["net.pool.A.count"]) == 3  # the pool filled up before the crash, so random draws matter
     different = [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())]

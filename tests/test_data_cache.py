@@ -3,7 +3,6 @@ training from a folder larger than the memory a process may allocate; bitwise re
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import ROOT, gankit
+from conftest import ROOT, gankit, crash_and_resume
 from gankit.config import DataConfig
 from gankit.data import cache, load
 from gankit.errors import DataError
@@ -137,15 +136,8 @@ def test_resume_is_bitwise_identical_from_the_cache(folder, tmp_path):
             "--no-progress", "train.ckpt_every=4", "train.log_every=2", "train.sample_every=100", "train.batch_size=8",
             "train.threads=1", "train.grid=2", "model.g_channels=[8,8,8]", "model.d_channels=[8,8,8]",
             "model.g_base=8", "model.d_stem=0", "model.d_split_steps=true"]
-    gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(N // 2)}, check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
-    (run,) = (tmp_path / "part").iterdir()
-    gankit("train", "--resume", run, "--no-progress")
-    (full,) = (tmp_path / "full").iterdir()
+    a, b, full, run = crash_and_resume(args, tmp_path, N)
     assert json.loads((full / "run.json").read_text())["data"]["cache"].startswith("mmap ")
-    a = load_file(str(full / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
-    b = load_file(str(run / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors"))
     assert [k for k in a if k.startswith("net.")] and set(a) == set(b)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
 

@@ -1,15 +1,13 @@
 """gan3d (book ch.2): the book's nets, the paper's D gate, procedural furniture, voxel readers, meshes, metrics,
 learning and resume."""
 import json
-import signal
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
-from safetensors.torch import load_file
 
-from conftest import gankit
+from conftest import gankit, crash_and_resume
 from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data import furniture
@@ -295,13 +293,6 @@ def test_resume_is_bitwise_identical(tmp_path):
     n = 6
     args = ["train", "gan3d", "--steps", str(n), "train.ckpt_every=3", "train.log_every=3",
             "model.d_policy=acc_threshold", "train.precision=bf16", "train.channels_last=true", *COMMON]
-    gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(n // 2)}, check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
-    (run,) = (tmp_path / "part").iterdir()
-    gankit("train", "--resume", run, "--no-progress")
-    (full,) = (tmp_path / "full").iterdir()
-    a = load_file(str(full / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
-    b = load_file(str(run / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
+    a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert [k for k in a if k.startswith(("net.", "optim."))] and set(a) == set(b)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []

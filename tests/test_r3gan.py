@@ -1,13 +1,11 @@
 """R3GAN (issue 18): the relativistic pairing loss and R1/R2 maths, nets without normalisation that start as
 identity residual stacks, conditional and unconditional, resume bit for bit, and a short training that learns."""
-import signal
 
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
-from conftest import gankit, needs_fmnist
+from conftest import gankit, needs_fmnist, crash_and_resume
 from gankit import api, losses
 from gankit import config as C
 from gankit.errors import ConfigError
@@ -78,14 +76,7 @@ def test_resume_is_bitwise_identical(tmp_path):
     args = ["train", "r3gan", "--steps", str(n), "--no-progress", "train.ckpt_every=3", "train.log_every=2",
             "train.sample_every=100", "data.limit=128", "train.batch_size=8", "train.threads=1", "--data", "twemoji",
             "data.size=16", "model.reg_every=2", *TINY]
-    gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(n // 2)}, check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
-    (run,) = (tmp_path / "part").iterdir()
-    gankit("train", "--resume", run, "--no-progress")
-    (full,) = (tmp_path / "full").iterdir()
-    a = load_file(str(full / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
-    b = load_file(str(run / "checkpoints" / f"step-{n:07d}" / "tensors.safetensors"))
+    a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert set(a) == set(b) and any(k.startswith("ema.") for k in a)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
 

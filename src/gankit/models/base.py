@@ -202,9 +202,11 @@ def make_optimizer(params, t, lr: float, beta1: float | None = None) -> torch.op
 
 
 @contextlib.contextmanager
-def frozen(*modules: nn.Module):
-    """Turn off weight gradients of ``modules`` (a critic used only to score G's samples), restore after."""
-    saved = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+def frozen(*modules: nn.Module, keep=()):
+    """Turn off weight gradients of ``modules`` (a critic used only to score G's samples), restore after; the
+    parameters in ``keep`` still get gradients (seed 002's D batch norm, trained in G's step)."""
+    keep_ids = {id(p) for p in keep}
+    saved = [(p, p.requires_grad) for m in modules for p in m.parameters() if id(p) not in keep_ids]
     for p, _ in saved:
         p.requires_grad_(False)
     try:

@@ -12,13 +12,13 @@ G's loss is computed, so ``update("G", ...)`` moves them exactly as Keras 2 did.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Literal
 
 from torch import nn
 
 from . import dcgan
+from .base import frozen
 from .toolbox import LossKind
 
 
@@ -58,18 +58,4 @@ class LSGAN(dcgan.DCGAN):
     def frozen_critic(self):
         if not self.opts.d_bn_train_in_g:
             return super().frozen_critic()
-        return _frozen_except(self.D, bn_affine(self.D))
-
-
-@contextlib.contextmanager
-def _frozen_except(net: nn.Module, keep: list[nn.Parameter]):
-    """``frozen(net)`` but the parameters in ``keep`` still get gradients."""
-    keep_ids = {id(p) for p in keep}
-    saved = [(p, p.requires_grad) for p in net.parameters() if id(p) not in keep_ids]
-    for p, _ in saved:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, r in saved:
-            p.requires_grad_(r)
+        return frozen(self.D, keep=bn_affine(self.D))
