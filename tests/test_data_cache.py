@@ -177,13 +177,14 @@ def test_two_ddp_ranks_share_one_cache_file(folder, tmp_path):
     file, and DDP keeps the replicas identical (tests/ddp_worker.py)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANKIT_CACHE": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "ddp_worker.py"), "dcgan", str(tmp_path), "4", f"data.name=folder:{folder}",
+           str(ROOT / "tests" / "ddp_worker.py"), "fit", "dcgan", str(tmp_path), "4", f"data.name=folder:{folder}",
            "data.cache=mmap", "data.size=8", "train.batch_size=8", "model.g_channels=[8,8,8]",
            "model.d_channels=[8,8,8]", "model.g_base=8", "model.d_stem=0", "train.grid=2"]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
     assert len(list((tmp_path / "cache" / "decoded").glob("*.u8"))) == 1
     a, b = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
-    assert a["step"].item() == 4 and [k for k in a if not torch.equal(a[k], b[k])] == []
-    (run,) = [d for d in tmp_path.iterdir() if d.is_dir() and d.name[:5].isdigit()]
+    final = [k for k in a if k.startswith("final.")]  # weights and (synced) buffers at the end of the run
+    assert a["step"].item() == 4 and final and [k for k in final if not torch.equal(a[k], b[k])] == []
+    (run,) = [d for d in (tmp_path / "runs-w2").iterdir() if d.is_dir() and d.name[:5].isdigit()]
     assert json.loads((run / "run.json").read_text())["data"]["cache"].startswith("mmap ")

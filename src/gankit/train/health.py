@@ -92,13 +92,15 @@ class HealthMonitor:
         if self.class_distance is None:
             self.class_distance = {}
             labels = getattr(data, "labels", None)
-            if labels is not None:
+            if labels is not None and len(labels) == len(data):  # labels indexed like the data set's items
                 order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))
                 lab = labels[order]
                 for c in lab.unique().tolist():
                     idx = order[lab == c][:max(2, per_class)]
                     if len(idx) >= 2:
-                        real = data.batch(idx, device, torch.Generator().manual_seed(1234))["image"]
+                        real = data.batch(idx, device, torch.Generator().manual_seed(1234)).get("image")
+                        if real is None:  # not images (voxels: the grid shows renders): no per-class reference
+                            return self.class_distance
                         self.class_distance[int(c)] = mean_pairwise_distance(real)
         return self.class_distance
 
