@@ -19,7 +19,6 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gankit import config as C
 from gankit.models import RECIPES, recipe_class
 from gankit.train.fast import apply_fast_path, resolve_precision
 from gankit.models import resolve_config

@@ -6,7 +6,8 @@
 2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
 3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
 4. Image-folder batches from the memory-mapped decoded cache vs in memory (bench_data_cache.py).
-5. The other benchmark scripts in this folder (FID, pix2pix) where present.
+5. The roofline table (roofline.py): each recipe's training step as a share of this machine's own GEMM peak.
+6. The other benchmark scripts in this folder (FID, pix2pix) where present.
 
 Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
 """
@@ -155,6 +156,11 @@ def main():
     lines += ["## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)", "",
               "`python benchmarks/bench_data_cache.py` (each variant in a fresh process, alternated over rounds; the "
               "cache already built and in the page cache).", "", *data_cache(a.quick), ""]
+    print("roofline ...", flush=True)
+    roof = sh([PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3"], timeout=3600)
+    lines += ["## Roofline: each recipe's training step against this machine's GEMM peaks (CPU)", "",
+              "`python benchmarks/roofline.py` (FLOPs by `torch.utils.flop_counter`; `preset` = the preset's own "
+              "precision and layout, `fast` = bf16/channels-last/fused forced on).", "", roof.strip(), ""]
     if not a.quick:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
