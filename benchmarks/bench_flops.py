@@ -14,15 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import sys
 import time
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from gankit.models import resolve_config
 from gankit.models import recipe_class
 from gankit.train.fast import apply_fast_path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from roofline import flops_and_time  # noqa: E402
 
 FAST = ["train.precision=auto", "train.channels_last=true", "train.fused=true"]
 
@@ -60,23 +63,7 @@ def measure(name, spec, dev, iters, fast):
     cl = cfg.train.channels_last
     batch = {k: v.contiguous(memory_format=torch.channels_last) if cl else v for k, v in make(b, dev).items()}
 
-    def step(i):
-        r.step = i
-        with ctx():
-            r.train_step(batch)
-
-    step(0)
-    with FlopCounterMode(display=False) as fc:
-        step(1)
-    flops = fc.get_total_flops()
-    for i in range(2):
-        step(2 + i)
-    sync(dev)
-    t = time.perf_counter()
-    for i in range(iters):
-        step(4 + i)
-    sync(dev)
-    dt = (time.perf_counter() - t) / iters
+    flops, dt = flops_and_time(r, ctx, batch, iters, lambda: sync(dev))
     return {"bench": name, "device": str(dev), "batch": b, "precision": cfg.train.precision, "img_per_s": round(b / dt, 1),
             "step_ms": round(dt * 1e3, 2), "gflop_per_step": round(flops / 1e9, 2),
             "achieved_tflop_s": round(flops / dt / 1e12, 4)}

@@ -65,9 +65,9 @@ def build(recipe: str, preset: str, extra: list[str]):
     return cfg, r, ctx, batch, b
 
 
-def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
-    cfg, r, ctx, batch, b = build(recipe, preset, FAST if fast else [])
-
+def flops_and_time(r, ctx, batch, iters: int, sync=lambda: None) -> tuple[float, float]:
+    """FLOPs of one training step of recipe ``r`` on ``batch`` (counted by torch.utils.flop_counter) and its mean
+    wall time over ``iters`` timed steps after two warm-up steps."""
     def step(i):
         r.step = i
         with ctx():
@@ -78,10 +78,17 @@ def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
         step(1)
     flops = fc.get_total_flops()
     step(2)
+    sync()
     t = time.perf_counter()
     for i in range(iters):
         step(3 + i)
-    dt = (time.perf_counter() - t) / iters
+    sync()
+    return flops, (time.perf_counter() - t) / iters
+
+
+def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
+    cfg, r, ctx, batch, b = build(recipe, preset, FAST if fast else [])
+    flops, dt = flops_and_time(r, ctx, batch, iters)
     return {"recipe": recipe, "preset": preset, "mode": "fast" if fast else "preset",
             "precision": resolve_precision(cfg.train.precision, torch.device("cpu")), "batch": b,
             "img_per_s": b / dt, "step_ms": dt * 1e3, "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
