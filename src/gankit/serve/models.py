@@ -261,7 +261,8 @@ class UpscaleModel(ImageModel):
 
     def __init__(self, ident, checkpoint, gate, device="cpu"):
         super().__init__(ident, checkpoint, gate)
-        load_model, _ = sr_library()
+        from ..upscale import load_model
+
         self.model = load_model(checkpoint.path, device=device)
         self.model.G.eval()
         self.device = device
@@ -278,15 +279,10 @@ class UpscaleModel(ImageModel):
             return upscale(self.model, im, self.device)
 
 
-def sr_library():
-    """(load_model, upscale_image) of the SR library that ``gankit upscale`` uses."""
-    from ..upscale import load_model, upscale_image
-    return load_model, upscale_image
-
-
 def upscale(model, im: Image.Image, device) -> Image.Image:
     """The one call into the tiled upscaler that ``gankit upscale`` uses (alpha kept, greyscale stays grey)."""
-    _, upscale_image = sr_library()
+    from ..upscale import upscale_image
+
     with torch.no_grad():
         return upscale_image(model, im, tile=128, overlap=16, device=device)
 

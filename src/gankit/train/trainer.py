@@ -359,9 +359,7 @@ class Trainer:
 
     def _fit(self) -> Path | None:
         t = self.cfg.train
-        total = self.total_steps()
-        if total is None and t.minutes is None:
-            raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
+        total = self.total_steps()  # a run without any budget was refused in __init__
         resumed = self.step > 0
         if not resumed and not self.distributed:
             tensors, state = self.checkpoint_tensors()
