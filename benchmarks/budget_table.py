@@ -3,7 +3,8 @@ seeds, score each with `gankit eval`'s engine, and write the table (mean and spr
 
 The budget is *process CPU time* (``time.process_time``) with one training thread (``train.threads=1``), not wall
 time: on a shared machine wall minutes buy very different amounts of work, CPU seconds much less so. Each
-(recipe, budget, seed) is trained and scored in its own subprocess; ``--jobs`` of them run at once.
+(recipe, seed) is trained in its own subprocess, once, up to the largest budget, with a checkpoint saved as each
+smaller budget is crossed (see ``run_one``), and every mark is scored; ``--jobs`` of them run at once.
 
     PYTHONPATH=src python benchmarks/budget_table.py --data fashion-mnist --minutes 2 5 20 --seeds 0 1 2 \\
         --recipes mlp-gan lsgan dcgan cgan r3gan --n 10000 --out benchmarks/budget --jobs 2
@@ -27,41 +28,62 @@ from gankit.models import resolve_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(recipe: str, data: str, minutes: float, seed: int, n: int, out: Path, extra: list[str]) -> dict:
-    """Train (in this process) until ``minutes`` of CPU time, then evaluate with every trained extractor."""
+def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: Path, extra: list[str]) -> list[dict]:
+    """Train (in this process) until the last of ``marks`` (CPU minutes), saving a checkpoint as each mark is crossed;
+    then score every mark's checkpoint with every trained extractor. One row per mark.
+
+    One run per seed serves all its budgets: the defaults' schedules do not depend on the budget (``train.steps`` is
+    effectively unbounded here, so a ``lr_lambda(total_steps)`` is the same for a 2- and a 20-minute run), and saving
+    draws no random numbers, so the run crossing its 2-minute mark is the 2-minute run. The CPU time a save spends is
+    not charged to the budget."""
     import torch
 
     torch.set_num_threads(1)
-    from gankit import config as C
-    from gankit import metrics
+    from gankit.evaluation import evaluate
     from gankit.train.trainer import Trainer
 
+    marks = sorted(marks)
+
     class CPUBudgetTrainer(Trainer):
+        def cpu(self):
+            return time.process_time() - self._cpu0 - self._saving
+
         def _should_stop(self, total, deadline, interrupted):
-            return time.process_time() - self._cpu0 >= minutes * 60 or super()._should_stop(total, deadline, interrupted)
+            while self._todo and self.cpu() >= self._todo[0] * 60:
+                t = time.process_time()
+                self._saved.append((self._todo.pop(0), self.step, round(self.cpu(), 1), self.save_checkpoint()))
+                self._saving += time.process_time() - t
+            return not self._todo or super()._should_stop(total, deadline, interrupted)
 
     overrides = [f"train.seed={seed}", "train.threads=1", "train.steps=100000000", f"data.name={data}",
-                 "train.ckpt_every=100000000", "train.sample_every=100000000", *extra]
+                 "train.ckpt_every=100000000", "train.sample_every=100000000", f"train.keep={len(marks) + 1}", *extra]
     if data == "twemoji" and recipe != "dcgan":
         overrides.append("data.size=32")
     cfg = resolve_config(recipe, "default", overrides=overrides)
+    rows = []
     with tempfile.TemporaryDirectory() as d:
         tr = CPUBudgetTrainer(cfg, out=d, progress=False)
+        tr._todo, tr._saved, tr._saving = list(marks), [], 0.0
         tr._cpu0 = time.process_time()
-        run = tr.fit()
-        cpu = time.process_time() - tr._cpu0
-        row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": tr.step,
-               "cpu_s": round(cpu, 1), "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {}}
+        tr.fit()
         from gankit import api
         from gankit.viz.grid import save_grid
 
-        gen = api.load(run)  # the final grid beside the JSON, to look at
-        save_grid(gen.sample(64, seed=0), out.with_suffix(".png"), 8)
-        for spec in extractors_for(data):
-            r = metrics.evaluate(run, metrics="fid,kid,pr", n=n, extractor=spec)
-            row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
-            row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]
-    return row
+        for minutes, step, cpu, ckpt in tr._saved:
+            row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step, "cpu_s": cpu,
+                   "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {}}
+            gen = api.load(ckpt)  # the grid beside the JSON, to look at
+            save_grid(gen.sample(64, seed=0), out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
+            for spec in extractors_for(data):
+                r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
+                row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
+                row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]
+            rows.append(row)
+    return rows
+
+
+def out_path(out: Path, data: str, recipe: str, minutes: float, seed: int) -> Path:
+    return out / f"{data}-{recipe}-{minutes:g}m-s{seed}.json"
 
 
 def extractors_for(data: str) -> list[str]:
@@ -109,33 +131,33 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "budget")
     ap.add_argument("--set", nargs="*", default=[], help="extra overrides as RECIPE:key=value")
-    ap.add_argument("--one", nargs=4, metavar=("RECIPE", "MINUTES", "SEED", "JSON"), help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        rec, m, s, path = a.one
+        rec, seed = a.one
         extra = [x.split(":", 1)[1] for x in a.set if x.split(":", 1)[0] == rec]
-        row = run_one(rec, a.data, float(m), int(s), a.n, Path(path), extra)
-        tmp = Path(path + ".tmp")
-        tmp.write_text(json.dumps(row, indent=1))
-        os.replace(tmp, path)
+        for row in run_one(rec, a.data, a.minutes, int(seed), a.n, a.out, extra):
+            path = out_path(a.out, a.data, rec, row["minutes"], row["seed"])
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(row, indent=1))
+            os.replace(tmp, path)
         return
     a.out.mkdir(parents=True, exist_ok=True)
-    todo = [(r, m, s) for m in a.minutes for s in a.seeds for r in a.recipes]
-    procs: list[tuple[subprocess.Popen, Path]] = []
+    todo = [(r, s) for s in a.seeds for r in a.recipes]
+    procs: list[tuple[subprocess.Popen, str]] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    for rec, m, s in todo:
-        path = a.out / f"{a.data}-{rec}-{m:g}m-s{s}.json"
-        if path.exists():
+    for rec, s in todo:
+        if all(out_path(a.out, a.data, rec, m, s).exists() for m in a.minutes):
             continue
         while len([p for p, _ in procs if p.poll() is None]) >= a.jobs:
             time.sleep(2)
-        cmd = [sys.executable, __file__, "--data", a.data, "--n", str(a.n), "--set", *a.set, "--one", rec, str(m),
-               str(s), str(path)]
-        print("start", rec, m, s, flush=True)
-        procs.append((subprocess.Popen(cmd, env=env), path))
-    for p, path in procs:
+        cmd = [sys.executable, __file__, "--data", a.data, "--n", str(a.n), "--out", str(a.out), "--minutes",
+               *map(str, a.minutes), "--set", *a.set, "--one", rec, str(s)]
+        print("start", rec, s, flush=True)
+        procs.append((subprocess.Popen(cmd, env=env), f"{rec} seed {s}"))
+    for p, what in procs:
         if p.wait() != 0:
-            print(f"failed: {path.name} (exit {p.returncode})", flush=True)
+            print(f"failed: {what} (exit {p.returncode})", flush=True)
     rows = [json.loads(p.read_text()) for p in sorted(a.out.glob(f"{a.data}-*.json"))]
     md = table(rows, a.data)
     (a.out / f"{a.data}-table.md").write_text(md)

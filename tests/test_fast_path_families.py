@@ -1,4 +1,5 @@
-"""The fast path (bf16 autocast, channels-last, fused Adam) on the image-to-image families: losses track fp32."""
+"""The fast path (bf16 autocast, channels-last, fused Adam) on every family that defaults to it beyond the DCGAN family
+(``tests/test_fast_path.py``) and gan3d (``tests/test_gan3d.py``): losses track fp32, and resume stays bitwise."""
 import json
 
 import pytest
@@ -19,6 +20,17 @@ FAMILIES = {
                   "data.limit=48", "train.batch_size=2"], ("loss/cycle", "loss/D_A_real", "loss/D_B_fake")),
     "srgan": (["data.limit=48", "data.size=64", "model.crop=32", "model.g_features=8", "model.g_blocks=1",
                "model.d_features=8", "model.d_dense=16", "train.batch_size=4"], ("loss/G_content", "loss/D_real")),
+    # None: every logged loss
+    "mlp-gan": (["model.g_hidden=[32,64]", "model.d_hidden=[64,32]", "data.limit=256", "train.batch_size=16"], None),
+    "cgan": (["model.g_base=64", "model.g_channels=[32,16]", "model.d_channels=[32,64]", "model.embed_dim=16",
+              "data.limit=256", "train.batch_size=16", "train.grid=2"], None),
+    "r3gan": (["model.widths=[32,16,16]", "model.latent_dim=16", "model.group_width=8", "model.reg_every=2",
+               "data.limit=256", "train.batch_size=8"], None),
+    "agecgan": (["model.g_dense=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "data.size=16",
+                 "data.limit=64", "train.batch_size=8", "train.grid=2"], None),
+    "stackgan": (["data.limit=24", "data.size=32", "model.text_encoder=ngrams", "model.text_dim=64",
+                  "model.g_features=4", "model.d_features=4", "model.condition_dim=16", "model.d_text_dim=16",
+                  "model.latent_dim=16", "train.batch_size=8", "train.grid=2"], None),
 }
 
 
@@ -26,6 +38,7 @@ def losses(tmp_path, recipe, extra):
     over, keys = FAMILIES[recipe]
     run = Trainer(resolve_config(recipe, "default", overrides=over + COMMON + extra), out=tmp_path, progress=False).fit()
     rows = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    keys = keys or sorted({k for r in rows for k in r if k.startswith("loss/")})
     return {k: [r[k] for r in rows if k in r] for k in keys}
 
 
@@ -43,7 +56,7 @@ def test_fast_path_losses_track_fp32(recipe, tmp_path):
 @pytest.mark.parametrize("recipe", list(FAMILIES))
 def test_fast_path_resume_is_bitwise(recipe, tmp_path):
     """Killed after the step-4 save of an 8-step run and resumed == the uninterrupted run (schedules included:
-    cyclegan decays its LR over the second half, srgan drops it at the middle)."""
+    cyclegan decays its LR over the second half, srgan drops it at the middle; r3gan's lazy R1/R2 lands on step 6)."""
     import signal
 
     from safetensors.torch import load_file

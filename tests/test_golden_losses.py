@@ -8,7 +8,9 @@ import pytest
 import golden_losses as G
 
 GOLDEN = json.loads(G.PATH.read_text())
-BF16_PRESETS = ("dcgan", "lsgan")  # the presets whose own precision is not fp32 (train.precision: auto)
+# the presets whose own precision is not fp32 (train.precision: auto); mlp-gan's and cgan's records were made in fp32,
+# before they took the fast path, so their bf16 runs are held to the fp32 record within the tolerance
+BF16_PRESETS = ("dcgan", "lsgan", "mlp-gan", "cgan")
 
 
 @pytest.mark.slow
