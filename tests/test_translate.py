@@ -110,3 +110,18 @@ def test_translate_eval_table(runs, tmp_path, capsys):
     assert [r["model"].split()[0] for r in rows] == ["identity", "pix2pix", "cyclegan"] and "fid" not in rows[0]
     rc = cli(["translate-eval", str(runs["pix2pix"]), str(tmp_path / "nope")])
     assert rc == 2 and "not found" in capsys.readouterr().err
+
+
+def test_inference_fast_path_tracks_fp32(runs):
+    """`--precision` (default auto: bf16 + channels-last on CPUs fast at bf16): close to fp32, not the same numbers;
+    the fp32 net itself stays untouched (export and scores use it)."""
+    for name, direction in (("pix2pix", "AtoB"), ("cyclegan", "BtoA")):
+        ref, fast = (load_translator(runs[name], direction, precision=p) for p in ("fp32", "bf16"))
+        x = torch.rand(2, 3, 32, 48) * 2 - 1
+        a, b = ref(x), fast(x)
+        assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape
+        d = (a - b).abs()
+        assert 0 < d.max() < 0.1 and d.mean() < 0.01, (name, d.max(), d.mean())
+        assert next(fast.net.parameters()).dtype == torch.float32 and fast.run is not None and ref.run is None
+    with pytest.raises(GankitError, match="--precision must be"):
+        load_translator(runs["pix2pix"], precision="fp8")

@@ -19,6 +19,8 @@ def translate(
     fit: str = typer.Option("scale", "--fit", help="scale: to the model's size and back; native: own resolution"),
     test_grid_n: int = typer.Option(0, "--test-grid", help="also write a grid of N held-out input|output|target"),
     device: str = typer.Option("cpu", "--device"),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 + channels-last where the hardware is "
+                                  "fast at it), fp32, bf16 or fp16"),
 ):
     """Translate images with a pix2pix or CycleGAN checkpoint (any size; outputs keep the input's size)."""
     from .data.images import input_images
@@ -27,9 +29,12 @@ def translate(
 
     if fit not in ("scale", "native"):
         raise GankitError(f"--fit must be scale or native, got '{fit}'")
+    from .train.fast import check_precision
+
+    check_precision(precision)
     if not inputs and not test_grid_n:
         raise GankitError("name image files or folders to translate (or --test-grid N)")
-    tr = load_translator(ckpt_path, direction, device)
+    tr = load_translator(ckpt_path, direction, device, precision)
     out = out or tr.checkpoint.run_dir / "translated" / tr.direction
     jobs = input_images(inputs) if inputs else []
     for src, rel in jobs:

@@ -24,15 +24,19 @@ def upscale(
     overlap: int = typer.Option(16, "--overlap", help="overlap of neighbouring tiles in input pixels"),
     device: str = typer.Option("cpu", "--device"),
     no_ema: bool = typer.Option(False, "--no-ema", help="use the raw generator instead of its EMA copy"),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 + channels-last where the hardware is "
+                                  "fast at it), fp32, bf16 or fp16"),
 ):
     """Enlarge images x4 (any size; alpha kept; greyscale stays greyscale)."""
     from .data.images import input_images
+    from .train.fast import check_precision
     from .upscale import load_model, upscale_file
 
+    check_precision(precision)  # option values first: a bad one is named before any file is read
     files = [f for f, _ in input_images(inputs)]
     if tile < 0 or overlap < 0:
         raise GankitError("--tile and --overlap must be >= 0")
-    model = load_model(ckpt_path, device=device, ema=not no_ema)
+    model = load_model(ckpt_path, device=device, ema=not no_ema, precision=precision)
     for f in files:
         dest = out / f"{f.stem}_x{model.scale}.png"
         res = upscale_file(model, f, dest, tile or None, overlap, device)

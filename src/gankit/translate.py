@@ -29,6 +29,7 @@ from .errors import GankitError
 from .metrics import extract, fid, psnr, ssim
 from .metrics.extractors import auto_spec, load_extractor
 from .models.translation import TranslationRecipe
+from .train.fast import check_precision, fast_sampler
 from .train.loader import load_recipe, read
 
 
@@ -44,6 +45,7 @@ class Translator:
     background: str
     stride: int
     checkpoint: object = None  # the train.checkpoint.Checkpoint it came from
+    run: object = None  # the net as run for inference (a bf16/channels-last copy; None: ``net`` itself, fp32)
 
     @property
     def device(self) -> torch.device:
@@ -52,7 +54,7 @@ class Translator:
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """float [-1, 1] N x C x H x W (H, W multiples of ``stride``) -> translated images."""
-        return self.net(x.to(self.device)).float()
+        return (self.run or self.net)(x.to(self.device)).float()
 
     @torch.no_grad()
     def translate_tensor(self, x: torch.Tensor, fit: str = "scale") -> torch.Tensor:
@@ -84,9 +86,11 @@ class Translator:
         return big[0, :, top: top + h, left: left + w].clamp(-1, 1).cpu()
 
 
-def load_translator(ckpt_path, direction: str | None = None, device: str = "cpu") -> Translator:
+def load_translator(ckpt_path, direction: str | None = None, device: str = "cpu", precision: str = "fp32") -> Translator:
     """The generator of a pix2pix / CycleGAN checkpoint for ``direction`` (default: the direction it was trained in;
-    a CycleGAN also runs the other way with its second generator)."""
+    a CycleGAN also runs the other way with its second generator). ``precision`` auto/bf16/fp16 runs it through
+    the inference fast path (autocast, channels-last); fp32 (the default, for scores) runs the net as trained."""
+    check_precision(precision)
     c, cls = read(ckpt_path)
     if not issubclass(cls, TranslationRecipe):
         raise GankitError(f"{c.path}: a {cls.name} checkpoint, not an image-to-image model (pix2pix, cyclegan)")
@@ -104,7 +108,8 @@ def load_translator(ckpt_path, direction: str | None = None, device: str = "cpu"
         raise GankitError(f"this {cfg.recipe} model was trained {trained} and translates that way only "
                           f"(--direction {trained})")
     net.eval()
-    return Translator(recipe, net, direction, shape[1], shape[0], cfg.data.background, net.stride, c)
+    run = None if precision == "fp32" else fast_sampler(net, recipe.device, precision)
+    return Translator(recipe, net, direction, shape[1], shape[0], cfg.data.background, net.stride, c, run)
 
 
 def translate_file(tr: Translator, path: Path, fit: str = "scale") -> Image.Image:

@@ -22,6 +22,7 @@ from .data.images import to_float, to_tensor_u8, to_uint8
 from .data.sr import bicubic_up
 from .errors import GankitError
 from .models.srgan import SRGAN, Options
+from .train.fast import check_precision, fast_sampler
 from .train.loader import load_recipe, read
 from .viz.grid import save_images, save_png
 
@@ -32,22 +33,27 @@ from .viz.grid import save_images, save_png
 class SRModel:
     """A trained super-resolution generator read from a checkpoint: ``model(lr) -> sr`` in [-1, 1]."""
 
-    def __init__(self, G: nn.Module, opts: Options, checkpoint, ema: bool):
+    def __init__(self, G: nn.Module, opts: Options, checkpoint, ema: bool, precision: str = "fp32"):
         self.G, self.opts, self.checkpoint, self.ema = G.eval(), opts, checkpoint, ema
         self.scale = opts.scale
+        dev = next(G.parameters()).device
+        self.run = G if precision == "fp32" else fast_sampler(G, dev, precision)
 
     @torch.no_grad()
     def __call__(self, lr: torch.Tensor) -> torch.Tensor:
-        return self.G(lr)
+        return self.run(lr).float()
 
 
-def load_model(path, device: str = "cpu", ema: bool = True) -> SRModel:
-    """The G of an srgan checkpoint (its EMA copy if it has one and ``ema``); needs neither VGG nor ``init_from``."""
+def load_model(path, device: str = "cpu", ema: bool = True, precision: str = "fp32") -> SRModel:
+    """The G of an srgan checkpoint (its EMA copy if it has one and ``ema``); needs neither VGG nor ``init_from``.
+    ``precision`` auto/bf16/fp16 runs G through the inference fast path (autocast, channels-last); fp32 (the
+    default, for scores) runs it as trained."""
+    check_precision(precision)
     c, cls = read(path)
     if not issubclass(cls, SRGAN):
         raise GankitError(f"{c.path}: a {cls.name} checkpoint; upscaling needs an srgan one")
     loaded = load_recipe(c, device, ema)
-    return SRModel(loaded.nets["G"], loaded.recipe.opts, c, "G" in loaded.ema)
+    return SRModel(loaded.nets["G"], loaded.recipe.opts, c, "G" in loaded.ema, precision)
 
 
 # --------------------------------------------------------------------------- tiling
@@ -138,7 +144,7 @@ def upscale_image(model, im, tile: int | None = 128, overlap: int = 16, device="
     x = rgb.to(device)
     if channels == 1:
         x = _luma(x)
-    sr = upscale_tensor(model.G, x, s, tile, overlap)
+    sr = upscale_tensor(model, x, s, tile, overlap)
     if channels == 1:
         sr = sr.expand(-1, 3, -1, -1)
     out = to_uint8(sr[0].cpu())

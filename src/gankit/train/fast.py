@@ -13,6 +13,8 @@ from contextlib import nullcontext
 import torch
 from torch import nn
 
+from ..errors import GankitError
+
 
 def cpu_has_bf16() -> bool:
     """AVX512-BF16 or AMX: the CPUs where bf16 autocast is fast rather than emulated."""
@@ -21,6 +23,11 @@ def cpu_has_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_precision(precision: str) -> None:
+    if precision not in ("auto", "fp32", "bf16", "fp16"):
+        raise GankitError(f"--precision must be auto, fp32, bf16 or fp16, got '{precision}'")
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
