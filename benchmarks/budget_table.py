@@ -51,7 +51,8 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
         def _should_stop(self, total, deadline, interrupted):
             while self._todo and self.cpu() >= self._todo[0] * 60:
                 t = time.process_time()
-                self._saved.append((self._todo.pop(0), self.step, round(self.cpu(), 1), self.save_checkpoint()))
+                health = {k: v for k, v in self.health.findings().items() if k in ("D dominating", "divergence")}
+                self._saved.append((self._todo.pop(0), self.step, round(self.cpu(), 1), self.save_checkpoint(), health))
                 self._saving += time.process_time() - t
             return not self._todo or super()._should_stop(total, deadline, interrupted)
 
@@ -69,9 +70,10 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
         from gankit import api
         from gankit.viz.grid import save_grid
 
-        for minutes, step, cpu, ckpt in tr._saved:
+        for minutes, step, cpu, ckpt, health in tr._saved:
             row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step, "cpu_s": cpu,
-                   "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {}}
+                   "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {},
+                   "health": {k: {"flag": f, "evidence": ev} for k, (f, ev) in health.items()}}
             gen = api.load(ckpt)  # the grid beside the JSON, to look at
             save_grid(gen.sample(64, seed=0), out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
             for spec in extractors_for(data):

@@ -5,9 +5,10 @@
    own data (``data.limit`` small): FLOPs counted by ``torch.utils.flop_counter`` (matmuls and convolutions,
    forward and backward), the step timed with the preset's own precision/layout ("preset") and with the fast path
    forced on ("fast": ``train.precision=auto``, channels-last, fused Adam), img/s and the share of the bf16 peak.
-3. Inference: ``gankit translate`` and ``gankit upscale`` library calls on one 1024x1024 image, fp32 vs fast.
+3. Inference: ``gankit translate --fit native`` and ``gankit upscale`` library calls on one 1024x1024 image,
+   ``--precision fp32`` (before) vs ``--precision auto`` (after: bf16 autocast + channels-last).
 
-Usage: python benchmarks/roofline.py [--iters 3] [--only dcgan,pix2pix] [--json out.json]
+Usage: python benchmarks/roofline.py [--iters 3] [--only dcgan,pix2pix,inference] [--json out.json]
 Prints a Markdown table (and JSON lines with --json). Times are wall-clock on this machine: run it on an idle one.
 """
 from __future__ import annotations
@@ -94,6 +95,45 @@ def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
             "img_per_s": b / dt, "step_ms": dt * 1e3, "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
 
 
+INFERENCE = {  # row label -> (recipe whose default G runs, how the library runs it)
+    "translate 1024² (pix2pix G, --fit native)": ("pix2pix", "translate"),
+    "translate 1024² (cyclegan G, --fit native)": ("cyclegan", "translate"),
+    "upscale 1024² → 4096² (srgan G, tiles 128)": ("srgan", "upscale"),
+}
+
+
+def measure_inference(label: str, fast: bool, iters: int = 1) -> dict:
+    """One 1024x1024 image through the library call ``gankit translate --fit native`` / ``gankit upscale`` makes,
+    with the default preset's G (untrained weights: the time does not depend on their values), fp32 as loaded
+    (``--precision fp32``) or the inference fast path (``--precision auto``)."""
+    from gankit.train.fast import fast_sampler
+    from gankit.translate import Translator
+    from gankit.upscale import SRModel, upscale_tensor
+
+    recipe, how = INFERENCE[label]
+    cfg, r, _, _, _ = build(recipe, "default", ["train.precision=fp32", "train.channels_last=false"])
+    G, cpu, precision = r.G.eval(), torch.device("cpu"), "auto" if fast else "fp32"
+    x = torch.rand(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    if how == "upscale":
+        model = SRModel(G, r.opts, None, False, precision)
+        call = lambda: upscale_tensor(model, x, r.opts.scale, 128, 16)  # noqa: E731 (the CLI's default tiles)
+    else:
+        tr = Translator(r, G, "AtoB", cfg.data.size, 3, cfg.data.background, G.stride, None,
+                        None if precision == "fp32" else fast_sampler(G, cpu, precision))
+        call = lambda: tr.translate_tensor(x[0], "native")  # noqa: E731
+    call()
+    with FlopCounterMode(display=False) as fc:
+        call()
+    t = time.perf_counter()
+    for _ in range(iters):
+        call()
+    dt = (time.perf_counter() - t) / iters
+    flops = fc.get_total_flops()
+    return {"recipe": label, "preset": "default", "mode": "fast" if fast else "fp32",
+            "precision": resolve_precision(precision, cpu), "batch": 1, "img_per_s": 1 / dt, "step_ms": dt * 1e3,
+            "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iters", type=int, default=3)
@@ -121,6 +161,17 @@ def main():
             rows.append(m)
             print(f"| {recipe} / {preset} | {m['mode']} | {m['precision']} | {m['batch']} | {m['img_per_s']:.1f} | "
                   f"{m['gflop']:.2f} | {m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |", flush=True)
+    if not only or "inference" in only:
+        print("\n| inference, one 1024×1024 image | mode | precision | batch | img/s | GFLOP/image | TFLOP/s | "
+              "share of bf16 peak |")
+        print("|---|---|---|---:|---:|---:|---:|---:|")
+        for label in INFERENCE:
+            for fast in (False, True):
+                m = measure_inference(label, fast)
+                m["share_bf16_peak"] = m["tflop_s"] * 1e12 / peaks["bf16"]
+                rows.append(m)
+                print(f"| {label} | {m['mode']} | {m['precision']} | 1 | {m['img_per_s']:.3f} | {m['gflop']:.1f} | "
+                      f"{m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |", flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"peaks": peaks, "rows": rows}, f, indent=1)
