@@ -33,7 +33,9 @@ class BiasAct(nn.Module):
         self.bias = nn.Parameter(torch.zeros(ch))
 
     def forward(self, x):
-        return F.leaky_relu(x + self.bias.view(1, -1, *([1] * (x.dim() - 2))), SLOPE)
+        # the bias in x's dtype: under bf16 autocast an fp32 bias would promote the whole map to fp32, and the next
+        # conv would cast it back (a copy of every activation: 23 % of r3gan's step before, benchmarks/PROFILES.md)
+        return F.leaky_relu(x + self.bias.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2))), SLOPE)
 
 
 def conv(cin: int, cout: int, k: int, groups: int = 1, gain: float = 1.0) -> nn.Conv2d:
