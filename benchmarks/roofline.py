@@ -139,6 +139,7 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--only", default="")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--presets", default="default,paper", help="which presets to measure (gan3d's paper: minutes/step)")
     a = ap.parse_args()
     peaks = {"bf16": gemm_peak(torch.bfloat16), "fp32": gemm_peak(torch.float32)}
     print(f"GEMM peak on {torch.get_num_threads()} threads: bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s, "
@@ -148,7 +149,7 @@ def main():
     rows = []
     only = [s for s in a.only.split(",") if s]
     for recipe, preset in presets():
-        if only and recipe not in only:
+        if (only and recipe not in only) or preset not in a.presets.split(","):
             continue
         for fast in (False, True):
             try:

@@ -161,6 +161,13 @@ def main():
     lines += ["## Roofline: each recipe's training step against this machine's GEMM peaks (CPU)", "",
               "`python benchmarks/roofline.py` (FLOPs by `torch.utils.flop_counter`; `preset` = the preset's own "
               "precision and layout, `fast` = bf16/channels-last/fused forced on).", "", roof.strip(), ""]
+    print("profiles ...", flush=True)
+    prof = sh([PY, str(HERE / "profile_step.py"), "mlp-gan", "dcgan", "lsgan", "cgan", "pix2pix", "cyclegan", "srgan",
+               "agecgan", "stackgan", "r3gan", "gan3d", "--iters", "2"], timeout=3600)
+    lines += ["## Where each default training step's time goes (CPU)", "",
+              "`python benchmarks/profile_step.py RECIPE...` (torch.profiler self time per operator, binned; "
+              "explained in `benchmarks/ROOFLINE.md`).", "",
+              "\n".join(ln for ln in prof.splitlines() if ln.startswith(("|", "bf16"))), ""]
     if not a.quick:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
