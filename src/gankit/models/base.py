@@ -91,6 +91,13 @@ class Recipe:
     def validate(cls, cfg: Config) -> None:
         """Raise ConfigError for option combinations that cannot work."""
 
+    @classmethod
+    def adopt_start(cls, cfg: Config, source) -> Config:
+        """The config to build a new run from, given the checkpoint ``model.init_from`` names (``source.config``,
+        ``source.state``): a recipe whose nets' sizes come from that earlier run takes them here (the returned
+        config is the run's record). Default: ``cfg`` unchanged."""
+        return cfg
+
     def start_from(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
         """Start from an earlier run's networks (``{name: state_dict}``): the Trainer reads them from the checkpoint
         that an option ``model.init_from`` names and calls this once, before the EMA copies are made. Default: load

@@ -17,7 +17,6 @@ and optimizer ``T``), ``ngrams`` (weight-free, for tests) or ``precomputed`` (CU
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,35 +56,6 @@ class Options:
     init_from: str | None = None  # stage II: the stage-I run dir / checkpoint
     lr_halve_every: int | None = None  # halve both LRs every N steps (the paper: every 100 epochs)
     eval_pairs: int = 64  # held-out pairs scored by the periodic report
-
-
-# --------------------------------------------------------------------------- reading a stage-I checkpoint
-
-
-def read_checkpoint(path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """(state dict of JSON, tensors) of a gankit checkpoint (a run dir, its checkpoints folder or a step folder),
-    read from its documented files (``state.json`` + ``tensors.safetensors``; models/ does not import train/)."""
-    from safetensors.torch import load_file
-
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise ConfigError(f"model.init_from: not found: {p}")
-    cands = [p] if (p / "state.json").exists() else []
-    for d in (p / "checkpoints", p):
-        if d.is_dir():
-            ptr = d / "latest"
-            if ptr.is_file() and (d / ptr.read_text().strip() / "state.json").exists():
-                cands.append(d / ptr.read_text().strip())
-            cands += sorted((q for q in d.glob("step-*") if (q / "state.json").exists()), reverse=True)
-    if not cands:
-        raise CheckpointError(f"model.init_from={p}: no checkpoint here")
-    d = cands[0]
-    try:
-        state = json.loads((d / "state.json").read_text())
-        tensors = load_file(str(d / "tensors.safetensors"))
-    except Exception as e:  # noqa: BLE001  (json, OS and safetensors errors alike)
-        raise CheckpointError(f"model.init_from={d}: unreadable checkpoint ({type(e).__name__})") from None
-    return state, tensors
 
 
 def _net(tensors: dict, prefix: str) -> dict:
@@ -183,9 +153,6 @@ class StackGAN(Recipe):
 
     def build(self):
         o, c, size = self.opts, self.shape[0], self.shape[-1]
-        src = None
-        if o.stage == "stage2" and o.init_from and Path(o.init_from).expanduser().exists():
-            src = self._stage1_source()
         if o.stage == "stage1":
             self.G = self._stage1_g(o.g_features, size)
             self.D = Stage1D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
@@ -200,34 +167,34 @@ class StackGAN(Recipe):
                 self.E = ImageEmbedder(o.text_dim, max(8, o.d_features // 2), c)
             else:
                 self.T.eval().requires_grad_(False)
-        if src is not None:
-            state, tensors = src
-            self.G1.load_state_dict(_net(tensors, "ema.G") or _net(tensors, "net.G"))
-            if o.text_encoder == "char-cnn-rnn":
-                self.T.load_state_dict(_net(tensors, "net.T"))
 
-    def start_from(self, weights):
-        """Nothing to do here: stage II reads its stage-I run itself in ``build()``, because G1's width and the
-        text settings must come from the stage-I config before G1 can be built."""
-
-    def _stage1_source(self):
-        """Read the stage-I checkpoint, check it fits, and take its G's width."""
-        o = self.opts
-        state, tensors = read_checkpoint(o.init_from)
-        cfg = state.get("config", {})
-        m = cfg.get("model", {})
-        if cfg.get("recipe") != "stackgan" or m.get("stage") != "stage1":
+    @classmethod
+    def adopt_start(cls, cfg, source):
+        """Stage II: check that the stage-I run ``model.init_from`` names fits, and take its G's width (G1 must be
+        built that wide before its weights can load)."""
+        o = cfg.model
+        if o.stage != "stage2":
+            return cfg
+        m = source.config.get("model", {})
+        if source.config.get("recipe") != "stackgan" or m.get("stage") != "stage1":
             raise CheckpointError(f"model.init_from={o.init_from}: not a stackgan stage-I checkpoint")
         for k in ("text_encoder", "text_dim", "latent_dim", "condition_dim", "fc_bn", "bn_eps"):
             if m.get(k) != getattr(o, k):
                 raise ConfigError(f"model.{k}={getattr(o, k)} differs from the stage-I run's {m.get(k)} "
                                   f"({o.init_from})")
-        lo = (state.get("data_info", {}).get("shape") or [0, 0, 0])[-1]
-        if lo * o.scale != self.shape[-1]:
-            raise ConfigError(f"data.size={self.shape[-1]}: the stage-I run draws {lo} px images and "
+        lo = (source.state.get("data_info", {}).get("shape") or [0, 0, 0])[-1]
+        if cfg.data.size is not None and lo * o.scale != cfg.data.size:
+            raise ConfigError(f"data.size={cfg.data.size}: the stage-I run draws {lo} px images and "
                               f"model.scale={o.scale} (data.size must be {lo * o.scale})")
-        o.g1_features = int(m.get("g_features"))
-        return state, tensors
+        return dataclasses.replace(cfg, model=dataclasses.replace(o, g1_features=int(m.get("g_features"))))
+
+    def start_from(self, weights):
+        """Stage II: G1 (the stage-I G, its EMA copy when it has one) and, with char-cnn-rnn, the text encoder."""
+        if self.opts.stage != "stage2":
+            return super().start_from(weights)
+        self.G1.load_state_dict(weights.get("ema.G") or weights["G"])
+        if self.opts.text_encoder == "char-cnn-rnn":
+            self.T.load_state_dict(weights["T"])
 
     def make_optimizers(self):
         t = self.cfg.train

@@ -64,10 +64,10 @@ def load_recipe(source: str | Path | ckpt.Checkpoint, device: str | torch.device
     return Loaded(recipe, c, nets, tuple(used))
 
 
-def start_weights(path: str | Path, recipe: str) -> dict[str, dict[str, torch.Tensor]]:
+def start_weights(path: "str | Path | ckpt.Checkpoint", recipe: str) -> dict[str, dict[str, torch.Tensor]]:
     """The trained networks (``{net name: state_dict}``, and ``ema.<name>`` for their EMA copies) of a ``recipe``
-    checkpoint, to start a new run from (``model.init_from``)."""
-    c = ckpt.load(path)
+    checkpoint (a path, or one already read), to start a new run from (``model.init_from``)."""
+    c = path if isinstance(path, ckpt.Checkpoint) else ckpt.load(path)
     if c.config.get("recipe") != recipe:
         raise CheckpointError(f"model.init_from={path}: a {c.config.get('recipe')} checkpoint, not {recipe}")
     names = sorted({k.split(".")[1] for k in c.tensors if k.startswith("net.")})

@@ -94,10 +94,14 @@ class Trainer:
         self.data = data if data is not None else cls.load_data(build_cfg)
         if self.data.skipped and self.is_main:
             print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
-        self.recipe = cls(build_cfg, self.data.shape, self.data.num_classes, self.device)
         init_from = getattr(build_cfg.model, "init_from", None)  # a resume has these weights in its checkpoint
-        if init_from:
-            self.recipe.start_from(start_weights(init_from, cls.name))
+        source = ckpt.load(init_from) if init_from else None
+        if source is not None:
+            build_cfg = cls.adopt_start(build_cfg, source)
+            self.cfg = cfg = build_cfg
+        self.recipe = cls(build_cfg, self.data.shape, self.data.num_classes, self.device)
+        if source is not None:
+            self.recipe.start_from(start_weights(source, cls.name))
         self.recipe._report = self.stats = Collector()
         self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
