@@ -184,3 +184,31 @@ def test_book_nets_match_the_book_parameter_counts():
     assert (n(g.G), n(g.D), n(e.E)) == (34_852_099, 1_567_873, 18_278_180)
     y = torch.eye(6)[[0, 5]]
     assert g.G.eval()(torch.randn(2, 100), y).shape == (2, 3, 64, 64) and g.D(torch.randn(2, 3, 64, 64), y).shape == (2,)
+
+
+def test_encoder_stage_resume_is_bitwise_identical(tmp_path):
+    """Stage 2 (encoder + identity embedder, from a stage-1 run) killed half way and resumed == uninterrupted; the
+    resume needs nothing from the stage-1 run (its G is in the checkpoint)."""
+    import shutil
+
+    from gankit import api
+
+    s1 = api.train("agecgan", overrides=[*TINY, "train.steps=2", "train.batch_size=8", "data.limit=30",
+                                         "train.threads=1", "train.sample_every=100"], out=tmp_path / "s1")
+    copy = tmp_path / "s1-copy"
+    shutil.copytree(s1, copy)
+    args = ["train", "agecgan", "--preset", "encoder", *COMMON, f"model.init_from={copy}"]
+    gankit(*args, "--out", tmp_path / "full")
+    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": "2"}, check=False)
+    assert crashed.returncode in (-9, 137), crashed.stderr  # SIGKILL after the step-2 save
+    shutil.rmtree(copy)
+    (run,) = (tmp_path / "part").iterdir()
+    gankit("train", "--resume", run, "--no-progress")
+    (full,) = (tmp_path / "full").iterdir()
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(d / "checkpoints" / f"step-{N:07d}" / "tensors.safetensors")) for d in (full, run))
+    assert [k for k in a if k.startswith("net.E")] and set(a) == set(b)
+    assert [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())] == []
+    half = load_file(str(full / "checkpoints" / "step-0000002" / "tensors.safetensors"))
+    assert any(not torch.equal(half[k], a[k]) for k in a if k.startswith("net.E"))  # E trained after the kill point
