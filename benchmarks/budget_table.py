@@ -74,8 +74,10 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
             row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step, "cpu_s": cpu,
                    "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {},
                    "health": {k: {"flag": f, "evidence": ev} for k, (f, ev) in health.items()}}
-            gen = api.load(ckpt)  # the grid beside the JSON, to look at
-            save_grid(gen.sample(64, seed=0), out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
+            gen = api.load(ckpt)  # the grid beside the JSON, to look at; conditional: one row per class
+            k = gen.recipe.num_classes if getattr(gen.recipe, "conditional", recipe == "cgan") else 0
+            imgs = torch.cat([gen.sample(8, seed=0, cls=c) for c in range(k)]) if k > 1 else gen.sample(64, seed=0)
+            save_grid(imgs, out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
             for spec in extractors_for(data):
                 r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
                 row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
