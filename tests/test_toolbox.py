@@ -187,6 +187,32 @@ def test_historical_averaging_keeps_weights_near_their_running_mean():
     assert drift[1.0] < 0.5 * drift[0.0]
 
 
+def test_mode_seeking_pairs_share_classes_and_punish_a_g_that_ignores_z():
+    """MSGAN: G's batch is two halves with the same classes; the term is weight / (|dG| / |dz|), so a G whose output
+    does not move with z pays 1 / eps."""
+    r = make("cgan", overrides=["model.g_base=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]",
+                                "model.embed_dim=8", "model.mode_seeking=1.0"], classes=10)
+    z = torch.randn(6, r.opts.latent_dim)
+    same = torch.zeros(6, 1, 28, 28)
+    assert float(r.ms_term(same, z)) > 1e4  # output independent of z: 1 / 1e-5
+    moving = z[:, :1, None, None].expand(6, 1, 28, 28)
+    assert float(r.ms_term(moving, z)) == pytest.approx(1 / (float((moving[:3] - moving[3:]).abs().mean()
+                                                                  / (z[:3] - z[3:]).abs().mean()) + 1e-5), rel=1e-5)
+    r._report = lambda *a, **k: None
+    captured = {}
+    G = r.G
+    orig = G.forward
+
+    def spy(zz, lab):
+        captured["lab"] = lab.clone()
+        return orig(zz, lab)
+    G.forward = spy
+    x = fmnist(16)
+    r.train_step({"image": x, "label": torch.arange(16) % 10})
+    lab = captured["lab"]
+    assert torch.equal(lab[:8], lab[8:16])  # the pairs of the G step share their classes
+
+
 @pytest.mark.parametrize("norm", ["batch", "instance", "spectral"])
 def test_norm_choices(norm):
     r = make("dcgan", "default", (3, 32, 32), [f"model.d_norm={norm}", "model.d_dropout=0"])

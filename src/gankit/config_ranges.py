@@ -35,7 +35,7 @@ MODEL = {
     "g_out_kernel": AT_LEAST_1, "embed_dim": AT_LEAST_0, "n_critic": AT_LEAST_1, "g_batch_mult": AT_LEAST_1,
     "minibatch_disc": AT_LEAST_0, "minibatch_dim": AT_LEAST_1, "slope": AT_LEAST_0, "bn_momentum": UNIT,
     "bn_eps": POSITIVE, "real_label": UNIT, "fake_label": UNIT, "gp": AT_LEAST_0, "r1": AT_LEAST_0,
-    "feature_matching": AT_LEAST_0, "historical_avg": AT_LEAST_0, "dropout": UNIT_OPEN, "d_dropout": UNIT_OPEN,
+    "feature_matching": AT_LEAST_0, "historical_avg": AT_LEAST_0, "mode_seeking": AT_LEAST_0, "dropout": UNIT_OPEN, "d_dropout": UNIT_OPEN,
     "g_dropout": UNIT_OPEN, "g_ngf": AT_LEAST_1, "d_ndf": AT_LEAST_1, "d_layers": AT_LEAST_1,
     "g_downs": AT_LEAST_1, "g_blocks": AT_LEAST_0, "g_dropout_blocks": AT_LEAST_0, "g_features": AT_LEAST_1,
     "d_features": AT_LEAST_1, "d_dense": AT_LEAST_1, "up_features": AT_LEAST_1, "scale": AT_LEAST_1,

@@ -51,6 +51,7 @@ class Toolbox:
     reuse_fakes: bool = False  # D's fakes are the first of G's training batch (one G forward per step, as
     #                            PyTorch's DCGAN example does) instead of a separate no-grad batch
     g_batch_mult: int = 1  # G's batch is this many times D's batch
+    mode_seeking: float = 0.0  # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
 
 
 def validate_toolbox(o) -> None:
@@ -64,7 +65,7 @@ def validate_toolbox(o) -> None:
         raise ConfigError(f"model.g_label (G's target) must be in (0.5, 1], got {o.g_label}")
     if o.minibatch_disc < 0 or o.minibatch_dim < 1:
         raise ConfigError("model.minibatch_disc must be >= 0 and model.minibatch_dim >= 1")
-    for k in ("gp", "r1", "feature_matching", "historical_avg"):
+    for k in ("gp", "r1", "feature_matching", "historical_avg", "mode_seeking"):
         if getattr(o, k) < 0:
             raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
     if o.gp and o.d_split_steps:
@@ -207,19 +208,34 @@ class GANRecipe(Recipe):
     def g_phase(self, f: "Fakes", f_real) -> None:
         """G main + feature matching + historical averaging."""
         o = self.opts
+        z = None
         if f.g_fake is None:
             m = f.fake.shape[0] * o.g_batch_mult
             f.g_lab = self.random_labels(m)
-            f.g_fake = self.w.G(self.latent(m), f.g_lab)
+            if o.mode_seeking and m >= 2 and f.g_lab is not None:  # pairs share a class: halves get the same labels
+                f.g_lab = torch.cat([f.g_lab[: m // 2]] * 2 + [f.g_lab[2 * (m // 2):]])
+            z = self.latent(m)
+            f.g_fake = self.w.G(z, f.g_lab)
         with self.frozen_critic():
             out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
             g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
-            g = g + self.fm_term(f_real, f_fake) + self._ha("G")
+            g = g + self.fm_term(f_real, f_fake) + self._ha("G") + self.ms_term(f.g_fake, z)
         self.update("G", g)
         self.report("loss/G", g.detach())
 
     # ---- the pieces the phases compose --------------------------------------------------------
+    def ms_term(self, fake, z):
+        """Mode seeking (MSGAN): the first and second halves of G's batch share their classes; G is rewarded for
+        making images that differ as much as their latents do (a G that ignores z pays 1 / eps)."""
+        o = self.opts
+        if not o.mode_seeking or z is None or fake.shape[0] < 2:
+            return 0.0
+        h = fake.shape[0] // 2
+        ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+        self.report("loss/G_ms_ratio", ratio.detach())
+        return o.mode_seeking / (ratio.float() + 1e-5)
+
     def d_logits(self, real, lab, f: "Fakes"):
         """D's logits on real and fake and its features of the real batch: one forward over both when nothing in D
         mixes samples (same maths, bigger and faster GEMMs)."""
