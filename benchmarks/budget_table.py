@@ -132,15 +132,21 @@ def stats(xs: list[float]) -> str:
 
 def table(rows: list[dict], data: str) -> str:
     specs = sorted({s for r in rows for s in r["scores"]})
-    head = "| recipe | CPU-min | seeds | steps | " + " | ".join(f"FID ({s}) | recall ({s})" for s in specs) + " |"
-    lines = [head, "|" + "---|" * (4 + 2 * len(specs))]
+    head = ("| recipe | CPU-min | seeds | steps | "
+            + " | ".join(f"FID ({s}) | precision ({s}) | recall ({s})" for s in specs)
+            + " | within-class diversity | D dominating |")
+    lines = [head, "|" + "---|" * (6 + 3 * len(specs))]
     keys = sorted({(r["recipe"], r["minutes"]) for r in rows}, key=lambda k: (k[0], k[1]))
     for rec, m in keys:
         rs = [r for r in rows if r["recipe"] == rec and r["minutes"] == m]
         cells = [rec, f"{m:g}", str(len(rs)), stats([r["steps"] for r in rs]).split(".")[0]]
         for s in specs:
-            cells.append(stats([r["scores"].get(s, {}).get("fid") for r in rs]))
-            cells.append(stats([r["scores"].get(s, {}).get("recall") for r in rs]))
+            for k in ("fid", "precision", "recall"):
+                cells.append(stats([r["scores"].get(s, {}).get(k) for r in rs]))
+        div = [min(r["class_diversity"]) for r in rs if r.get("class_diversity")]
+        cells.append(f"min {stats(div)}" if div else "–")
+        h = [r["health"]["D dominating"]["flag"] for r in rs if "D dominating" in r.get("health", {})]
+        cells.append(f"{sum(h)} of {len(h)} runs" if h else "–")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -155,6 +161,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "budget")
     ap.add_argument("--set", nargs="*", default=[], help="extra overrides as RECIPE:key=value")
+    ap.add_argument("--table-only", action="store_true", help="only (re)write the table from the JSONs in OUT")
     ap.add_argument("--one", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
@@ -167,7 +174,7 @@ def main():
             os.replace(tmp, path)
         return
     a.out.mkdir(parents=True, exist_ok=True)
-    todo = [(r, s) for s in a.seeds for r in a.recipes]
+    todo = [] if a.table_only else [(r, s) for s in a.seeds for r in a.recipes]
     procs: list[tuple[subprocess.Popen, str]] = []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     for rec, s in todo:
