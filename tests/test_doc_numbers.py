@@ -83,3 +83,18 @@ def test_unet_docstring_count_is_the_tested_one():
     n = re.search(r"\(([\d,]+) parameters for RGB -> RGB", unet.__doc__).group(1)
     tested = re.search(r"n_params\(r\.G\) == ([\d_]+)", (ROOT / "tests" / "test_pix2pix.py").read_text()).group(1)
     assert int(n.replace(",", "")) == int(tested.replace("_", ""))
+
+
+def test_quality_budget_tables_are_the_ones_their_jsons_make():
+    """docs/quality.md's budget tables (the defaults, and cgan's before the mode-seeking term) are exactly what
+    `benchmarks/budget_table.py --table-only` writes from the committed JSONs."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("budget_table", BENCH / "budget_table.py")
+    bt = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bt)
+    doc = (ROOT / "docs" / "quality.md").read_text()
+    for folder in ("budget", "budget-cgan-before"):
+        rows = [json.loads(p.read_text()) for p in sorted((BENCH / folder).glob("fashion-mnist-*.json"))]
+        assert rows, folder
+        assert bt.table(rows, "fashion-mnist") in doc, folder
