@@ -314,9 +314,10 @@ def test_run_pictures_are_shown(page):
     assert "no scores recorded" in page.inner_text("#scores")
     page.click("#health-box summary")
     assert page.inner_text("#health").strip()
-    # the page's own errors: only the one refused upload above, no script errors
+    # the page's own errors: at most the refused upload of the upload test (when that ran on this worker's page:
+    # pytest-xdist may hand the module's tests to both workers), no script errors, no other failed request
     assert not [e for e in page.console_errors if "415" not in e], (page.console_errors, page.failed)
-    assert len(page.failed) == 1 and page.failed[0].startswith("415 POST"), page.failed
+    assert len(page.failed) <= 1 and all(f.startswith("415 POST") for f in page.failed), page.failed
 
 
 def test_bounded_load_two_models_no_error_and_flat_memory(server):
