@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from gankit.models import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +69,12 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
         tr._cpu0 = time.process_time()
         tr.fit()
         from gankit import api
+        from gankit.config import DataConfig
+        from gankit.data import load
+        from gankit.train.health import class_diversity
         from gankit.viz.grid import save_grid
+
+        test = None  # the labelled test split, read once for every mark
 
         for minutes, step, cpu, ckpt, health in tr._saved:
             row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step, "cpu_s": cpu,
@@ -80,30 +84,16 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
             k = gen.recipe.num_classes if getattr(gen.recipe, "conditional", recipe == "cgan") else 0
             imgs = torch.cat([gen.sample(8, seed=0, cls=c) for c in range(k)]) if k > 1 else gen.sample(64, seed=0)
             save_grid(imgs, out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
-            if k > 1:
-                row["class_diversity"] = class_diversity(gen, data, k)
+            if k > 1:  # per class: 16 samples' variety over 16 real test images' (health.md's measure)
+                test = test if test is not None else load(DataConfig(name=data, split="test"))
+                row["class_diversity"] = [round(r, 3) for r in class_diversity(
+                    lambda c, m: gen.sample(m, seed=100 + c, cls=c), test, k)]
             for spec in extractors_for(data):
                 r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
                 row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
                 row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]
             rows.append(row)
     return rows
-
-
-def class_diversity(gen, data: str, k: int, n: int = 16) -> list[float]:
-    """Per class: the mean pairwise distance of ``n`` samples over that of ``n`` real test images of the class
-    (``tests/test_cgan.py``'s and ``health.md``'s measure; a G that ignores z scores 0)."""
-    from gankit.config import DataConfig
-    from gankit.data import load
-    from gankit.train.health import mean_pairwise_distance
-
-    test = load(DataConfig(name=data, split="test"))
-    out = []
-    for c in range(k):
-        real = test.batch(torch.nonzero(test.labels == c).flatten()[:n])["image"]
-        out.append(round(float(mean_pairwise_distance(gen.sample(n, seed=100 + c, cls=c))
-                               / mean_pairwise_distance(real)), 3))
-    return out
 
 
 def out_path(out: Path, data: str, recipe: str, minutes: float, seed: int) -> Path:

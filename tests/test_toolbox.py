@@ -211,6 +211,14 @@ def test_mode_seeking_pairs_share_classes_and_punish_a_g_that_ignores_z():
     r.train_step({"image": x, "label": torch.arange(16) % 10})
     lab = captured["lab"]
     assert torch.equal(lab[:8], lab[8:16])  # the pairs of the G step share their classes
+    # the one-G-forward path (dcgan's reuse_fakes) carries its latents to the term too
+    d = make("dcgan", shape=(1, 32, 32), overrides=["model.g_base=16", "model.g_channels=[8,8,8]", "model.d_stem=8",
+                                                    "model.d_channels=[8,8,8]", "model.mode_seeking=1.0"])
+    assert d.opts.reuse_fakes
+    seen = {}
+    d._report = lambda name, v: seen.__setitem__(name, float(v))
+    d.train_step({"image": torch.rand(8, 1, 32, 32) * 2 - 1})
+    assert seen["loss/G_ms_ratio"] > 0
 
 
 @pytest.mark.parametrize("norm", ["batch", "instance", "spectral"])

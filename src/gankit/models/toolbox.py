@@ -118,6 +118,7 @@ class Fakes:
     fake_lab: torch.Tensor | None
     g_fake: torch.Tensor | None = None
     g_lab: torch.Tensor | None = None
+    g_z: torch.Tensor | None = None
 
 
 class GANRecipe(Recipe):
@@ -172,10 +173,8 @@ class GANRecipe(Recipe):
         (detached) first ``n`` of G's batch; otherwise D gets a separate no-grad batch of the real batch's classes."""
         o = self.opts
         if o.reuse_fakes and o.n_critic == 1:
-            m = n * o.g_batch_mult
-            g_lab = self.random_labels(m)
-            g_fake = self.w.G(self.latent(m), g_lab)
-            return Fakes(g_fake[:n].detach(), None if g_lab is None else g_lab[:n], g_fake, g_lab)
+            g_z, g_lab, g_fake = self.g_batch(n * o.g_batch_mult)
+            return Fakes(g_fake[:n].detach(), None if g_lab is None else g_lab[:n], g_fake, g_lab, g_z)
         fake_lab = lab if lab is not None else self.random_labels(n)
         with torch.no_grad():
             fake = self.G(self.latent(n), fake_lab)
@@ -208,28 +207,30 @@ class GANRecipe(Recipe):
     def g_phase(self, f: "Fakes", f_real) -> None:
         """G main + feature matching + historical averaging."""
         o = self.opts
-        z = None
         if f.g_fake is None:
-            m = f.fake.shape[0] * o.g_batch_mult
-            f.g_lab = self.random_labels(m)
-            if o.mode_seeking and m >= 2 and f.g_lab is not None:  # pairs share a class: halves get the same labels
-                f.g_lab = torch.cat([f.g_lab[: m // 2]] * 2 + [f.g_lab[2 * (m // 2):]])
-            z = self.latent(m)
-            f.g_fake = self.w.G(z, f.g_lab)
+            f.g_z, f.g_lab, f.g_fake = self.g_batch(f.fake.shape[0] * o.g_batch_mult)
         with self.frozen_critic():
             out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
             g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
-            g = g + self.fm_term(f_real, f_fake) + self._ha("G") + self.ms_term(f.g_fake, z)
+            g = g + self.fm_term(f_real, f_fake) + self._ha("G") + self.ms_term(f.g_fake, f.g_z)
         self.update("G", g)
         self.report("loss/G", g.detach())
 
     # ---- the pieces the phases compose --------------------------------------------------------
+    def g_batch(self, m: int):
+        """G's training batch: latents, classes and images. With mode seeking the two halves share their classes."""
+        lab = self.random_labels(m)
+        if self.opts.mode_seeking and lab is not None and m >= 2:
+            lab = torch.cat([lab[: m // 2]] * 2 + [lab[2 * (m // 2):]])
+        z = self.latent(m)
+        return z, lab, self.w.G(z, lab)
+
     def ms_term(self, fake, z):
         """Mode seeking (MSGAN): the first and second halves of G's batch share their classes; G is rewarded for
         making images that differ as much as their latents do (a G that ignores z pays 1 / eps)."""
         o = self.opts
-        if not o.mode_seeking or z is None or fake.shape[0] < 2:
+        if not o.mode_seeking or fake.shape[0] < 2:
             return 0.0
         h = fake.shape[0] // 2
         ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()

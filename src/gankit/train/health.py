@@ -57,6 +57,17 @@ def grouped_distance(images: torch.Tensor, groups: torch.Tensor) -> dict[int, fl
     return out
 
 
+def class_diversity(sample, data, classes: int, n: int = 16) -> list[float]:
+    """Per class c: the mean pairwise distance of ``sample(c, n)`` (n generated images of class c) over that of the
+    first n images of class c in the labelled ``data`` — the measure of collapse within a class (a G that ignores z
+    scores 0, one as varied as the data about 1)."""
+    out = []
+    for c in range(classes):
+        real = data.batch(torch.nonzero(data.labels == c).flatten()[:n])["image"]
+        out.append(mean_pairwise_distance(sample(c, n)) / mean_pairwise_distance(real))
+    return out
+
+
 def params_finite(nets) -> bool:
     return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
 
