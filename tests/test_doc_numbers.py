@@ -86,15 +86,18 @@ def test_unet_docstring_count_is_the_tested_one():
 
 
 def test_quality_budget_tables_are_the_ones_their_jsons_make():
-    """docs/quality.md's budget tables (the defaults, and cgan's before the mode-seeking term) are exactly what
-    `benchmarks/budget_table.py --table-only` writes from the committed JSONs."""
+    """docs/quality.md's budget tables (the defaults; cgan and r3gan before their changes; the wall-clock and Twemoji
+    runs) are exactly what `benchmarks/budget_table.py --table-only` writes from the committed JSONs."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("budget_table", BENCH / "budget_table.py")
-    bt = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bt)
+    mods = {}
+    for name in ("budget_table", "quality_tables"):
+        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+        mods[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mods[name])
+    bt, qt = mods["budget_table"], mods["quality_tables"]
     doc = (ROOT / "docs" / "quality.md").read_text()
-    for folder in ("budget", "budget-cgan-before"):
-        rows = [json.loads(p.read_text()) for p in sorted((BENCH / folder).glob("fashion-mnist-*.json"))]
+    for marker, folder, data in qt.TABLES:
+        rows = qt.rows_of(folder, data)
         assert rows, folder
-        assert bt.table(rows, "fashion-mnist") in doc, folder
+        assert f"<!-- {marker} -->\n" + bt.table(rows, data) + f"<!-- /{marker} -->" in doc, folder

@@ -58,6 +58,23 @@ def test_nets_have_no_norm_and_start_as_identity(shape, widths, cond):
     assert any(not torch.equal(a, b) for a, b in zip(before, r.D.parameters()))
 
 
+@pytest.mark.parametrize("g_input", ["basis", "dense"])
+def test_generator_input(g_input):
+    """basis (the paper): every channel of G's first map is one learned s x s pattern, scaled by z, so two latents
+    give proportional maps; dense (the default): z sets every pixel of it, so they do not."""
+    cfg = resolve_config("r3gan", "default", overrides=TINY + [f"model.g_input={g_input}"])
+    G = recipe_class("r3gan")(cfg, (1, 28, 28), 0).G
+    first = G.body[0]
+    maps = []
+    first.register_forward_hook(lambda m, i, o: maps.append(i[0].detach()))
+    assert G(torch.randn(2, 16)).shape == (2, 1, 28, 28)
+    a, b = maps[0].flatten(2).unbind(0)  # (channels, s*s) for each latent
+    cos = F.cosine_similarity(a, b, dim=1).abs()
+    assert (cos > 0.999).all() if g_input == "basis" else (cos < 0.99).all()
+    with pytest.raises(ConfigError, match="g_input"):
+        resolve_config("r3gan", "default", overrides=["model.g_input=conv"])
+
+
 def test_schedules_and_validation():
     cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.decay_steps=100", "model.lr_end=0.25"])
     r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)

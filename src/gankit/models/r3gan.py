@@ -38,6 +38,7 @@ class Options:
     decay_steps: int = 20000  # cosine horizon of both
     reg_every: int = 1  # R1/R2 on every k-th D step with gamma * k (StyleGAN2's lazy regularisation); 1 = the paper
     diffaug: str = ""  # DiffAugment policy applied to everything D sees
+    g_input: str = "basis"  # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
 
 
 def cosine(step: int, horizon: int, end: float) -> float:
@@ -54,6 +55,8 @@ class R3GAN(Recipe):
         o = cfg.model
         if not o.widths or o.blocks < 1 or o.expansion < 1 or o.group_width < 1:
             raise ConfigError("model.widths must be non-empty and model.blocks, expansion, group_width >= 1")
+        if o.g_input not in ("basis", "dense"):
+            raise ConfigError(f"model.g_input must be basis or dense, got {o.g_input!r}")
         if o.reg_every < 1:
             raise ConfigError(f"model.reg_every must be >= 1, got {o.reg_every}")
         if o.gamma < 0 or not 0 < o.gamma_end <= 1 or not 0 < o.lr_end <= 1:
@@ -75,7 +78,7 @@ class R3GAN(Recipe):
         c, h, _ = self.shape
         s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
         self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
-                                 o.embed_dim if k else 0)
+                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense")
         self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k)
 
     def generate(self, G, z, label=None):

@@ -82,16 +82,19 @@ class ResNetGenerator(nn.Module):
     """``widths[0]`` at s x s, doubling the resolution for each further width; ``blocks`` residual blocks per stage."""
 
     def __init__(self, latent_dim: int, out_ch: int, start: int, widths: list[int], blocks: int = 1,
-                 expansion: int = 2, group_width: int = 16, num_classes: int = 0, embed_dim: int = 0):
+                 expansion: int = 2, group_width: int = 16, num_classes: int = 0, embed_dim: int = 0,
+                 dense_input: bool = False):
         super().__init__()
         total = blocks * len(widths)
         self.embed = None
         if num_classes and embed_dim:
             self.embed = nn.Embedding(num_classes, embed_dim)
             nn.init.normal_(self.embed.weight)
-        self.start = start
-        self.basis = nn.Parameter(torch.randn(widths[0], start, start))
-        self.lin = nn.Linear(latent_dim + (embed_dim if self.embed is not None else 0), widths[0], bias=False)
+        self.start, self.width = start, widths[0]
+        zdim = latent_dim + (embed_dim if self.embed is not None else 0)
+        # the paper: a learned s x s basis, scaled per channel by a linear map of z; dense: z -> every pixel of the map
+        self.basis = None if dense_input else nn.Parameter(torch.randn(widths[0], start, start))
+        self.lin = nn.Linear(zdim, widths[0] * (start * start if dense_input else 1), bias=False)
         msr_(self.lin.weight)
         layers: list[nn.Module] = []
         for i, w in enumerate(widths):
@@ -104,7 +107,8 @@ class ResNetGenerator(nn.Module):
     def forward(self, z, label=None):
         if self.embed is not None:
             z = torch.cat([z, self.embed(label)], 1)
-        x = self.basis[None] * self.lin(z)[:, :, None, None]
+        h = self.lin(z)
+        x = h.view(-1, self.width, self.start, self.start) if self.basis is None else self.basis[None] * h[:, :, None, None]
         return self.out(self.body(x))
 
 
