@@ -67,6 +67,33 @@ def test_wgan_gp_with_n_critic_updates_g_every_nth_step():
     assert len(seen["loss/D_gp"]) == 6 and all(v >= 0 for v in seen["loss/D_gp"])
 
 
+def test_relativistic_pairing_pairs_each_fake_with_a_real(monkeypatch):
+    """loss=rp: D's loss is softplus(-(D(x) - D(G(z)))) over pairs; G's pairs its batch (here twice D's) with the
+    same reals re-scored by the updated D, each real used in turn; label options are refused."""
+    from gankit.errors import ConfigError
+    with pytest.raises(ConfigError, match="loss=rp"):
+        resolve_config("mlp-gan", "default", overrides=["model.loss=rp"])  # the default smooths real labels to 0.9
+    r = make("mlp-gan", "default", overrides=TINY_MLP + ["model.loss=rp", "model.real_label=1", "model.dropout=0",
+                                                          "model.g_batch_mult=2"])
+    calls, seen = {}, {}
+    for name in ("rp_d", "rp_g"):
+        monkeypatch.setattr(losses, name, (lambda f, name: lambda a, b: (calls.setdefault(name, (a, b)), f(a, b))[1])(
+            getattr(losses, name), name))
+    r._report = lambda k, v: seen.__setitem__(k, float(v))
+    real = torch.rand(8, 1, 28, 28) * 2 - 1
+    r.step = 0
+    r.train_step({"image": real})
+    d_real, d_fake = calls["rp_d"]
+    assert d_real.shape == d_fake.shape == (8, 1)
+    assert seen["loss/D_real"] == pytest.approx(torch.nn.functional.softplus(-(d_real - d_fake)).mean().item(), rel=1e-5)
+    ref, out = calls["rp_g"]
+    assert ref.shape == out.shape == (16, 1)
+    assert torch.equal(ref[:8], ref[8:])  # the 8 reals, scored once per half of G's batch
+    with torch.no_grad():
+        assert torch.allclose(ref[:8].float(), r.D(real, None).float(), atol=1e-5)  # by the D after its update
+    assert 0 <= seen["D/acc_real"] <= 1 and seen["D/acc_real"] == seen["D/acc_fake"]
+
+
 def test_wgan_without_a_lipschitz_constraint_is_refused():
     from gankit.errors import ConfigError
     with pytest.raises(ConfigError, match="Lipschitz"):

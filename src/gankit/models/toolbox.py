@@ -3,7 +3,8 @@ option of book ch.1 §1.7 and modern practice, and the critic wrapper that gives
 discrimination, feature outputs (feature matching) and a class projection.
 
 Options (all off by default, so the seeds' ``tutorial`` presets are the seeds' nets and steps):
-- ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan; ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
+- ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan | rp (relativistic pairing, R3GAN: each real paired
+  with one fake, D(x) - D(G(z)) through softplus; G's side is re-scored on the same reals after D's step); ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
   ``n_critic``: D steps per G step (G is updated on every n_critic-th trainer step, each D step on a fresh batch).
 - labels: ``real_label`` (0.9 = one-sided smoothing), ``fake_label``, ``label_noise`` (book ch.4: real in
   (0.8, 1], fake in [0, 0.2) with 0.2), ``label_flip`` (fraction of D's targets swapped), ``g_label`` (G's target
@@ -28,7 +29,7 @@ from ..nn import HistoricalAverage, MinibatchDiscrimination, diff_augment, maybe
 from ..nn import augment as _aug
 from .base import Recipe, frozen
 
-LossKind = Literal["bce", "minimax", "ls", "hinge", "wgan"]
+LossKind = Literal["bce", "minimax", "ls", "hinge", "wgan", "rp"]
 
 
 @dataclass
@@ -68,6 +69,10 @@ def validate_toolbox(o) -> None:
     for k in ("gp", "r1", "feature_matching", "historical_avg", "mode_seeking"):
         if getattr(o, k) < 0:
             raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
+    if o.loss == "rp" and (o.d_split_steps or o.real_label != 1 or o.fake_label != 0 or o.label_noise
+                           or o.label_flip or o.g_label != 1):
+        raise ConfigError("model.loss=rp pairs each real with a fake in one D step and has no targets: set "
+                          "model.d_split_steps=false and leave the label options at their defaults")
     if o.gp and o.d_split_steps:
         raise ConfigError("model.gp needs real and fake in one D step: set model.d_split_steps=false")
     if o.loss == "wgan" and not o.gp and getattr(o, "d_norm", "spectral") != "spectral":
@@ -165,7 +170,7 @@ class GANRecipe(Recipe):
         f = self.fakes(real.shape[0], lab)
         f_real = self.d_phase(real, lab, f)
         if self.step % o.n_critic == o.n_critic - 1:  # n_critic D steps per G step
-            self.g_phase(f, f_real)
+            self.g_phase(f, f_real, real.detach() if o.loss == "rp" else None, lab)
 
     # ---- the phases ---------------------------------------------------------------------------
     def fakes(self, n: int, lab) -> "Fakes":
@@ -193,25 +198,40 @@ class GANRecipe(Recipe):
             self.update("D", d_f + self._ha("D", 0.5))
         else:
             lr, lf, f_real = self.d_logits(real, lab, f)
-            d_r = losses.d_real(o.loss, lr, t_real)
-            d_f = losses.d_fake(o.loss, lf, t_fake)
-            self.update("D", d_r + self.r1_term(lr, real) + d_f + self._ha("D") + self.gp_term(real, f.fake, lab))
+            if o.loss == "rp":  # one paired term: reported as D's loss on both sides
+                d_r = d_f = losses.rp_d(lr, lf)
+                main = d_r
+            else:
+                d_r = losses.d_real(o.loss, lr, t_real)
+                d_f = losses.d_fake(o.loss, lf, t_fake)
+                main = d_r + d_f
+            self.update("D", main + self.r1_term(lr, real) + self._ha("D") + self.gp_term(real, f.fake, lab))
         self.report("loss/D_real", d_r.detach())
         self.report("loss/D_fake", d_f.detach())
-        acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
+        if o.loss == "rp":  # the pairs D ranks right
+            acc_r = acc_f = (lr.detach().float() > lf.detach().float()).float().mean()
+        else:
+            acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
         self.report("D/acc_real", acc_r)
         self.report("D/acc_fake", acc_f)
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
         return f_real
 
-    def g_phase(self, f: "Fakes", f_real) -> None:
-        """G main + feature matching + historical averaging."""
+    def g_phase(self, f: "Fakes", f_real, real=None, lab=None) -> None:
+        """G main + feature matching + historical averaging (``real``: the batch G's fakes are paired with, rp)."""
         o = self.opts
         if f.g_fake is None:
             f.g_z, f.g_lab, f.g_fake = self.g_batch(f.fake.shape[0] * o.g_batch_mult)
         with self.frozen_critic():
             out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
-            g = losses.g_loss(o.loss, out, o.g_label)
+            if o.loss == "rp":  # D(x) of the same reals under the updated D; a bigger G batch reuses them in turn
+                with torch.no_grad():
+                    k = -(-out.shape[0] // real.shape[0])
+                    ref = self._D(self.D, real.repeat(k, *[1] * (real.dim() - 1)),
+                                  None if lab is None else lab.repeat(k))[: out.shape[0]]
+                g = losses.rp_g(ref, out)
+            else:
+                g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
             g = g + self.fm_term(f_real, f_fake) + self._ha("G") + self.ms_term(f.g_fake, f.g_z)
         self.update("G", g)
