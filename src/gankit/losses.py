@@ -60,7 +60,11 @@ def g_loss(kind: str, fake: torch.Tensor, target=1.0) -> torch.Tensor:
 
 
 def d_accuracy(real: torch.Tensor, fake: torch.Tensor, kind: str = "bce") -> tuple[torch.Tensor, torch.Tensor]:
-    """Fraction of real judged real and fake judged fake (threshold 0 on logits, 0.5 for least squares)."""
+    """Fraction of real judged real and fake judged fake (threshold 0 on logits, 0.5 for least squares); for the
+    relativistic pairing loss (``rp``), which has no threshold, the fraction of pairs D ranks right, on both sides."""
+    if kind == "rp":
+        pairs = (real.float() > fake.float()).float().mean()
+        return pairs, pairs
     t = 0.5 if kind == "ls" else 0.0
     return (real.float() > t).float().mean(), (fake.float() <= t).float().mean()
 

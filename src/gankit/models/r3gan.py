@@ -112,8 +112,9 @@ class R3GAN(Recipe):
             self.report("loss/D_r2", r2.detach())
         self.update("D", d)
         self.report("loss/D", adv.detach())
-        self.report("D/acc_real", (lr.detach() > lf.detach()).float().mean())  # pairs D ranks right
-        self.report("D/acc_fake", (lr.detach() > lf.detach()).float().mean())
+        acc, _ = losses.d_accuracy(lr.detach(), lf.detach(), "rp")  # the pairs D ranks right
+        self.report("D/acc_real", acc)
+        self.report("D/acc_fake", acc)
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
 
         # G main: its fakes against the same reals

@@ -208,10 +208,7 @@ class GANRecipe(Recipe):
             self.update("D", main + self.r1_term(lr, real) + self._ha("D") + self.gp_term(real, f.fake, lab))
         self.report("loss/D_real", d_r.detach())
         self.report("loss/D_fake", d_f.detach())
-        if o.loss == "rp":  # the pairs D ranks right
-            acc_r = acc_f = (lr.detach().float() > lf.detach().float()).float().mean()
-        else:
-            acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
+        acc_r, acc_f = losses.d_accuracy(lr.detach(), lf.detach(), o.loss)
         self.report("D/acc_real", acc_r)
         self.report("D/acc_fake", acc_f)
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
@@ -224,12 +221,11 @@ class GANRecipe(Recipe):
             f.g_z, f.g_lab, f.g_fake = self.g_batch(f.fake.shape[0] * o.g_batch_mult)
         with self.frozen_critic():
             out, f_fake = self._D(self.D, f.g_fake, f.g_lab, features=True)
-            if o.loss == "rp":  # D(x) of the same reals under the updated D; a bigger G batch reuses them in turn
-                with torch.no_grad():
-                    k = -(-out.shape[0] // real.shape[0])
-                    ref = self._D(self.D, real.repeat(k, *[1] * (real.dim() - 1)),
-                                  None if lab is None else lab.repeat(k))[: out.shape[0]]
-                g = losses.rp_g(ref, out)
+            if o.loss == "rp":  # D(x) of the same reals under the updated D, scored once; a bigger G batch reuses
+                with torch.no_grad():  # the scores in turn
+                    ref = self._D(self.D, real, lab)
+                k = -(-out.shape[0] // ref.shape[0])
+                g = losses.rp_g(ref.repeat(k, *[1] * (ref.dim() - 1))[: out.shape[0]], out)
             else:
                 g = losses.g_loss(o.loss, out, o.g_label)
             self.report("loss/G_adv", g.detach())
