@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: Path, extra: list[str],
             threads: int = 1, clock: str = "cpu") -> list[dict]:
-    """Train (in this process) until the last of ``marks`` (CPU minutes), saving a checkpoint as each mark is crossed;
+    """Train (in this process) until the last of ``marks`` (minutes of ``clock``: CPU or wall), saving a checkpoint as each mark is crossed;
     then score every mark's checkpoint with every trained extractor. One row per mark.
 
     One run per seed serves all its budgets: the defaults' schedules do not depend on the budget (``train.steps`` is
@@ -47,15 +47,15 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
 
     marks = sorted(marks)
 
-    class CPUBudgetTrainer(Trainer):
-        def cpu(self):  # the budget spent: CPU or wall seconds (--clock), saving excluded
-            return now() - self._cpu0 - self._saving
+    class BudgetTrainer(Trainer):
+        def spent(self):  # the budget spent: CPU or wall seconds (--clock), saving excluded
+            return now() - self._t0 - self._saving
 
         def _should_stop(self, total, deadline, interrupted):
-            while self._todo and self.cpu() >= self._todo[0] * 60:
+            while self._todo and self.spent() >= self._todo[0] * 60:
                 t = now()
                 health = {k: v for k, v in self.health.findings().items() if k in ("D dominating", "divergence")}
-                self._saved.append((self._todo.pop(0), self.step, round(self.cpu(), 1), self.save_checkpoint(), health))
+                self._saved.append((self._todo.pop(0), self.step, round(self.spent(), 1), self.save_checkpoint(), health))
                 self._saving += now() - t
             return not self._todo or super()._should_stop(total, deadline, interrupted)
 
@@ -66,9 +66,9 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
     cfg = resolve_config(recipe, "default", overrides=overrides)
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        tr = CPUBudgetTrainer(cfg, out=d, progress=False)
+        tr = BudgetTrainer(cfg, out=d, progress=False)
         tr._todo, tr._saved, tr._saving = list(marks), [], 0.0
-        tr._cpu0 = now()
+        tr._t0 = now()
         tr.fit()
         from gankit import api
         from gankit.config import DataConfig
@@ -78,9 +78,9 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
 
         test = None  # the labelled test split, read once for every mark
 
-        for minutes, step, cpu, ckpt, health in tr._saved:
+        for minutes, step, spent, ckpt, health in tr._saved:
             row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step,
-                   ("cpu_s" if clock == "cpu" else "wall_s"): cpu, "threads": threads,
+                   ("cpu_s" if clock == "cpu" else "wall_s"): spent, "threads": threads,
                    "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {},
                    "health": {k: {"flag": f, "evidence": ev} for k, (f, ev) in health.items()}}
             gen = api.load(ckpt)  # the grid beside the JSON, to look at; conditional: one row per class
