@@ -17,10 +17,11 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
-# mlp-gan with no batch statistics and no dropout (per-rank randomness), plain SGD: the update is the gradient
+# mlp-gan with no batch statistics (batch norm; mode seeking, which pairs the halves of each rank's own batch) and no
+# dropout (per-rank randomness), plain SGD: the update is the gradient
 PLAIN = ["data.name=twemoji", "data.size=8", "train.batch_size=8", "model.g_norm=none", "model.dropout=0",
          "model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "train.optimizer=sgd", "train.momentum=0",
-         "train.lr=0.05", "train.ema=0.9"]
+         "train.lr=0.05", "train.ema=0.9", "model.mode_seeking=0"]
 
 
 def torchrun(*args):

@@ -58,6 +58,22 @@ def test_fp16_run_trains_checkpoints_its_scalers_and_resumes(tmp_path):
     assert tr.step == 12
 
 
+@needs_fmnist
+def test_fp16_overflow_is_a_skipped_step_not_divergence(tmp_path):
+    """A GradScaler whose scale is too high overflows: the step is skipped and the scale lowered. That must not read
+    as an infinite gradient norm (which the trainer rolls back on, and after three rollbacks stops the run)."""
+    over = TINY_MLP + ["train.precision=fp16", "train.log_every=1", "train.steps=24", "model.mode_seeking=0"]
+    tr = Trainer(resolve_config("mlp-gan", "default", overrides=over), out=tmp_path, progress=False)
+    for s in tr.recipe.scalers.values():
+        s._init_scale = 2.0 ** 28  # past fp16's range (2^16): the first steps' scaled gradients overflow
+    run = tr.fit()
+    rows = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss/G" in r]
+    assert tr.step == 24 and not tr.health.rollbacks
+    assert rows[0]["health/fp16_skipped_G"] == 1.0 and "health/grad_G" not in rows[0]
+    assert rows[-1]["health/fp16_skipped_G"] == 0.0 and rows[-1]["health/grad_G"] > 0  # the scale came down
+    assert tr.recipe.scalers["G"].get_scale() < 2.0 ** 28
+
+
 # ------------------------------------------------------------------------------- rollbacks hold
 
 

@@ -132,8 +132,10 @@ class Recipe:
         """One optimizer step of optimizer ``name`` on ``loss``: zero-grad, backward, ``health/grad_<name>``, step.
 
         Under fp16 the loss is scaled by that optimizer's GradScaler, the gradients unscaled before the norm is
-        taken, and a step with inf/NaN gradients is skipped (the scale is lowered). Autocast is off here: it covers
-        the forward passes and the losses only."""
+        taken, and a step with inf/NaN gradients is skipped (the scale is lowered): that is the scaler finding its
+        range, not divergence, so the step reports ``health/fp16_skipped_<name>`` (the fraction of skipped steps
+        in a log row) instead of an infinite gradient norm the trainer would roll back on. Autocast is off here:
+        it covers the forward passes and the losses only."""
         opt = self.optim[name]
         opt.zero_grad(set_to_none=True)
         scaler = self.scalers.get(name)
@@ -145,7 +147,11 @@ class Recipe:
             else:
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
-                self.report(f"health/grad_{name}", grad_norm(_params(opt)))
+                norm = grad_norm(_params(opt))
+                finite = bool(torch.isfinite(norm))  # scaler.step syncs on the same check anyway
+                if finite:
+                    self.report(f"health/grad_{name}", norm)
+                self.report(f"health/fp16_skipped_{name}", torch.tensor(0.0 if finite else 1.0))
                 scaler.step(opt)
                 scaler.update()
         self.after_update(name)
