@@ -1,5 +1,6 @@
 """The one optimizer step (Recipe.update) and the LR schedulers: fp16 loss scaling, rollback cuts that hold."""
 import json
+import math
 
 import pytest
 import torch
@@ -39,6 +40,24 @@ def test_scaler_skips_an_overflowing_step_and_lowers_the_scale(tmp_path):
     r.update("D", out.float().mean())  # a finite loss: the step is taken, with unscaled gradients
     assert not all(torch.equal(a, b) for a, b in zip(before, r.D.parameters()))
     assert max(p.grad.abs().max() for p in r.D.parameters()) < 100  # unscaled: a scale of 32768 would show here
+
+
+@needs_fmnist
+def test_overflow_reads_as_calibration_above_scale_one_and_as_non_finite_below(tmp_path):
+    cfg = resolve_config("mlp-gan", "default", overrides=TINY_MLP + ["train.precision=fp16", "train.steps=1"])
+    r = Trainer(cfg, out=tmp_path, progress=False).recipe
+    seen = {}
+    r._report = lambda k, v: seen.__setitem__(k, float(v))
+    x = torch.randn(4, *r.shape)
+    for scale, skipped in ((2.0 ** 16, 1.0), (1.0, 0.0)):
+        seen.clear()
+        r.scalers["D"] = torch.amp.GradScaler("cpu", init_scale=scale)
+        r.update("D", r.D(x).float().mean() * float("inf"))
+        assert seen["health/fp16_skipped_D"] == skipped
+        if skipped:
+            assert "health/grad_D" not in seen  # the scaler finding its range
+        else:
+            assert not math.isfinite(seen["health/grad_D"])  # reported as it is: the trainer rolls back on it
 
 
 @needs_fmnist

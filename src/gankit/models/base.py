@@ -132,10 +132,11 @@ class Recipe:
         """One optimizer step of optimizer ``name`` on ``loss``: zero-grad, backward, ``health/grad_<name>``, step.
 
         Under fp16 the loss is scaled by that optimizer's GradScaler, the gradients unscaled before the norm is
-        taken, and a step with inf/NaN gradients is skipped (the scale is lowered): that is the scaler finding its
-        range, not divergence, so the step reports ``health/fp16_skipped_<name>`` (the fraction of skipped steps
-        in a log row) instead of an infinite gradient norm the trainer would roll back on. Autocast is off here:
-        it covers the forward passes and the losses only."""
+        taken, and a step with inf/NaN gradients is skipped (the scale is lowered). While the scale is above 1 that
+        is the scaler finding its range, not divergence, so the step reports ``health/fp16_skipped_<name>`` (the
+        fraction of skipped steps in a log row) instead of an infinite gradient norm the trainer would roll back
+        on; gradients still non-finite at a scale of 1 or less are reported as they are. Autocast is off here: it
+        covers the forward passes and the losses only."""
         opt = self.optim[name]
         opt.zero_grad(set_to_none=True)
         scaler = self.scalers.get(name)
@@ -148,10 +149,11 @@ class Recipe:
                 scaler.scale(loss).backward()
                 scaler.unscale_(opt)
                 norm = grad_norm(_params(opt))
-                finite = bool(torch.isfinite(norm))  # scaler.step syncs on the same check anyway
-                if finite:
+                # scaler.step syncs on the same check anyway; at a scale <= 1 an overflow is no longer the scale's
+                calibrating = not bool(torch.isfinite(norm)) and scaler.get_scale() > 1.0
+                if not calibrating:
                     self.report(f"health/grad_{name}", norm)
-                self.report(f"health/fp16_skipped_{name}", torch.tensor(0.0 if finite else 1.0))
+                self.report(f"health/fp16_skipped_{name}", torch.tensor(float(calibrating)))
                 scaler.step(opt)
                 scaler.update()
         self.after_update(name)
