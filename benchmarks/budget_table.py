@@ -91,7 +91,7 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
                 test = test if test is not None else load(DataConfig(name=data, split="test"))
                 row["class_diversity"] = [round(r, 3) for r in class_diversity(
                     lambda c, m: gen.sample(m, seed=100 + c, cls=c), test, k)]
-            for spec in extractors_for(data)[: 1 if rulers == "domain" else None]:
+            for spec in [s for s in extractors_for(data) if rulers == "all" or s.startswith("domain:")]:
                 r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
                 row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
                 row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]

@@ -86,8 +86,9 @@ def test_unet_docstring_count_is_the_tested_one():
 
 
 def test_quality_budget_tables_are_the_ones_their_jsons_make():
-    """docs/quality.md's budget tables (the defaults; cgan, r3gan and mlp-gan before their changes, mlp-gan's other candidate; the wall-clock and Twemoji
-    runs) are exactly what `benchmarks/budget_table.py --table-only` writes from the committed JSONs."""
+    """docs/quality.md's budget tables (the defaults; cgan, r3gan and mlp-gan before their changes; mlp-gan's other
+    candidate; the wall-clock and Twemoji runs) are exactly what `benchmarks/budget_table.py --table-only` writes from
+    the committed JSONs."""
     import importlib.util
 
     mods = {}
