@@ -88,6 +88,44 @@ def test_schedules_and_validation():
         resolve_config("r3gan", "default", overrides=["data.size=30"])
 
 
+def test_beta2_rises_along_the_cosine_horizon():
+    """model.beta2_start (the official code's 0.9 -> 0.99): Adam's beta2 starts there and reaches train.beta2 at
+    decay_steps; the optimizers' param groups carry the value of the step being taken."""
+    cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.decay_steps=100", "model.beta2_start=0.9",
+                                                               "train.beta2=0.99"])
+    r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)
+    r.gen, r._report = torch.Generator().manual_seed(0), None
+    batch = {"image": torch.rand(4, 1, 28, 28) * 2 - 1}
+    seen = []
+    for step in (0, 50, 100, 500):
+        r.step = step
+        r.train_step(batch)
+        seen.append([g["betas"][1] for o in r.optim.values() for g in o.param_groups])
+    assert [s[0] for s in seen] == pytest.approx([0.9, 0.945, 0.99, 0.99])
+    assert all(len(set(s)) == 1 for s in seen)  # G and D alike
+    with pytest.raises(ConfigError, match="beta2_start"):
+        resolve_config("r3gan", "default", overrides=["model.beta2_start=1.0"])
+
+
+def test_init_and_ema_ramp_options():
+    """model.last_gain > 0: the residual branches start non-zero (not identity); model.ema_ramp=cosine: the EMA's
+    half-life rises from 0 at step 0 to train.ema's at decay_steps (the official code), where the default ramp is
+    the trainer's (1 + t) / (10 + t)."""
+    x = torch.randn(2, 32, 8, 8)
+    assert not torch.equal(ResidualBlock(32, 2, 2, 3, last_gain=1.0)(x), x)
+    cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.decay_steps=100", "model.ema_ramp=cosine",
+                                                               "train.ema=0.999"])
+    r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)
+    decays = [r.ema_decay(t, 0.999) for t in (0, 10, 50, 99, 100, 1000)]
+    assert decays[0] == 0.0 and decays == sorted(decays) and decays[-2:] == pytest.approx([0.999, 0.999])
+    assert 0.9 < decays[1] < 0.97 < decays[2] < 0.999  # half-lives of ~17 steps at t = 10, ~350 at t = 50
+    steps = recipe_class("r3gan")(resolve_config("r3gan", "default", overrides=TINY), (1, 28, 28), 0)
+    assert steps.ema_decay(10, 0.999) == pytest.approx(11 / 20)
+    for bad, key in (("model.ema_ramp=linear", "ema_ramp"), ("model.last_gain=-1", "last_gain")):
+        with pytest.raises(ConfigError, match=key):
+            resolve_config("r3gan", "default", overrides=[bad])
+
+
 def test_resume_is_bitwise_identical(tmp_path):
     n = 6
     args = ["train", "r3gan", "--steps", str(n), "--no-progress", "train.ckpt_every=3", "train.log_every=2",

@@ -128,6 +128,11 @@ class Recipe:
         constant LR. ``total_steps`` is the run's step budget (``None`` under a time budget)."""
         return None
 
+    def ema_decay(self, step: int, ema: float) -> float:
+        """The EMA decay at ``step`` for the configured ``train.ema``: a ramp-up (decay <= (1 + step) / (10 + step)),
+        so early on the average follows G closely and a short run's EMA is not dominated by the initial weights."""
+        return min(ema, (1 + step) / (10 + step))
+
     def update(self, name: str, loss: torch.Tensor) -> None:
         """One optimizer step of optimizer ``name`` on ``loss``: zero-grad, backward, ``health/grad_<name>``, step.
 

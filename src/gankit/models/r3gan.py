@@ -38,6 +38,9 @@ class Options:
     decay_steps: int = 20000  # cosine horizon of both
     reg_every: int = 1  # R1/R2 on every k-th D step with gamma * k (StyleGAN2's lazy regularisation); 1 = the paper
     diffaug: str = ""  # DiffAugment policy applied to everything D sees
+    last_gain: float = 0.0  # init gain of each residual branch's last conv (x the Fix-up gain); 0 = Fix-up, the paper
+    beta2_start: float | None = None  # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
+    ema_ramp: str = "steps"  # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
     g_input: str = "basis"  # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
 
 
@@ -57,6 +60,12 @@ class R3GAN(Recipe):
             raise ConfigError("model.widths must be non-empty and model.blocks, expansion, group_width >= 1")
         if o.g_input not in ("basis", "dense"):
             raise ConfigError(f"model.g_input must be basis or dense, got {o.g_input!r}")
+        if o.beta2_start is not None and not 0 <= o.beta2_start < 1:
+            raise ConfigError(f"model.beta2_start must be in [0, 1) or null, got {o.beta2_start}")
+        if o.last_gain < 0:
+            raise ConfigError(f"model.last_gain must be >= 0, got {o.last_gain}")
+        if o.ema_ramp not in ("steps", "cosine"):
+            raise ConfigError(f"model.ema_ramp must be steps or cosine, got {o.ema_ramp!r}")
         if o.reg_every < 1:
             raise ConfigError(f"model.reg_every must be >= 1, got {o.reg_every}")
         if o.gamma < 0 or not 0 < o.gamma_end <= 1 or not 0 < o.lr_end <= 1:
@@ -78,8 +87,8 @@ class R3GAN(Recipe):
         c, h, _ = self.shape
         s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
         self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
-                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense")
-        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k)
+                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense", last_gain=o.last_gain)
+        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain)
 
     def generate(self, G, z, label=None):
         return G(z, label)
@@ -87,6 +96,13 @@ class R3GAN(Recipe):
     def lr_lambda(self, total_steps):
         o = self.opts
         return lambda step: cosine(step, o.decay_steps, o.lr_end)
+
+    def ema_decay(self, step, ema):
+        if self.opts.ema_ramp == "steps":
+            return super().ema_decay(step, ema)
+        # the official code's EMA: its half-life (in steps here) rises from 0 to train.ema's along the cosine horizon
+        half_life = math.log(0.5) / math.log(ema) * (1 - cosine(step, self.opts.decay_steps, 0.0))
+        return 0.5 ** (1 / half_life) if half_life > 0 else 0.0
 
     def _D(self, net, x, label):
         return net(diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x, label)
@@ -97,6 +113,12 @@ class R3GAN(Recipe):
         n = real.shape[0]
         both_lab = None if lab is None else torch.cat([lab, lab])
         gamma = o.gamma * cosine(self.step, o.decay_steps, o.gamma_end)
+        if o.beta2_start is not None:
+            end = self.cfg.train.beta2
+            beta2 = end - (end - o.beta2_start) * cosine(self.step, o.decay_steps, 0.0)
+            for opt in self.optim.values():
+                for g in opt.param_groups:
+                    g["betas"] = (g["betas"][0], beta2)
 
         # D main + R1/R2: one forward over real and fake (nothing in D mixes samples), one gradient of both
         with torch.no_grad():

@@ -45,12 +45,12 @@ def conv(cin: int, cout: int, k: int, groups: int = 1, gain: float = 1.0) -> nn.
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, ch: int, groups: int, expansion: int, total_blocks: int):
+    def __init__(self, ch: int, groups: int, expansion: int, total_blocks: int, last_gain: float = 0.0):
         super().__init__()
         wide = ch * expansion
         gain = GAIN * total_blocks ** (-1 / (2 * 3 - 2))
         self.f = nn.Sequential(conv(ch, wide, 1, gain=gain), BiasAct(wide), conv(wide, wide, 3, groups, gain),
-                               BiasAct(wide), conv(wide, ch, 1, gain=0.0))
+                               BiasAct(wide), conv(wide, ch, 1, gain=last_gain * gain))
 
     def forward(self, x):
         return x + self.f(x)
@@ -83,7 +83,7 @@ class ResNetGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, out_ch: int, start: int, widths: list[int], blocks: int = 1,
                  expansion: int = 2, group_width: int = 16, num_classes: int = 0, embed_dim: int = 0,
-                 dense_input: bool = False):
+                 dense_input: bool = False, last_gain: float = 0.0):
         super().__init__()
         total = blocks * len(widths)
         self.embed = None
@@ -100,7 +100,8 @@ class ResNetGenerator(nn.Module):
         for i, w in enumerate(widths):
             if i:
                 layers.append(Up(widths[i - 1], w))
-            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total) for _ in range(blocks)]
+            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
+                       for _ in range(blocks)]
         self.body = nn.Sequential(*layers)
         self.out = conv(widths[-1], out_ch, 1)
 
@@ -117,14 +118,15 @@ class ResNetDiscriminator(nn.Module):
     depthwise s x s basis conv and a linear unit (projection onto a class embedding when conditional)."""
 
     def __init__(self, in_ch: int, start: int, widths: list[int], blocks: int = 1, expansion: int = 2,
-                 group_width: int = 16, num_classes: int = 0):
+                 group_width: int = 16, num_classes: int = 0, last_gain: float = 0.0):
         super().__init__()
         widths = list(reversed(widths))
         total = blocks * len(widths)
         self.inp = conv(in_ch, widths[0], 1)
         layers: list[nn.Module] = []
         for i, w in enumerate(widths):
-            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total) for _ in range(blocks)]
+            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
+                       for _ in range(blocks)]
             if i + 1 < len(widths):
                 layers.append(Down(w, widths[i + 1]))
         self.body = nn.Sequential(*layers)

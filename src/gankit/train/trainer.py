@@ -328,9 +328,8 @@ class Trainer:
     # ------------------------------------------------------------------ the loop
     @torch.no_grad()
     def update_ema(self):
-        """EMA of G with a ramp-up (decay <= (1 + step) / (10 + step)): early on the average follows G closely, so
-        a short run's EMA is not dominated by the random initial weights."""
-        decay = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
+        """EMA of G, with the recipe's ramp-up of the decay (``Recipe.ema_decay``)."""
+        decay = self.recipe.ema_decay(self.step, self.cfg.train.ema)
         for n, e in self.ema.items():
             src = getattr(self.recipe, n)
             for pe, p in zip(e.parameters(), src.parameters()):
