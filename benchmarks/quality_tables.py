@@ -14,6 +14,7 @@ TABLES = [  # marker in docs/quality.md, folder under benchmarks/, data set
     ("TABLE", "budget", "fashion-mnist"),
     ("TABLE-BEFORE", "budget-cgan-before", "fashion-mnist"),
     ("TABLE-R3GAN-BEFORE", "budget-r3gan-before", "fashion-mnist"),
+    ("TABLE-R3GAN-ROUND6", "budget-r3gan-round6", "fashion-mnist"),
     ("TABLE-MLP-GAN-BEFORE", "budget-mlp-gan-before", "fashion-mnist"),
     ("TABLE-MLP-GAN-EMA", "budget-mlp-gan-ema", "fashion-mnist"),
     ("TABLE-WALL", "budget-wall", "fashion-mnist"),
