@@ -119,6 +119,7 @@ def test_init_and_ema_ramp_options():
     decays = [r.ema_decay(t, 0.999) for t in (0, 10, 50, 99, 100, 1000)]
     assert decays[0] == 0.0 and decays == sorted(decays) and decays[-2:] == pytest.approx([0.999, 0.999])
     assert 0.9 < decays[1] < 0.97 < decays[2] < 0.999  # half-lives of ~17 steps at t = 10, ~350 at t = 50
+    assert r.ema_decay(10, 1.0) == pytest.approx(11 / 20)  # no half-life to ramp: the trainer's ramp
     steps = recipe_class("r3gan")(resolve_config("r3gan", "default", overrides=TINY), (1, 28, 28), 0)
     assert steps.ema_decay(10, 0.999) == pytest.approx(11 / 20)
     for bad, key in (("model.ema_ramp=linear", "ema_ramp"), ("model.last_gain=-1", "last_gain")):

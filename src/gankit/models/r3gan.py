@@ -5,7 +5,8 @@ fake (R2) samples, and a ResNet G and D with no normalisation (``nn/resnet_gan.p
 D: softplus(-(D(x) - D(G(z)))) + gamma/2 (||grad D(x)||^2 + ||grad D(G(z))||^2); G: softplus(-(D(G(z)) - D(x))),
 each real paired with one fake of the same class. As in the official code, the learning rate (``lr`` -> ``lr *
 lr_end``) and gamma (``gamma`` -> ``gamma * gamma_end``) follow a cosine over a fixed horizon of ``decay_steps``
-steps (not the run's length, so a run under a time budget decays too), then stay; Adam with beta1 = 0.
+steps (not the run's length, so a run under a time budget decays too), then stay; Adam with beta1 = 0, and beta2
+rising from ``beta2_start`` to ``train.beta2`` over the same horizon (the official code's 0.9 -> 0.99).
 ``conditional: true`` (labelled data): a class embedding concatenated to z in G, a projection D.
 """
 from __future__ import annotations
@@ -98,7 +99,7 @@ class R3GAN(Recipe):
         return lambda step: cosine(step, o.decay_steps, o.lr_end)
 
     def ema_decay(self, step, ema):
-        if self.opts.ema_ramp == "steps":
+        if self.opts.ema_ramp == "steps" or not 0 < ema < 1:
             return super().ema_decay(step, ema)
         # the official code's EMA: its half-life (in steps here) rises from 0 to train.ema's along the cosine horizon
         half_life = math.log(0.5) / math.log(ema) * (1 - cosine(step, self.opts.decay_steps, 0.0))
