@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: Path, extra: list[str],
-            threads: int = 1, clock: str = "cpu", rulers: str = "all") -> list[dict]:
+            threads: int = 1, clock: str = "cpu", rulers: str = "all", raw: bool = False) -> list[dict]:
     """Train (in this process) until the last of ``marks`` (minutes of ``clock``: CPU or wall), saving a checkpoint as each mark is crossed;
-    then score every mark's checkpoint with every trained extractor. One row per mark.
+    then score every mark's checkpoint with every trained extractor (its EMA G; with ``raw``, the raw G too, under
+    ``scores["raw:<extractor>"]``). One row per mark.
 
     One run per seed serves all its budgets: the defaults' schedules do not depend on the budget (``train.steps`` is
     effectively unbounded here, so a ``lr_lambda(total_steps)`` is the same for a 2- and a 20-minute run), and saving
@@ -95,6 +96,9 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
                 r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
                 row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
                 row["scores"][spec]["extractor_sha256"] = r["card"]["extractor"]["sha256"][:12]
+                if raw:
+                    r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec, ema=False)
+                    row["scores"][f"raw:{spec}"] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
             rows.append(row)
     return rows
 

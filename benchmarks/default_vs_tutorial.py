@@ -64,11 +64,12 @@ def main():
     ap.add_argument("--out", type=Path, default=Path("runs/default-vs-tutorial"))
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
+    only = a.only.split(",")
     saved = HERE / "DEFAULT_VS_TUTORIAL.json"
     # --only refreshes those pairs and keeps the others' committed results (same --minutes, --seeds and --n assumed)
-    results = {k: v for k, v in json.loads(saved.read_text()).items() if k not in a.only.split(",")} \
-        if saved.exists() and set(a.only.split(",")) != set(PAIRS) else {}
-    for name in a.only.split(","):
+    results = {k: v for k, v in json.loads(saved.read_text()).items() if k not in only} \
+        if saved.exists() and set(only) != set(PAIRS) else {}
+    for name in only:
         recipe, extra = PAIRS[name]
         for seed in seeds:
             t = time.time()
