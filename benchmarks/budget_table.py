@@ -9,6 +9,8 @@ smaller budget is crossed (see ``run_one``), and every mark is scored; ``--jobs`
     PYTHONPATH=src python benchmarks/budget_table.py --data fashion-mnist --minutes 2 5 20 --seeds 0 1 2 \\
         --recipes mlp-gan lsgan dcgan cgan r3gan --n 10000 --out benchmarks/budget --jobs 2
 
+A recipe may name a preset: ``r3gan.conditional`` trains ``resolve_config("r3gan", "conditional")``.
+
 Writes ``OUT/<data>-<recipe>-<minutes>m-s<seed>.json`` per run (steps, CPU seconds, scores with both extractors
 where trained) and ``OUT/<data>-table.md``. A finished run's JSON is reused (delete it to re-run).
 """
@@ -64,7 +66,8 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
                  "train.ckpt_every=100000000", "train.sample_every=100000000", f"train.keep={len(marks) + 1}", *extra]
     if data == "twemoji" and recipe != "dcgan":
         overrides.append("data.size=32")
-    cfg = resolve_config(recipe, "default", overrides=overrides)
+    name, _, preset = recipe.partition(".")
+    cfg = resolve_config(name, preset or "default", overrides=overrides)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         tr = BudgetTrainer(cfg, out=d, progress=False)

@@ -1,9 +1,9 @@
 """Round 9 screen of r3gan (docs/quality.md): train the r3gan default with overrides for the given CPU-minutes
 (one thread, Fashion-MNIST; ``budget_table.run_one``), and score each mark's checkpoint with the domain ruler
 (n = 10000): the EMA G and, with ``--raw``, the raw G too. Appends one JSON row per mark to ``round9-r3gan.jsonl``
-beside this file; the grids go to /tmp/round9-NAME-sSEED/.
+beside this file (``--round 10``: ``round10-r3gan.jsonl``); the grids go to /tmp/round9-NAME-sSEED/.
 
-    PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [key=value ...]
+    PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [--round N] [key=value ...]
 """
 import json
 import sys
@@ -20,8 +20,12 @@ def main():
     name, minutes, seed, *extra = sys.argv[1:]
     raw = "--raw" in extra
     extra = [e for e in extra if e != "--raw"]
+    rnd = "9"
+    if "--round" in extra:
+        i = extra.index("--round")
+        rnd, extra = extra[i + 1], extra[:i] + extra[i + 2:]
     marks = [float(m) for m in minutes.split(",")]
-    out = Path("/tmp") / f"round9-{name}-s{seed}"
+    out = Path("/tmp") / f"round{rnd}-{name}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
     for r in run_one("r3gan", "fashion-mnist", marks, int(seed), 10000, out, extra, rulers="domain", raw=raw):
         row = {"name": name, "seed": seed, "minutes": r["minutes"], "steps": r["steps"], "extra": extra}
@@ -29,7 +33,7 @@ def main():
             if spec in r["scores"]:
                 row[key] = [round(r["scores"][spec]["fid"], 2), round(r["scores"][spec]["recall"], 3)]
         print(json.dumps(row), flush=True)
-        with open(HERE / "round9-r3gan.jsonl", "a") as f:
+        with open(HERE / f"round{rnd}-r3gan.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
 
