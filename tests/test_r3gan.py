@@ -88,6 +88,18 @@ def test_schedules_and_validation():
         resolve_config("r3gan", "default", overrides=["data.size=30"])
 
 
+def test_conditional_preset_is_the_default_with_classes():
+    """r3gan.conditional must not drift from the default: the same recipe, only conditional and one grid row per
+    class; built on labelled data its G and D take the class."""
+    d, c = resolve_config("r3gan", "default"), resolve_config("r3gan", "conditional")
+    assert c.model.conditional and not d.model.conditional and c.train.grid == 10
+    assert {**vars(c.model), "conditional": False} == vars(d.model)
+    assert {**vars(c.train), "grid": d.train.grid} == vars(d.train)
+    r = recipe_class("r3gan")(resolve_config("r3gan", "conditional", overrides=TINY), (1, 28, 28), 10)
+    z, y = torch.randn(2, 16), torch.tensor([1, 7])
+    assert not torch.allclose(r.G(z, y), r.G(z, torch.tensor([2, 3])))
+
+
 def test_beta2_rises_along_the_cosine_horizon():
     """model.beta2_start (the official code's 0.9 -> 0.99): Adam's beta2 starts there and reaches train.beta2 at
     decay_steps; the optimizers' param groups carry the value of the step being taken."""
@@ -145,7 +157,7 @@ def test_r3gan_learns_fashion_mnist(tmp_path):
     from gankit.train.trainer import Trainer
 
     cfg = resolve_config("r3gan", "default", overrides=TINY + [
-        "model.widths=[48,32,16]", "train.steps=400", "train.lr=1e-3", "train.ema=0.95", "train.log_every=100",
+        "model.widths=[48,32,16]", "train.steps=400", "train.batch_size=32", "train.lr=1e-3", "train.ema=0.95", "train.log_every=100",
         "train.sample_every=400", "train.ckpt_every=400", "train.threads=1", "data.limit=6000"])
     data = load(C.DataConfig(name="fashion-mnist", limit=12000))
     test = load(C.DataConfig(name="fashion-mnist", split="test", limit=2000))
