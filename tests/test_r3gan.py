@@ -10,6 +10,7 @@ from gankit import api, losses
 from gankit import config as C
 from gankit.errors import ConfigError
 from gankit.models import recipe_class
+from gankit.nn.layers import MinibatchStd
 from gankit.nn.resnet_gan import ResidualBlock
 from gankit.models import resolve_config
 
@@ -137,6 +138,43 @@ def test_init_and_ema_ramp_options():
     for bad, key in (("model.ema_ramp=linear", "ema_ramp"), ("model.last_gain=-1", "last_gain")):
         with pytest.raises(ConfigError, match=key):
             resolve_config("r3gan", "default", overrides=[bad])
+
+
+def test_minibatch_std_never_mixes_real_with_fake():
+    """model.mbstd: D's head sees one more map, the std over groups of consecutive samples; with D's batch laid out
+    as cat([real, fake]) the real half's map does not move when the fake half does, and a group of copies (a
+    collapsed G) gets a map near 0. A group that does not divide train.batch_size is refused."""
+    layer = MinibatchStd(4)
+    x = torch.randn(16, 8, 4, 4).to(memory_format=torch.channels_last)
+    y = layer(x)
+    assert y.shape == (16, 9, 4, 4) and torch.equal(y[:, :8], x)
+    x2 = x.clone()
+    x2[8:] = x[8:9]  # the fake half collapses to one image
+    y2 = layer(x2)
+    assert torch.equal(y2[:8, 8], y[:8, 8])
+    assert y2[8:, 8].max() < 1e-3 < y[8:, 8].min()
+    cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.mbstd=4"])
+    r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)
+    assert r.D(torch.randn(8, 1, 28, 28)).shape == (8, 1)
+    with pytest.raises(ConfigError, match="mbstd"):
+        recipe_class("r3gan").validate(resolve_config("r3gan", "default", overrides=["model.mbstd=3"]))
+
+
+def test_mode_seeking_pairs_the_halves_of_gs_batch():
+    """model.mode_seeking (MSGAN): G's two half-batches share their classes (and reals), and G's loss adds
+    weight / ratio, the ratio of the halves' image distance to their latent distance."""
+    cfg = resolve_config("r3gan", "conditional", overrides=TINY + ["model.mode_seeking=0.5"])
+    r = recipe_class("r3gan")(cfg, (1, 28, 28), 10)
+    seen, labels = {}, []
+    r.gen, r._report = torch.Generator().manual_seed(0), lambda k, v: seen.__setitem__(k, float(v))
+    r.G.register_forward_pre_hook(lambda m, a: labels.append(a[1].clone()))
+    r.step = 1
+    r.train_step({"image": torch.rand(8, 1, 28, 28) * 2 - 1, "label": torch.arange(8)})
+    g_lab = labels[-1]
+    assert torch.equal(g_lab[:4], g_lab[4:]) and torch.equal(g_lab[:4], torch.arange(4))
+    assert seen["loss/G"] - seen["loss/G_adv"] == pytest.approx(0.5 / (seen["loss/G_ms_ratio"] + 1e-5), rel=1e-4)
+    with pytest.raises(ConfigError, match="mode_seeking"):
+        resolve_config("r3gan", "default", overrides=["model.mode_seeking=-1"])
 
 
 def test_resume_is_bitwise_identical(tmp_path):

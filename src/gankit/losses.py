@@ -92,6 +92,13 @@ def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1).float().pow(2).sum(1).mean()
 
 
+def mode_seeking_ratio(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN (Mao et al. 2019): how far apart G puts the two halves of its batch, per unit of latent distance.
+    G's loss adds ``weight / ratio``, so a G that ignores z pays ``weight / eps``."""
+    h = fake.shape[0] // 2
+    return (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+
+
 def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:
     """Salimans et al. (book §1.7.1): ||E f(x) - E f(G(z))||^2 over an intermediate layer of D (mean over units)."""
     return (f_real.detach().float().flatten(1).mean(0) - f_fake.float().flatten(1).mean(0)).pow(2).mean()

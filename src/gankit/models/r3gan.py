@@ -43,6 +43,8 @@ class Options:
     beta2_start: float | None = None  # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
     ema_ramp: str = "steps"  # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
     g_input: str = "basis"  # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
+    mbstd: int = 0  # StyleGAN's minibatch-std map in D's head over groups of this many samples; 0 = off (the paper)
+    mode_seeking: float = 0.0  # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
 
 
 def cosine(step: int, horizon: int, end: float) -> float:
@@ -67,6 +69,11 @@ class R3GAN(Recipe):
             raise ConfigError(f"model.last_gain must be >= 0, got {o.last_gain}")
         if o.ema_ramp not in ("steps", "cosine"):
             raise ConfigError(f"model.ema_ramp must be steps or cosine, got {o.ema_ramp!r}")
+        if o.mbstd < 0 or o.mode_seeking < 0:
+            raise ConfigError(f"model.mbstd and model.mode_seeking must be >= 0, got {o.mbstd}, {o.mode_seeking}")
+        if o.mbstd and cfg.train.batch_size % o.mbstd:
+            raise ConfigError(f"model.mbstd={o.mbstd} must divide train.batch_size={cfg.train.batch_size} (its groups "
+                              f"must not mix real with fake samples)")
         if o.reg_every < 1:
             raise ConfigError(f"model.reg_every must be >= 1, got {o.reg_every}")
         if o.gamma < 0 or not 0 < o.gamma_end <= 1 or not 0 < o.lr_end <= 1:
@@ -89,7 +96,8 @@ class R3GAN(Recipe):
         s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
         self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
                                  o.embed_dim if k else 0, dense_input=o.g_input == "dense", last_gain=o.last_gain)
-        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain)
+        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain,
+                                     mbstd=o.mbstd)
 
     def generate(self, G, z, label=None):
         return G(z, label)
@@ -140,10 +148,19 @@ class R3GAN(Recipe):
         self.report("D/acc_fake", acc)
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
 
-        # G main: its fakes against the same reals
-        g_fake = self.w.G(self.latent(n), lab)
+        # G main: its fakes against the same reals; with mode seeking the batch's halves share their reals and classes
+        if o.mode_seeking and n >= 2:
+            real, lab = (None if t is None else torch.cat([t[: n // 2]] * 2 + [t[2 * (n // 2):]]) for t in (real, lab))
+            both_lab = None if lab is None else torch.cat([lab, lab])
+        z = self.latent(n)
+        g_fake = self.w.G(z, lab)
         with frozen(self.D):
             gr, gf = self._D(self.D, torch.cat([real, g_fake]), both_lab).split([n, n])
             g = losses.rp_g(gr, gf)
+        self.report("loss/G_adv", g.detach())
+        if o.mode_seeking and n >= 2:
+            ratio = losses.mode_seeking_ratio(g_fake, z)
+            self.report("loss/G_ms_ratio", ratio.detach())
+            g = g + o.mode_seeking / (ratio.float() + 1e-5)
         self.update("G", g)
         self.report("loss/G", g.detach())

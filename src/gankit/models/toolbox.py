@@ -248,8 +248,7 @@ class GANRecipe(Recipe):
         o = self.opts
         if not o.mode_seeking or fake.shape[0] < 2:
             return 0.0
-        h = fake.shape[0] // 2
-        ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+        ratio = losses.mode_seeking_ratio(fake, z)
         self.report("loss/G_ms_ratio", ratio.detach())
         return o.mode_seeking / (ratio.float() + 1e-5)
 

@@ -38,6 +38,23 @@ class MinibatchDiscrimination(nn.Module):
         return torch.exp(-l1).sum(1) - 1.0  # exclude c_b(i, i) = 1
 
 
+class MinibatchStd(nn.Module):
+    """StyleGAN's minibatch standard deviation (Karras et al. 2018, §3): one more feature map, each sample's group's
+    mean standard deviation over its features. Groups are ``group`` *consecutive* samples, so a D batch laid out as
+    ``cat([real, fake])`` (with ``group`` dividing each half) never mixes real with fake; a batch whose size
+    ``group`` does not divide uses the whole batch as one group. A collapsed G's group has std near 0."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        g = self.group if n % self.group == 0 else n
+        y = (x.float().reshape(n // g, g, -1).var(1, correction=0) + 1e-8).sqrt().mean(1)  # one per group
+        return torch.cat([x, y.repeat_interleave(g).to(x.dtype).view(n, 1, 1, 1).expand(n, 1, h, w)], 1)
+
+
 def conv_norm(kind: str, ch: int, momentum: float = 0.1, eps: float = 1e-5) -> list[nn.Module]:
     """``batch`` (BatchNorm2d), ``instance`` (InstanceNorm2d with affine, book §1.7.6: each feature map of each
     sample normalised by its own statistics) or nothing (``none``, ``spectral``: spectral norm wraps the conv)."""

@@ -7,7 +7,8 @@ ResNet generator and discriminator with no normalisation layer at all.
   the block's last conv at zero, so every block starts as the identity and no normalisation is needed.
 - Resampling: bilinear up-sampling in G, average pooling in D, a 1x1 conv where the width changes.
 - G starts from a learned s x s basis scaled per channel by a linear map of z (and a class embedding); D ends
-  in a depthwise s x s conv and a linear unit — or, conditional, a projection onto a class embedding.
+  in a depthwise s x s conv and a linear unit — or, conditional, a projection onto a class embedding; ``mbstd``
+  (not in the paper) adds StyleGAN's minibatch-std map before that head.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .layers import MinibatchStd
 
 SLOPE = 0.2
 GAIN = math.sqrt(2 / (1 + SLOPE ** 2))
@@ -118,7 +121,7 @@ class ResNetDiscriminator(nn.Module):
     depthwise s x s basis conv and a linear unit (projection onto a class embedding when conditional)."""
 
     def __init__(self, in_ch: int, start: int, widths: list[int], blocks: int = 1, expansion: int = 2,
-                 group_width: int = 16, num_classes: int = 0, last_gain: float = 0.0):
+                 group_width: int = 16, num_classes: int = 0, last_gain: float = 0.0, mbstd: int = 0):
         super().__init__()
         widths = list(reversed(widths))
         total = blocks * len(widths)
@@ -130,7 +133,8 @@ class ResNetDiscriminator(nn.Module):
             if i + 1 < len(widths):
                 layers.append(Down(w, widths[i + 1]))
         self.body = nn.Sequential(*layers)
-        top = widths[-1]
+        self.mbstd = MinibatchStd(mbstd) if mbstd else nn.Identity()
+        top = widths[-1] + (1 if mbstd else 0)
         self.basis = nn.Conv2d(top, top, start, groups=top, bias=False)
         msr_(self.basis.weight)
         out = top if num_classes else 1
@@ -142,7 +146,7 @@ class ResNetDiscriminator(nn.Module):
             nn.init.normal_(self.embed.weight, 0, 1 / math.sqrt(top))
 
     def forward(self, x, label=None):
-        h = self.lin(self.basis(self.body(self.inp(x))).flatten(1))
+        h = self.lin(self.basis(self.mbstd(self.body(self.inp(x)))).flatten(1))
         if self.embed is not None:
             h = (h * self.embed(label)).sum(1, keepdim=True)
         return h
