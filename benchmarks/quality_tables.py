@@ -16,11 +16,13 @@ TABLES = [  # marker in docs/quality.md, folder under benchmarks/, data set
     ("TABLE-R3GAN-BEFORE", "budget-r3gan-before", "fashion-mnist"),
     ("TABLE-R3GAN-ROUND6", "budget-r3gan-round6", "fashion-mnist"),
     ("TABLE-R3GAN-ROUND9", "budget-r3gan-round9", "fashion-mnist"),
+    ("TABLE-R3GAN-ROUND10", "budget-r3gan-round10", "fashion-mnist"),
     ("TABLE-MLP-GAN-BEFORE", "budget-mlp-gan-before", "fashion-mnist"),
     ("TABLE-MLP-GAN-EMA", "budget-mlp-gan-ema", "fashion-mnist"),
     ("TABLE-WALL", "budget-wall", "fashion-mnist"),
     ("TABLE-WALL-BEFORE", "budget-wall-before", "fashion-mnist"),
     ("TABLE-WALL-EARLIER", "budget-wall-earlier", "fashion-mnist"),
+    ("TABLE-WALL-R3GAN-ROUND10", "budget-wall-r3gan-round10", "fashion-mnist"),
     ("TABLE-TWEMOJI", "budget-twemoji", "twemoji"),
     ("TABLE-TWEMOJI-BEFORE", "budget-twemoji-before", "twemoji"),
 ]

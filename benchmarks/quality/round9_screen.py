@@ -1,10 +1,11 @@
 """Round 9 screen of r3gan (docs/quality.md): train the r3gan default with overrides for the given CPU-minutes
-(one thread, Fashion-MNIST or ``--data twemoji``; ``budget_table.run_one``), and score each mark's checkpoint with the domain ruler
-(n = 10000): the EMA G and, with ``--raw``, the raw G too; ``--wide`` adds the wide ruler. Appends one JSON row per mark to ``round9-r3gan.jsonl``
-beside this file (``--round 10``: ``round10-r3gan.jsonl``; ``--data twemoji``: ``round10-r3gan-twemoji.jsonl``);
-the grids go to /tmp/round9-NAME-sSEED/.
+(one thread, Fashion-MNIST or ``--data twemoji``; ``budget_table.run_one``), and score each mark's checkpoint with
+the domain ruler (n = 10000): the EMA G and, with ``--raw``, the raw G too; ``--wide`` adds the wide ruler. Appends
+one JSON row per mark to ``round9-r3gan.jsonl`` beside this file (``--round 10``: ``round10-r3gan.jsonl``;
+``--data twemoji``: ``round10-r3gan-twemoji.jsonl``); the grids go to /tmp/roundN-NAME-DATA-sSEED/.
 
-    PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [--wide] [--round N] [--data D] [key=value ...]
+    PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [--wide] [--round N] \
+        [--data D] [key=value ...]
 """
 import json
 import sys
