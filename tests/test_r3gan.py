@@ -195,7 +195,8 @@ def test_r3gan_learns_fashion_mnist(tmp_path):
     from gankit.train.trainer import Trainer
 
     cfg = resolve_config("r3gan", "default", overrides=TINY + [
-        "model.widths=[48,32,16]", "train.steps=400", "train.batch_size=32", "model.mode_seeking=0", "train.lr=1e-3", "train.ema=0.95", "train.log_every=100",
+        "model.widths=[48,32,16]", "train.steps=400", "train.batch_size=32", "model.mode_seeking=0", "train.lr=1e-3",
+        "train.ema=0.95", "train.log_every=100",
         "train.sample_every=400", "train.ckpt_every=400", "train.threads=1", "data.limit=6000"])
     data = load(C.DataConfig(name="fashion-mnist", limit=12000))
     test = load(C.DataConfig(name="fashion-mnist", split="test", limit=2000))

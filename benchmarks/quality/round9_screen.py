@@ -7,6 +7,7 @@ one JSON row per mark to ``round9-r3gan.jsonl`` beside this file (``--round 10``
     PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [--wide] [--round N] \
         [--data D] [key=value ...]
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,29 +18,27 @@ from budget_table import run_one  # noqa: E402
 
 
 def main():
-    name, minutes, seed, *extra = sys.argv[1:]
-    raw, wide = "--raw" in extra, "--wide" in extra
-    extra = [e for e in extra if e not in ("--raw", "--wide")]
-    rnd = "9"
-    if "--round" in extra:
-        i = extra.index("--round")
-        rnd, extra = extra[i + 1], extra[:i] + extra[i + 2:]
-    data = "fashion-mnist"
-    if "--data" in extra:
-        i = extra.index("--data")
-        data, extra = extra[i + 1], extra[:i] + extra[i + 2:]
-    spec = f"domain:{data}"
-    marks = [float(m) for m in minutes.split(",")]
-    out = Path("/tmp") / f"round{rnd}-{name}-{data}-s{seed}"
+    ap = argparse.ArgumentParser()
+    for positional in ("name", "minutes", "seed"):
+        ap.add_argument(positional)
+    ap.add_argument("--raw", action="store_true")
+    ap.add_argument("--wide", action="store_true")
+    ap.add_argument("--round", default="9")
+    ap.add_argument("--data", default="fashion-mnist")
+    a, extra = ap.parse_known_args()  # extra: the key=value overrides
+    spec = f"domain:{a.data}"
+    marks = [float(m) for m in a.minutes.split(",")]
+    out = Path("/tmp") / f"round{a.round}-{a.name}-{a.data}-s{a.seed}"
     out.mkdir(parents=True, exist_ok=True)
-    for r in run_one("r3gan", data, marks, int(seed), 10000, out, extra, rulers="all" if wide else "domain", raw=raw):
-        row = {"name": name, "seed": seed, "minutes": r["minutes"], "steps": r["steps"], "extra": extra}
+    rulers = "all" if a.wide else "domain"
+    for r in run_one("r3gan", a.data, marks, int(a.seed), 10000, out, extra, rulers=rulers, raw=a.raw):
+        row = {"name": a.name, "seed": a.seed, "minutes": r["minutes"], "steps": r["steps"], "extra": extra}
         for key, s in (("ema", spec), ("raw", f"raw:{spec}"), ("wide", spec.replace("domain:", "wide:"))):
             if s in r["scores"]:
                 row[key] = [round(r["scores"][s]["fid"], 2), round(r["scores"][s]["recall"], 3)]
         print(json.dumps(row), flush=True)
-        suffix = "" if data == "fashion-mnist" else f"-{data}"
-        with open(HERE / f"round{rnd}-r3gan{suffix}.jsonl", "a") as f:
+        suffix = "" if a.data == "fashion-mnist" else f"-{a.data}"
+        with open(HERE / f"round{a.round}-r3gan{suffix}.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
 

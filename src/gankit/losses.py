@@ -92,11 +92,19 @@ def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1).float().pow(2).sum(1).mean()
 
 
-def mode_seeking_ratio(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """MSGAN (Mao et al. 2019): how far apart G puts the two halves of its batch, per unit of latent distance.
-    G's loss adds ``weight / ratio``, so a G that ignores z pays ``weight / eps``."""
+def mode_seeking_halves(t: torch.Tensor) -> torch.Tensor:
+    """MSGAN's pairing: ``t`` with its second half a copy of its first (an odd last element kept), so the two halves
+    of G's batch share their classes (and, for the relativistic loss, their reals)."""
+    n = t.shape[0]
+    return torch.cat([t[: n // 2]] * 2 + [t[2 * (n // 2):]])
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSGAN (Mao et al. 2019): the ratio of the image distance between the two halves of G's batch to their latent
+    distance, and G's extra loss ``weight / ratio`` (a G that ignores z pays ``weight / eps``)."""
     h = fake.shape[0] // 2
-    return (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+    ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+    return weight / (ratio.float() + 1e-5), ratio
 
 
 def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor:

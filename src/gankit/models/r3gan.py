@@ -149,8 +149,9 @@ class R3GAN(Recipe):
         self.report("D/logit_gap", lr.detach().float().mean() - lf.detach().float().mean())
 
         # G main: its fakes against the same reals; with mode seeking the batch's halves share their reals and classes
-        if o.mode_seeking and n >= 2:
-            real, lab = (None if t is None else torch.cat([t[: n // 2]] * 2 + [t[2 * (n // 2):]]) for t in (real, lab))
+        ms = o.mode_seeking and n >= 2
+        if ms:
+            real, lab = (None if t is None else losses.mode_seeking_halves(t) for t in (real, lab))
             both_lab = None if lab is None else torch.cat([lab, lab])
         z = self.latent(n)
         g_fake = self.w.G(z, lab)
@@ -158,9 +159,9 @@ class R3GAN(Recipe):
             gr, gf = self._D(self.D, torch.cat([real, g_fake]), both_lab).split([n, n])
             g = losses.rp_g(gr, gf)
         self.report("loss/G_adv", g.detach())
-        if o.mode_seeking and n >= 2:
-            ratio = losses.mode_seeking_ratio(g_fake, z)
+        if ms:
+            term, ratio = losses.mode_seeking(g_fake, z, o.mode_seeking)
             self.report("loss/G_ms_ratio", ratio.detach())
-            g = g + o.mode_seeking / (ratio.float() + 1e-5)
+            g = g + term
         self.update("G", g)
         self.report("loss/G", g.detach())

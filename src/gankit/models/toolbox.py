@@ -238,7 +238,7 @@ class GANRecipe(Recipe):
         """G's training batch: latents, classes and images. With mode seeking the two halves share their classes."""
         lab = self.random_labels(m)
         if self.opts.mode_seeking and lab is not None and m >= 2:
-            lab = torch.cat([lab[: m // 2]] * 2 + [lab[2 * (m // 2):]])
+            lab = losses.mode_seeking_halves(lab)
         z = self.latent(m)
         return z, lab, self.w.G(z, lab)
 
@@ -248,9 +248,9 @@ class GANRecipe(Recipe):
         o = self.opts
         if not o.mode_seeking or fake.shape[0] < 2:
             return 0.0
-        ratio = losses.mode_seeking_ratio(fake, z)
+        term, ratio = losses.mode_seeking(fake, z, o.mode_seeking)
         self.report("loss/G_ms_ratio", ratio.detach())
-        return o.mode_seeking / (ratio.float() + 1e-5)
+        return term
 
     def d_logits(self, real, lab, f: "Fakes"):
         """D's logits on real and fake and its features of the real batch: one forward over both when nothing in D
