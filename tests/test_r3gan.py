@@ -76,6 +76,24 @@ def test_generator_input(g_input):
         resolve_config("r3gan", "default", overrides=["model.g_input=conv"])
 
 
+def test_generator_output():
+    """model.g_out: linear (the paper) leaves G's last 1x1 conv unbounded; tanh keeps every pixel in the data's
+    range [-1, 1] and is the same map squashed."""
+    z = torch.randn(4, 16)
+    outs = {}
+    for g_out in ("linear", "tanh"):
+        cfg = resolve_config("r3gan", "default", overrides=TINY + [f"model.g_out={g_out}"])
+        torch.manual_seed(0)
+        G = recipe_class("r3gan")(cfg, (3, 32, 32), 0).G
+        with torch.no_grad():
+            G.out.weight.mul_(50)  # drive the map far outside [-1, 1]
+            outs[g_out] = G(z)
+    assert outs["linear"].abs().max() > 1 and outs["tanh"].abs().max() <= 1
+    torch.testing.assert_close(outs["tanh"], torch.tanh(outs["linear"]))
+    with pytest.raises(ConfigError, match="g_out"):
+        resolve_config("r3gan", "default", overrides=["model.g_out=sigmoid"])
+
+
 def test_schedules_and_validation():
     cfg = resolve_config("r3gan", "default", overrides=TINY + ["model.decay_steps=100", "model.lr_end=0.25"])
     r = recipe_class("r3gan")(cfg, (1, 28, 28), 0)
@@ -99,6 +117,19 @@ def test_conditional_preset_is_the_default_with_classes():
     r = recipe_class("r3gan")(resolve_config("r3gan", "conditional", overrides=TINY), (1, 28, 28), 10)
     z, y = torch.randn(2, 16), torch.tensor([1, 7])
     assert not torch.allclose(r.G(z, y), r.G(z, torch.tensor([2, 3])))
+
+
+def test_color32_preset_is_the_default_with_a_fourth_stage():
+    """r3gan.color32 (32-px colour, tuned on Twemoji-32) is the default with a fourth stage, a larger gamma and
+    Twemoji at 32 px, nothing else; its G starts from 4x4 and makes 3x32x32, and 28-px data is refused by name."""
+    d, c = resolve_config("r3gan", "default"), resolve_config("r3gan", "color32")
+    assert c.model.widths == [64, 64, 64, 32] and c.model.gamma == 4 * d.model.gamma and c.model.g_out == "tanh"
+    assert {**vars(c.model), "widths": d.model.widths, "gamma": d.model.gamma} == vars(d.model)
+    assert vars(c.train) == vars(d.train) and (c.data.name, c.data.size) == ("twemoji", 32)
+    r = recipe_class("r3gan")(resolve_config("r3gan", "color32", overrides=TINY[1:]), (3, 32, 32), 0)
+    assert r.G.start == 4 and r.G(torch.randn(2, 16)).shape == (2, 3, 32, 32)
+    with pytest.raises(ConfigError, match="data.size"):
+        resolve_config("r3gan", "color32", overrides=["data.size=28"])
 
 
 def test_beta2_rises_along_the_cosine_horizon():

@@ -43,6 +43,7 @@ class Options:
     beta2_start: float | None = None  # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
     ema_ramp: str = "steps"  # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
     g_input: str = "basis"  # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
+    g_out: str = "linear"  # G's last activation: linear (the paper) or tanh (saturates flat backgrounds at +-1 cheaply)
     mbstd: int = 0  # StyleGAN's minibatch-std map in D's head over groups of this many samples; 0 = off (the paper)
     mode_seeking: float = 0.0  # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
 
@@ -63,6 +64,8 @@ class R3GAN(Recipe):
             raise ConfigError("model.widths must be non-empty and model.blocks, expansion, group_width >= 1")
         if o.g_input not in ("basis", "dense"):
             raise ConfigError(f"model.g_input must be basis or dense, got {o.g_input!r}")
+        if o.g_out not in ("linear", "tanh"):
+            raise ConfigError(f"model.g_out must be linear or tanh, got {o.g_out!r}")
         if o.beta2_start is not None and not 0 <= o.beta2_start < 1:
             raise ConfigError(f"model.beta2_start must be in [0, 1) or null, got {o.beta2_start}")
         if o.last_gain < 0:
@@ -95,7 +98,8 @@ class R3GAN(Recipe):
         c, h, _ = self.shape
         s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
         self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
-                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense", last_gain=o.last_gain)
+                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense", last_gain=o.last_gain,
+                                 tanh=o.g_out == "tanh")
         self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain,
                                      mbstd=o.mbstd)
 

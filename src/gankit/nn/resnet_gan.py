@@ -86,9 +86,10 @@ class ResNetGenerator(nn.Module):
 
     def __init__(self, latent_dim: int, out_ch: int, start: int, widths: list[int], blocks: int = 1,
                  expansion: int = 2, group_width: int = 16, num_classes: int = 0, embed_dim: int = 0,
-                 dense_input: bool = False, last_gain: float = 0.0):
+                 dense_input: bool = False, last_gain: float = 0.0, tanh: bool = False):
         super().__init__()
         total = blocks * len(widths)
+        self.tanh = tanh
         self.embed = None
         if num_classes and embed_dim:
             self.embed = nn.Embedding(num_classes, embed_dim)
@@ -113,7 +114,8 @@ class ResNetGenerator(nn.Module):
             z = torch.cat([z, self.embed(label)], 1)
         h = self.lin(z)
         x = h.view(-1, self.width, self.start, self.start) if self.basis is None else self.basis[None] * h[:, :, None, None]
-        return self.out(self.body(x))
+        y = self.out(self.body(x))
+        return torch.tanh(y) if self.tanh else y
 
 
 class ResNetDiscriminator(nn.Module):
