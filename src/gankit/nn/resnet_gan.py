@@ -6,7 +6,8 @@ ResNet generator and discriminator with no normalisation layer at all.
   initialisation: He-normal weights scaled by L^(-1/(2m-2)) (L blocks in the net, m = 3 layers per block) and
   the block's last conv at zero, so every block starts as the identity and no normalisation is needed.
 - Resampling: bilinear up-sampling in G, average pooling in D, a 1x1 conv where the width changes.
-- G starts from a learned s x s basis scaled per channel by a linear map of z (and a class embedding); D ends
+- G starts from a learned s x s basis scaled per channel by a linear map of z (and a class embedding) and ends in a
+  1x1 conv, linear as in the paper or (``tanh``, not in the paper) squashed into the data's [-1, 1]; D ends
   in a depthwise s x s conv and a linear unit — or, conditional, a projection onto a class embedding; ``mbstd``
   (not in the paper) adds StyleGAN's minibatch-std map before that head.
 """
