@@ -1,8 +1,13 @@
 """The first 20 steps' losses of every default preset at seed 0, recorded before a refactor and compared after.
 
-``python tests/golden_losses.py --record [RECIPE...]`` rewrites ``tests/data/golden_losses.json`` (only when a change
-is meant to alter the numbers, and only for that recipe: say so in the commit); ``tests/test_golden_losses.py`` trains the same runs and
-compares, bit for bit in fp32 and within the fast-path tolerance at the preset's own precision.
+``python tests/golden_losses.py --record [RECIPE...]`` rewrites this CPU's part of ``tests/data/golden_losses.json``
+(only when a change is meant to alter the numbers, and only for that recipe: say so in the commit);
+``tests/test_golden_losses.py`` trains the same runs and compares, bit for bit in fp32 and within the fast-path
+tolerance at the preset's own precision.
+
+fp32 kernels differ between CPU instruction sets (oneDNN picks AVX2 or AVX-512 code; one rounding difference at step
+2 grows into another run within 20 steps), so the record holds one section per ``torch.backends.cpu.
+get_cpu_capability()``: a refactor is checked bit for bit on every kind of CPU that has a section.
 """
 from __future__ import annotations
 
@@ -50,10 +55,17 @@ def losses_of(recipe: str, precision: str) -> dict[str, list[float]]:
     return out
 
 
+def cpu() -> str:
+    """The record's section for this machine: the instruction set PyTorch's CPU kernels use (AVX2, AVX512, ...)."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def record(recipes=None) -> None:
-    """Rewrite the record of ``recipes`` (all by default), keeping the others."""
-    data = json.loads(PATH.read_text()) if PATH.exists() and recipes else {}
-    data.update({f"{r}/{p}": losses_of(r, p) for r in (recipes or RUNS) for p in PRECISIONS})
+    """Rewrite this CPU's record of ``recipes`` (all by default), keeping the other recipes and the other CPUs'."""
+    data = json.loads(PATH.read_text()) if PATH.exists() else {}
+    mine = data.get(cpu(), {}) if recipes else {}
+    mine.update({f"{r}/{p}": losses_of(r, p) for r in (recipes or RUNS) for p in PRECISIONS})
+    data[cpu()] = mine
     PATH.write_text(json.dumps(data, indent=1) + "\n")
 
 
