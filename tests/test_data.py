@@ -58,6 +58,40 @@ def test_cifar_refuses_code_and_missing(tiny_cifar):
         load(DataConfig(name=f"cifar10:{tiny_cifar}"))
 
 
+class _MakesADir:
+    """A pickle that calls os.mkdir while it loads (what a hostile data file would do)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+        return os.mkdir, (self.path,)
+
+
+def test_one_restricted_unpickler_reads_every_data_pickle(tmp_path):
+    """data/pickles.py is the package's only Unpickler (CIFAR batches and CUB's pickles both load through it): plain
+    data and numpy arrays come back, a pickle naming any other callable is refused before the call runs."""
+    import ast
+    from pathlib import Path
+
+    import gankit
+    from gankit.data.pickles import load_plain
+
+    arr = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (tmp_path / "ok.pickle").write_bytes(pickle.dumps({b"data": [arr, "caption", b"raw", 3]}))
+    got = load_plain(tmp_path / "ok.pickle", "bytes")
+    assert np.array_equal(got[b"data"][0], arr) and got[b"data"][1:] == ["caption", b"raw", 3]
+    (tmp_path / "bad.pickle").write_bytes(pickle.dumps(_MakesADir(str(tmp_path / "made"))))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        load_plain(tmp_path / "bad.pickle")
+    assert not (tmp_path / "made").exists()
+    src = Path(gankit.__file__).parent
+    unpicklers = [str(f.relative_to(src)) for f in src.rglob("*.py") for node in ast.walk(ast.parse(f.read_text()))
+                  if isinstance(node, ast.ClassDef) and any("Unpickler" in ast.unparse(b) for b in node.bases)]
+    assert unpicklers == ["data/pickles.py"]
+
+
 def test_image_folder_modes_and_classes(png_folder):
     s = load(DataConfig(name=f"folder:{png_folder}", size=16))
     assert s.images.shape == (6, 3, 16, 16) and s.classes == ["cats", "dogs"]
