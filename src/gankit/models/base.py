@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..data import Dataset, load
 from ..errors import ConfigError
 from ..nn import grad_norm
 
@@ -65,12 +66,11 @@ class Recipe:
         return self.opts.latent_dim
 
     @classmethod
-    def load_data(cls, cfg: Config):
+    def load_data(cls, cfg: Config) -> Dataset:
         """The training data. Default: one in-memory ImageSet. A family with paired/unpaired/HR-LR data returns
-        its own object with the same surface: ``len()``, ``shape``, ``num_classes``, ``classes``, ``name``,
-        ``source``, ``skipped``, ``tag()``, ``fingerprint()`` and ``batch(index, device, generator) -> dict``."""
-        from ..data import load
-
+        its own object with the same surface, the ``Dataset`` protocol (``data/protocol.py``): ``len()``,
+        ``shape``, ``num_classes``, ``classes``, ``name``, ``source``, ``skipped``, ``tag()``, ``fingerprint()`` and
+        ``batch(index, device, generator) -> dict``."""
         return load(cfg.data)
 
     def fixed_inputs(self, data, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:

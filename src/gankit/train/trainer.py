@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 
 from .. import config as C
-from ..data import ImageSet
+from ..data import Dataset
 from ..errors import CheckpointError, ConfigError, GankitError
 from ..models import recipe_class
 from ..viz.grid import save_grid
@@ -68,7 +68,7 @@ def seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: C.Config, out: str | Path = "runs", resume: str | Path | None = None,
-                 progress: bool | None = None, data: ImageSet | None = None, evaluator=None):
+                 progress: bool | None = None, data: Dataset | None = None, evaluator=None):
         """``evaluator``: what ``train.eval_every`` runs, built as ``evaluator(cfg, data, device)`` on rank 0; an object
         whose ``run(trainer)`` logs scores and returns True when the sampling nets are the best so far (the caller
         chooses it: ``gankit.api.trainer`` passes ``metrics.periodic.PeriodicEval``)."""

@@ -15,7 +15,8 @@ from ..images import resize_batch, to_float
 @dataclass
 class AgeSet:
     """uint8 images N x C x H x W with an age bin each (and an identity id, -1 where unknown); ``test`` holds the
-    held-out split. ``order`` maps the (balanced) index space onto rows of ``images``."""
+    held-out split. ``order`` maps the (balanced) index space onto rows of ``images``. A ``Dataset``
+    (``data/protocol.py``)."""
 
     images: torch.Tensor
     labels: torch.Tensor

@@ -16,7 +16,7 @@ class CaptionSet:
     """Images (uint8 N x C x S x S) with captions. ``item_caps[i]`` lists indices into ``captions`` for image ``i``;
     ``groups[i]`` is its group (emoji codepoint group / bird class / file): mismatched captions come from another
     group. ``embeddings`` (one row per caption) is set by the recipe's text encoder, or read from precomputed
-    pickles."""
+    pickles. A ``Dataset`` (``data/protocol.py``)."""
 
     images: torch.Tensor
     captions: list[str]
