@@ -16,7 +16,7 @@ from ..errors import DataError
 from . import folder, sources, voxels
 from .cache import hash_rows
 from .images import convert_channels, resize_batch, to_float
-from .protocol import Dataset
+from .protocol import Dataset as Dataset  # re-exported: what the Trainer needs from a data set
 
 NAMED = {
     "fashion-mnist": "Fashion-MNIST, 60k/10k 28x28 greyscale, 10 classes (Debian dataset-fashion-mnist)",

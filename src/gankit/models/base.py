@@ -14,7 +14,6 @@ rollback scales their base LRs, so a cut holds for the rest of the run.
 from __future__ import annotations
 
 import contextlib
-import math
 from types import SimpleNamespace
 from typing import Callable, ClassVar
 
@@ -234,12 +233,3 @@ def frozen(*modules: nn.Module, keep=()):
     finally:
         for p, r in saved:
             p.requires_grad_(r)
-
-
-def check_pow2_size(name: str, size: int, stages: int) -> int:
-    """Start size of a generator that doubles ``stages`` times to reach ``size``."""
-    start = size / 2 ** stages
-    if start < 1 or not float(start).is_integer():
-        raise ConfigError(f"{name}: image size {size} is not a multiple of 2^{stages} "
-                          f"(use data.size={2 ** stages * max(1, math.ceil(size / 2 ** stages))} or change the number of stages)")
-    return int(start)

@@ -88,7 +88,8 @@ def load_cub(root: Path, size: int, limit: int | None, skip_bad: bool) -> Captio
                 if len(bits) == 2:
                     is_train[names.get(bits[0])] = bits[1] == "1"
         allf = sorted(names.values())
-        splits = {"train": [f for f in allf if is_train.get(f, True)], "test": [f for f in allf if not is_train.get(f, True)]}
+        splits = {"train": [f for f in allf if is_train.get(f, True)],
+                  "test": [f for f in allf if not is_train.get(f, True)]}
     if text_dir is None and not emb:
         raise DataError(f"{root}: CUB captions not found (text_c10/<class>/<image>.txt, or train/ and test/ with "
                         f"char-CNN-RNN-embeddings.pickle)")
@@ -113,7 +114,8 @@ def load_cub(root: Path, size: int, limit: int | None, skip_bad: bool) -> Captio
                 t = text_dir / f"{f}.txt"
                 if not t.is_file():
                     raise DataError(f"{t}: caption file missing")
-                per.append([l.strip() for l in t.read_text(encoding="utf-8", errors="replace").splitlines() if l.strip()])
+                lines = t.read_text(encoding="utf-8", errors="replace").splitlines()
+                per.append([l.strip() for l in lines if l.strip()])
         tensors, ok = decode_many(sel, read, skip_bad)
         caps, item_caps = index_captions([per[i] for i in ok])
         groups, classes = group_ids([sel[i].split("/")[0] for i in ok])
