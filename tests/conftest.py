@@ -88,6 +88,19 @@ def gankit(*args, env=None, check=True, timeout=600):
     return p
 
 
+def gankit_killed(*args, at_step: int | None = None, in_write: str | None = None, timeout=600):
+    """Run ``gankit *args`` in a fresh process that is SIGKILLed at the end of step ``at_step``, or inside the write of
+    checkpoint ``in_write`` (tests/killed_run.py); asserts that it died so and returns the process."""
+    import signal
+
+    how = ["--at-step", str(at_step)] if at_step is not None else ["--in-write", in_write]
+    e = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, str(ROOT / "tests" / "killed_run.py"), *how, *map(str, args)],
+                       capture_output=True, text=True, env=e, timeout=timeout)
+    assert p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"{p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
 needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-images-idx3-ubyte.gz").exists(),
                                   reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
 
@@ -96,14 +109,10 @@ def crash_and_resume(args, tmp_path, steps: int, crash_at: int | None = None):
     """Run ``gankit *args`` uninterrupted into ``tmp_path/full`` and again into ``tmp_path/part`` killed (SIGKILL)
     after step ``crash_at`` (default: half way), then resume the killed run. Returns the final checkpoint tensors of
     both runs and both run directories: ``(full_tensors, resumed_tensors, full_dir, resumed_dir)``."""
-    import signal
-
     from safetensors.torch import load_file
 
     gankit(*args, "--out", tmp_path / "full")
-    crashed = gankit(*args, "--out", tmp_path / "part", env={"GANKIT_TEST_CRASH_AT": str(crash_at or steps // 2)},
-                     check=False)
-    assert crashed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), crashed.stderr
+    gankit_killed(*args, "--out", tmp_path / "part", at_step=crash_at or steps // 2)
     (run,) = (tmp_path / "part").iterdir()
     gankit("train", "--resume", run, "--no-progress")
     (full,) = (tmp_path / "full").iterdir()

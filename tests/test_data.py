@@ -58,6 +58,40 @@ def test_cifar_refuses_code_and_missing(tiny_cifar):
         load(DataConfig(name=f"cifar10:{tiny_cifar}"))
 
 
+class _MakesADir:
+    """A pickle that calls os.mkdir while it loads (what a hostile data file would do)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+        return os.mkdir, (self.path,)
+
+
+def test_one_restricted_unpickler_reads_every_data_pickle(tmp_path):
+    """data/pickles.py is the package's only Unpickler (CIFAR batches and CUB's pickles both load through it): plain
+    data and numpy arrays come back, a pickle naming any other callable is refused before the call runs."""
+    import ast
+    from pathlib import Path
+
+    import gankit
+    from gankit.data.pickles import load_plain
+
+    arr = np.arange(6, dtype=np.float32).reshape(2, 3)
+    (tmp_path / "ok.pickle").write_bytes(pickle.dumps({b"data": [arr, "caption", b"raw", 3]}))
+    got = load_plain(tmp_path / "ok.pickle", "bytes")
+    assert np.array_equal(got[b"data"][0], arr) and got[b"data"][1:] == ["caption", b"raw", 3]
+    (tmp_path / "bad.pickle").write_bytes(pickle.dumps(_MakesADir(str(tmp_path / "made"))))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load"):
+        load_plain(tmp_path / "bad.pickle")
+    assert not (tmp_path / "made").exists()
+    src = Path(gankit.__file__).parent
+    unpicklers = [str(f.relative_to(src)) for f in src.rglob("*.py") for node in ast.walk(ast.parse(f.read_text()))
+                  if isinstance(node, ast.ClassDef) and any("Unpickler" in ast.unparse(b) for b in node.bases)]
+    assert unpicklers == ["data/pickles.py"]
+
+
 def test_image_folder_modes_and_classes(png_folder):
     s = load(DataConfig(name=f"folder:{png_folder}", size=16))
     assert s.images.shape == (6, 3, 16, 16) and s.classes == ["cats", "dogs"]
@@ -106,3 +140,52 @@ def test_fashion_mnist_installed():
     s = load(DataConfig(name="fashion-mnist"))
     assert s.images.shape == (60000, 1, 28, 28) and s.classes[0] == "T-shirt/top"
     assert len(load(DataConfig(name="fashion-mnist", split="test"))) == 10000
+
+
+def _one_of_each_data_set():
+    """The six data-set classes a recipe's load_data returns, each built small from tensors."""
+    from gankit.data import ImageSet
+    from gankit.data.ages import AgeSet
+    from gankit.data.captions import CaptionSet
+    from gankit.data.pairs import PairSet
+    from gankit.data.sr import SRData
+    from gankit.data.voxels import VoxelSet, pack
+
+    g = torch.Generator().manual_seed(0)
+    img = lambda n, s=8: torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, generator=g)  # noqa: E731
+    two = torch.tensor([0, 1, 0, 1])
+    caps = CaptionSet(img(4), [f"caption {i}" for i in range(8)], [[0, 1], [2, 3], [4, 5], [6, 7]], two, "c", "src")
+    caps.embeddings = torch.randn(8, 5, generator=g)
+    vols = (torch.rand(4, 8, 8, 8, generator=g) > 0.5).numpy()
+    return [ImageSet(img(4), two, ["a", "b"], "images", "src"),
+            PairSet(img(4), img(4), True, 8, "paired", "src"),
+            PairSet(img(4), img(3), False, 8, "unpaired", "src"),
+            SRData(list(img(4, 16)), list(img(2, 16)), "sr", "src", crop=8, scale=2),
+            VoxelSet(pack(vols), 8, two, ["a", "b"], "voxels", "src"),
+            AgeSet(img(4), two, torch.tensor([0, 0, 1, 1]), ["young", "old"], "ages", "src"),
+            caps]
+
+
+def test_every_data_set_states_the_trainers_protocol():
+    """Each data-set class has the surface the Trainer uses (data.Dataset), with batch's signature, and each member
+    answers with the type the protocol names: a batch is a dict of float tensors on the device asked for."""
+    import inspect
+
+    from gankit.data import Dataset
+
+    want = inspect.signature(Dataset.batch)
+    for d in _one_of_each_data_set():
+        kind = type(d).__name__
+        assert isinstance(d, Dataset), kind
+        assert list(inspect.signature(type(d).batch).parameters) == list(want.parameters), kind
+        assert isinstance(len(d), int) and len(d) >= 3, kind
+        assert isinstance(d.shape, tuple) and all(isinstance(s, int) for s in d.shape), kind
+        assert isinstance(d.num_classes, int) and d.num_classes == len(d.classes), kind
+        assert all(isinstance(getattr(d, k), str) for k in ("name", "source")) and d.skipped == 0, kind
+        assert isinstance(d.tag(), str) and isinstance(d.fingerprint(), str) and len(d.fingerprint()) >= 16, kind
+        b = d.batch(torch.tensor([0, 2]), torch.device("cpu"), torch.Generator().manual_seed(1))
+        assert isinstance(b, dict) and b, kind
+        floats = [v for v in b.values() if torch.is_tensor(v) and v.is_floating_point()]
+        assert floats and all(v.shape[0] == 2 for v in floats), kind
+        assert any(tuple(v.shape[1:]) == d.shape for v in floats), kind  # the items the nets see
+    assert not isinstance(object(), Dataset)

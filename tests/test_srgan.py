@@ -13,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import gankit_killed
 from gankit import config as C
 from gankit.models import config_from_dict, resolve_config
 from gankit.errors import CheckpointError
@@ -177,8 +178,7 @@ def test_resume_of_srgan_is_bitwise_equal(tmp_path, vgg_file):
     over = [*TINY, "train.steps=4", "train.ckpt_every=2", "model.content=vgg22", f"model.vgg_weights={vgg_file}"]
     args = ["train", "srgan", "--no-progress", *over]
     Trainer(resolve_config("srgan", "default", overrides=over), out=tmp_path / "a", progress=False).fit()  # uninterrupted
-    r = _cli([*args, "--out", str(tmp_path / "b")], {"GANKIT_TEST_CRASH_AT": "2"}, check=False)
-    assert r.returncode != 0  # SIGKILLed right after the step-2 checkpoint
+    gankit_killed(*args, "--out", str(tmp_path / "b"), at_step=2)  # SIGKILLed right after the step-2 checkpoint
     (run_b,) = (tmp_path / "b").iterdir()
     assert ckpt.load(run_b).step == 2
     _cli(["train", "--resume", str(run_b), "--no-progress"])

@@ -16,6 +16,7 @@ from ..errors import DataError
 from . import folder, sources, voxels
 from .cache import hash_rows
 from .images import convert_channels, resize_batch, to_float
+from .protocol import Dataset as Dataset  # re-exported: what the Trainer needs from a data set
 
 NAMED = {
     "fashion-mnist": "Fashion-MNIST, 60k/10k 28x28 greyscale, 10 classes (Debian dataset-fashion-mnist)",
@@ -30,6 +31,8 @@ NAMED = {
 
 @dataclass
 class ImageSet:
+    """Images in memory (or memory-mapped) with optional labels: a ``Dataset`` (``data/protocol.py``)."""
+
     images: torch.Tensor  # uint8 N x C x H x W; may be a read-only memory map (index rows, never write into it)
     labels: torch.Tensor | None
     classes: list[str]

@@ -1,36 +1,22 @@
 """CIFAR-10 in its python pickle layout (data_batch_1..5, test_batch, batches.meta)."""
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
+from .pickles import ERRORS, load_plain
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
-class _NoObjects(pickle.Unpickler):
-    """CIFAR pickles hold only dicts, lists, bytes and numpy arrays: refuse anything else."""
-
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-
 def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
-        with open(path, "rb") as f:
-            d = _NoObjects(f, encoding="bytes").load()
+        d = load_plain(path, "bytes")
         data = np.asarray(d[b"data"], dtype=np.uint8)
         labels = np.asarray(d[b"labels"], dtype=np.int64)
-    except (OSError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as e:
+    except (*ERRORS, KeyError) as e:
         raise DataError(f"{path}: not a CIFAR-10 batch ({type(e).__name__}: {e})") from None
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
         raise DataError(f"{path}: expected N x 3072 data and N labels, got {data.shape} and {labels.shape}")

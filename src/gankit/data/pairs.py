@@ -45,7 +45,8 @@ EMOJI_NATIVE = 72
 
 @dataclass
 class PairSet:
-    """Side A (inputs) and side B (targets) as uint8 N x C x H x W tensors; ``paired``: A[i] goes with B[i]."""
+    """Side A (inputs) and side B (targets) as uint8 N x C x H x W tensors; ``paired``: A[i] goes with B[i]. A
+    ``Dataset`` (``data/protocol.py``)."""
 
     A: torch.Tensor
     B: torch.Tensor

@@ -66,7 +66,7 @@ def modcrop(x: torch.Tensor, scale: int) -> torch.Tensor:
 @dataclass
 class SRData:
     """HR images (uint8 C x H x W each, any size >= crop) split into train and held-out; batches are random
-    crops with flips, and their LR made by ``downscale``."""
+    crops with flips, and their LR made by ``downscale``. A ``Dataset`` (``data/protocol.py``)."""
 
     train: list[torch.Tensor]
     heldout: list[torch.Tensor]

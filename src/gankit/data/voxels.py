@@ -36,6 +36,8 @@ NAMED = {"voxel-furniture": "procedural furniture voxels (chair, table, sofa, be
 
 @dataclass
 class VoxelSet:
+    """Voxel shapes as packed occupancy bits with optional labels: a ``Dataset`` (``data/protocol.py``)."""
+
     packed: np.ndarray  # uint8 (N, res^3 / 8): occupancy bits, C order over (x, y, z)
     res: int
     labels: torch.Tensor | None

@@ -31,6 +31,7 @@ from torch import nn
 
 from .. import losses
 from ..errors import CheckpointError, ConfigError, GankitError
+from ..nn.agecgan import AgeDiscriminator, AgeEncoder, AgeGenerator
 from ..nn.identity import EmojiIdentityNet
 from .base import Recipe, frozen, make_optimizer
 
@@ -70,67 +71,6 @@ class Options:
 
 def one_hot(y: torch.Tensor, k: int) -> torch.Tensor:
     return F.one_hot(y.long(), k).float()
-
-
-class AgeGenerator(nn.Module):
-    """z ⊕ one-hot(age) -> dense -> dense (BN) -> reshape -> [nearest x2, conv5, BN, LeakyReLU]* -> x2, conv5, tanh."""
-
-    def __init__(self, latent: int, k: int, channels: int, size: int, dense: int, widths: list[int],
-                 dropout: float = 0.2, bn_momentum: float = 0.1, conv_bn_momentum: float = 0.2):
-        super().__init__()
-        self.start, self.width0, self.k = size // 2 ** len(widths), widths[0], k
-        self.fc = nn.Sequential(
-            nn.Linear(latent + k, dense), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(dense, widths[0] * self.start ** 2), nn.BatchNorm1d(widths[0] * self.start ** 2, momentum=bn_momentum),
-            nn.LeakyReLU(0.2), nn.Dropout(dropout))
-        blocks = []
-        for a, b in zip(widths, widths[1:]):
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 5, 1, 2),
-                       nn.BatchNorm2d(b, momentum=conv_bn_momentum), nn.LeakyReLU(0.2)]
-        blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(widths[-1], channels, 5, 1, 2), nn.Tanh()]
-        self.conv = nn.Sequential(*blocks)
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.fc(torch.cat([z, y.to(z.dtype)], 1))
-        return self.conv(h.view(-1, self.width0, self.start, self.start))
-
-
-class AgeDiscriminator(nn.Module):
-    """conv3 s2 -> concat(one-hot age tiled over the map) -> [conv3 s2, BN, LeakyReLU]* -> dense logit."""
-
-    def __init__(self, k: int, channels: int, size: int, widths: list[int], bn_momentum: float = 0.1):
-        super().__init__()
-        self.first = nn.Sequential(nn.Conv2d(channels, widths[0], 3, 2, 1), nn.LeakyReLU(0.2))
-        rest, c = [], widths[0] + k
-        for w in widths[1:]:
-            rest += [nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
-            c = w
-        self.rest = nn.Sequential(*rest, nn.Flatten())
-        side = size // 2 ** len(widths)
-        self.out = nn.Linear(c * side * side, 1)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.first(x)
-        tiled = y.to(h.dtype)[:, :, None, None].expand(-1, -1, h.shape[2], h.shape[3])
-        return self.out(self.rest(torch.cat([h, tiled], 1))).flatten()
-
-
-class AgeEncoder(nn.Module):
-    """conv5 s2 (no BN) -> [conv5 s2, BN, LeakyReLU]* -> dense (BN, LeakyReLU) -> linear z."""
-
-    def __init__(self, latent: int, channels: int, size: int, widths: list[int], dense: int, bn_momentum: float = 0.1):
-        super().__init__()
-        layers, c = [nn.Conv2d(channels, widths[0], 5, 2, 2), nn.LeakyReLU(0.2)], widths[0]
-        for w in widths[1:]:
-            layers += [nn.Conv2d(c, w, 5, 2, 2), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
-            c = w
-        side = size // 2 ** len(widths)
-        layers += [nn.Flatten(), nn.Linear(c * side * side, dense), nn.BatchNorm1d(dense, momentum=bn_momentum),
-                   nn.LeakyReLU(0.2), nn.Linear(dense, latent)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 class AgeCGAN(Recipe):

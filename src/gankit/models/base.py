@@ -14,7 +14,6 @@ rollback scales their base LRs, so a cut holds for the rest of the run.
 from __future__ import annotations
 
 import contextlib
-import math
 from types import SimpleNamespace
 from typing import Callable, ClassVar
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from ..config import Config
+from ..data import Dataset, load
 from ..errors import ConfigError
 from ..nn import grad_norm
 
@@ -65,12 +65,11 @@ class Recipe:
         return self.opts.latent_dim
 
     @classmethod
-    def load_data(cls, cfg: Config):
+    def load_data(cls, cfg: Config) -> Dataset:
         """The training data. Default: one in-memory ImageSet. A family with paired/unpaired/HR-LR data returns
-        its own object with the same surface: ``len()``, ``shape``, ``num_classes``, ``classes``, ``name``,
-        ``source``, ``skipped``, ``tag()``, ``fingerprint()`` and ``batch(index, device, generator) -> dict``."""
-        from ..data import load
-
+        its own object with the same surface, the ``Dataset`` protocol (``data/protocol.py``): ``len()``,
+        ``shape``, ``num_classes``, ``classes``, ``name``, ``source``, ``skipped``, ``tag()``, ``fingerprint()`` and
+        ``batch(index, device, generator) -> dict``."""
         return load(cfg.data)
 
     def fixed_inputs(self, data, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -234,12 +233,3 @@ def frozen(*modules: nn.Module, keep=()):
     finally:
         for p, r in saved:
             p.requires_grad_(r)
-
-
-def check_pow2_size(name: str, size: int, stages: int) -> int:
-    """Start size of a generator that doubles ``stages`` times to reach ``size``."""
-    start = size / 2 ** stages
-    if start < 1 or not float(start).is_integer():
-        raise ConfigError(f"{name}: image size {size} is not a multiple of 2^{stages} "
-                          f"(use data.size={2 ** stages * max(1, math.ceil(size / 2 ** stages))} or change the number of stages)")
-    return int(start)

@@ -5,8 +5,8 @@ G (``g_cond``):
 - ``cbn`` (default): z and a learned class embedding (``embed_dim``) go into the dense layer, and every
   up-sampling stage's batch norm takes its gain and bias from [z, embed(y)] (``z_skip``; from embed(y) alone
   with ``z_skip: false``). A G that could make one image per class must now fight z at every scale.
-- ``input``: the embedding concatenated to z, then the conv generator of dcgan.py (the original cGAN).
-D: the conv body of dcgan.py with the class fed in one of two ways (``d_cond``):
+- ``input``: the embedding concatenated to z, then the conv generator of nn/dcgan.py (the original cGAN).
+D: the conv body of nn/dcgan.py with the class fed in one of two ways (``d_cond``):
 ``projection`` — logit = w.f(x) + <embed(y), f(x)>; ``concat`` — one-hot class maps stacked onto the image.
 The default preset trains it with the hinge loss and spectral norm in D (SN-GAN / projection-D practice).
 Fakes in D's step take the real batch's classes; G's step draws classes uniformly. The periodic grid has one
@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from torch import nn
 
 from ..errors import ConfigError
-from ..nn import ConvTranspose2d, init_weights
-from ..nn.layers import CondBatchNorm2d
+from ..nn import init_weights
+from ..nn.critic import Critic
+from ..nn.dcgan import CBNGenerator, Generator, conv_body, conv_generator
 from . import dcgan
-from .base import check_pow2_size
-from .toolbox import Critic, LossKind
+from .toolbox import LossKind
 
 
 @dataclass
@@ -50,38 +49,6 @@ class Options(dcgan.Options):
     init: Literal["keras", "normal02", "torch"] = "normal02"
 
 
-class CBNGenerator(nn.Module):
-    """dense [z, e(y)] -> g_base x s x s, BN, act; per stage: ConvT 4x4 s2, conditional BN on [z, e(y)], act;
-    conv to the image, tanh."""
-
-    def __init__(self, o, shape, num_classes: int):
-        super().__init__()
-        c, h, _ = shape
-        s = check_pow2_size("generator", h, len(o.g_channels))
-        self.z_skip = o.z_skip
-        self.embed = nn.Embedding(num_classes, o.embed_dim)
-        cond = o.embed_dim + (o.latent_dim if o.z_skip else 0)
-        self.stem = nn.Sequential(nn.Linear(o.latent_dim + o.embed_dim, o.g_base * s * s),
-                                  nn.BatchNorm1d(o.g_base * s * s, momentum=o.bn_momentum, eps=o.bn_eps),
-                                  dcgan.act(o.g_act, o.slope), nn.Unflatten(1, (o.g_base, s, s)))
-        self.ups, self.norms = nn.ModuleList(), nn.ModuleList()
-        ch = o.g_base
-        for nxt in o.g_channels:
-            self.ups.append(ConvTranspose2d(ch, nxt, 4, 2, 1))
-            self.norms.append(CondBatchNorm2d(nxt, cond, o.bn_momentum, o.bn_eps))
-            ch = nxt
-        self.act = dcgan.act(o.g_act, o.slope)
-        self.out = nn.Sequential(nn.Conv2d(ch, c, o.g_out_kernel, 1, o.g_out_kernel // 2), nn.Tanh())
-
-    def forward(self, z, label):
-        e = self.embed(label)
-        cond = torch.cat([z, e], 1) if self.z_skip else e
-        x = self.stem(torch.cat([z, e], 1))
-        for up, norm in zip(self.ups, self.norms):
-            x = self.act(norm(up(x), cond))
-        return self.out(x)
-
-
 class CGAN(dcgan.DCGAN):
     name = "cgan"
     Options = Options
@@ -102,10 +69,10 @@ class CGAN(dcgan.DCGAN):
         if o.g_cond == "cbn":
             self.G = init_weights(CBNGenerator(o, self.shape, k), o.init)
         else:
-            net = dcgan.conv_generator(o, self.shape, o.latent_dim + o.embed_dim)
-            self.G = init_weights(dcgan.Generator(net, k, o.embed_dim), o.init)
+            net = conv_generator(o, self.shape, o.latent_dim + o.embed_dim)
+            self.G = init_weights(Generator(net, k, o.embed_dim), o.init)
         in_ch = self.shape[0] + (k if o.d_cond == "concat" else 0)
-        body, n_feat = dcgan.conv_body(o, self.shape, in_ch)
+        body, n_feat = conv_body(o, self.shape, in_ch)
         self.D = init_weights(Critic(body, n_feat, o, dropout=o.d_dropout, num_classes=k, cond=o.d_cond), o.init)
 
     def fixed_inputs(self, data, n, generator):

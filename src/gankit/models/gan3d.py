@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .. import losses
 from ..errors import ConfigError
 from ..nn import init_weights
+from ..nn.gan3d import Discriminator3D, Generator3D
 from .base import Recipe, frozen
 
 
@@ -55,56 +54,6 @@ class Options:
 
 def out_res(channels: list[int]) -> int:
     return 4 * 2 ** len(channels)
-
-
-class Generator3D(nn.Module):
-    def __init__(self, o: Options, num_classes: int = 0):
-        super().__init__()
-        self.embed = nn.Embedding(num_classes, o.embed_dim) if o.conditional and num_classes else None
-        cin = o.latent_dim + (o.embed_dim if self.embed is not None else 0)
-        bn = lambda c: nn.BatchNorm3d(c, momentum=o.bn_momentum, eps=o.bn_eps)  # noqa: E731
-        ch = o.g_channels
-        layers = [nn.ConvTranspose3d(cin, ch[0], 4, 1, 0), bn(ch[0]), nn.ReLU(inplace=True)]
-        for a, b in zip(ch, ch[1:]):
-            layers += [nn.ConvTranspose3d(a, b, 4, 2, 1), bn(b), nn.ReLU(inplace=True)]
-        layers.append(nn.ConvTranspose3d(ch[-1], 1, 4, 2, 1))
-        if o.g_bn_out:
-            layers.append(bn(1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z, label=None):
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(label)], 1)
-        return torch.sigmoid(self.logits(z))
-
-    def logits(self, z):
-        return self.net(z[:, :, None, None, None])
-
-
-class Discriminator3D(nn.Module):
-    """Voxels in [0, 1] -> one logit per shape (N x 1)."""
-
-    def __init__(self, o: Options, num_classes: int = 0):
-        super().__init__()
-        self.num_classes = num_classes if o.conditional else 0
-        bn = lambda c: nn.BatchNorm3d(c, momentum=o.bn_momentum, eps=o.bn_eps)  # noqa: E731
-        layers, cin = [], 1 + self.num_classes
-        for i, c in enumerate(o.d_channels):
-            layers.append(nn.Conv3d(cin, c, 4, 2, 1))
-            if i > 0 or o.d_bn_first:
-                layers.append(bn(c))
-            layers.append(nn.LeakyReLU(o.slope, inplace=True))
-            cin = c
-        layers.append(nn.Conv3d(cin, 1, 4, 1, 0))
-        if o.d_bn_out:
-            layers.append(bn(1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x, label=None):
-        if self.num_classes:
-            planes = F.one_hot(label, self.num_classes).to(x.dtype)[:, :, None, None, None]
-            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], 1)
-        return self.net(x).flatten(1)
 
 
 class GAN3D(Recipe):

@@ -13,8 +13,9 @@ from typing import Literal
 from torch import nn
 
 from ..nn import init_weights, maybe_sn, dense_norm
-from .dcgan import Generator
-from .toolbox import Critic, GANRecipe, LossKind, Toolbox
+from ..nn.critic import Critic
+from ..nn.dcgan import Generator
+from .toolbox import GANRecipe, LossKind, Toolbox
 
 
 @dataclass

@@ -18,10 +18,10 @@ import torch
 
 from .. import losses
 from ..errors import ConfigError
-from ..nn import diff_augment
+from ..nn import check_pow2_size, diff_augment
 from ..nn import augment as _aug
 from ..nn.resnet_gan import ResNetDiscriminator, ResNetGenerator
-from .base import Recipe, check_pow2_size, frozen
+from .base import Recipe, frozen
 
 
 @dataclass

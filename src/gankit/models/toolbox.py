@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
 from ..errors import ConfigError
-from ..nn import HistoricalAverage, MinibatchDiscrimination, diff_augment, maybe_sn
+from ..nn import HistoricalAverage, diff_augment
 from ..nn import augment as _aug
 from .base import Recipe, frozen
 
@@ -84,36 +83,6 @@ def validate_toolbox(o) -> None:
         _aug.parse(o.diffaug)
     except ValueError as e:
         raise ConfigError(f"model.diffaug: {e}") from None
-
-
-class Critic(nn.Module):
-    """D = head(body(x)): ``body`` maps images to flat hidden features f(x) (the layer feature matching uses);
-    the head adds minibatch discrimination, dropout and the final linear unit; ``cond`` adds a class:
-    ``concat`` (one-hot maps stacked onto the input; the body must take C + K channels) or ``projection``
-    (Miyato & Koyama 2018: + <embed(y), f(x)>)."""
-
-    def __init__(self, body: nn.Module, n_feat: int, o, dropout: float = 0.0, num_classes: int = 0,
-                 cond: str = "none"):
-        super().__init__()
-        sn = maybe_sn(getattr(o, "d_norm", "none"))
-        self.body = body
-        self.mbd = MinibatchDiscrimination(n_feat, o.minibatch_disc, o.minibatch_dim) if o.minibatch_disc else None
-        n_in = n_feat + (o.minibatch_disc if self.mbd is not None else 0)
-        self.head = nn.Sequential(*([nn.Dropout(dropout)] if dropout else []), sn(nn.Linear(n_in, 1)))
-        self.cond, self.num_classes = cond, num_classes
-        if cond == "projection":
-            self.embed = sn(nn.Embedding(num_classes, n_feat))
-
-    def forward(self, x, label=None, features: bool = False):
-        if self.cond == "concat":
-            onehot = F.one_hot(label, self.num_classes).to(x.dtype)
-            x = torch.cat([x, onehot[:, :, None, None].expand(-1, -1, *x.shape[2:])], 1)
-        f = self.body(x)
-        h = torch.cat([f, self.mbd(f)], 1) if self.mbd is not None else f
-        out = self.head(h)
-        if self.cond == "projection":
-            out = out + (self.embed(label) * f).sum(1, keepdim=True)
-        return (out, f) if features else out
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A small identity embedder for drawn people (emoji), where a photo-face model does not apply.
 
-Trained as a cosine classifier over identities (role, skin tone, gender: ``data/ages.py``), so that girl, woman
+Trained as a cosine classifier over identities (role, skin tone, gender: ``data/ages/people.py``), so that girl, woman
 and old woman of one skin tone, and the Twemoji and OpenMoji drawings of one emoji, land close together.
 ``forward`` gives L2-normalised embeddings; the distance is the Euclidean distance between them (as FaceNet's).
 Score cards call it "emoji identity embedder (trained on emoji-people)", never a face-recognition model.

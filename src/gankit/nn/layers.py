@@ -1,10 +1,14 @@
 """Stabilising layers of book §1.7 (Salimans et al. 2016, "Improved Techniques for Training GANs") and norm choices."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrizations
+
+from ..errors import ConfigError
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
@@ -119,3 +123,13 @@ def grad_norm(params) -> torch.Tensor:
     params = params.parameters() if isinstance(params, nn.Module) else params
     gs = [p.grad.detach().float().norm() for p in params if p.grad is not None]
     return torch.stack(gs).norm() if gs else torch.zeros(())
+
+
+def check_pow2_size(name: str, size: int, stages: int) -> int:
+    """Start size of a generator that doubles ``stages`` times to reach ``size``."""
+    start = size / 2 ** stages
+    if start < 1 or not float(start).is_integer():
+        fit = 2 ** stages * max(1, math.ceil(size / 2 ** stages))
+        raise ConfigError(f"{name}: image size {size} is not a multiple of 2^{stages} "
+                          f"(use data.size={fit} or change the number of stages)")
+    return int(start)

@@ -107,7 +107,6 @@ def write(ckpt_dir: Path, name: str, tensors: dict[str, torch.Tensor], state: di
              "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state,
              "tensor_index": {k: list(v.shape) for k, v in tensors.items()}}  # load() checks the file against it
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
-    _test_crash(name)
     with open(tmp / STATE, "w") as f:
         json.dump(state, f, indent=1)
         f.flush()
@@ -240,10 +239,3 @@ def check_complete(d: Path, state: dict, tensors: dict[str, torch.Tensor]) -> No
     for k, shape in named.items():
         if shape is not None and list(tensors[k].shape) != list(shape):
             raise CheckpointError(f"{d / TENSORS}: tensor {k} has shape {list(tensors[k].shape)}, {STATE} says {shape}")
-
-
-def _test_crash(name: str) -> None:
-    """Tests: ``GANKIT_TEST_CRASH_IN_WRITE=step-0000008`` SIGKILLs this process inside the write of that checkpoint,
-    after its tensors file is on disk and before its state file is (the previous checkpoint must still load)."""
-    if os.environ.get("GANKIT_TEST_CRASH_IN_WRITE") == name:
-        os.kill(os.getpid(), 9)

@@ -22,8 +22,8 @@ import torch
 import torch.distributed as dist
 
 from .. import config as C
-from ..data import ImageSet
-from ..errors import CheckpointError, ConfigError, GankitError
+from ..data import Dataset
+from ..errors import CheckpointError, ConfigError
 from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
@@ -68,14 +68,39 @@ def seed_everything(seed: int) -> None:
 
 class Trainer:
     def __init__(self, cfg: C.Config, out: str | Path = "runs", resume: str | Path | None = None,
-                 progress: bool | None = None, data: ImageSet | None = None, evaluator=None):
+                 progress: bool | None = None, data: Dataset | None = None, evaluator=None):
         """``evaluator``: what ``train.eval_every`` runs, built as ``evaluator(cfg, data, device)`` on rank 0; an object
         whose ``run(trainer)`` logs scores and returns True when the sampling nets are the best so far (the caller
-        chooses it: ``gankit.api.trainer`` passes ``metrics.periodic.PeriodicEval``)."""
+        chooses it: ``gankit.api.trainer`` passes ``metrics.periodic.PeriodicEval``).
+
+        The steps below run in this order because each draws from the seeded RNGs the one before left behind."""
+        self.cfg = cfg
+        self._join_processes(cfg.train)
+        self.progress = sys.stdout.isatty() if progress is None else progress
+        seed_everything(cfg.train.seed + self.rank)
+        cls = recipe_class(cfg.recipe)
+        build_cfg = cls.resume_config(cfg) if resume is not None else cfg  # self.cfg keeps the run's record
+        self.data = self._load_data(cls, build_cfg, data)
+        self._build_recipe(cls, build_cfg)  # with model.init_from, self.cfg becomes what that run's nets need
+        self._prepare_training()
+        self.step = 0
+        self.elapsed = 0.0  # training seconds over all sessions of this run
+        self.best = None
+        self.health = HealthMonitor(self.cfg.train.max_rollbacks, self.cfg.train.rollback_lr_factor)  # NaN guard
+        self._good = None  # in-memory state to roll back to before the first checkpoint
+        self.evaluator = self._make_evaluator(evaluator)  # periodic FID/KID on rank 0; picks checkpoints/best
+        self._open_run(out, resume)
+        if self.distributed:
+            self._wrap_ddp()
+        self._tb = None
+
+    # ------------------------------------------------------------------ setup steps (in __init__'s order)
+    def _join_processes(self, t: C.TrainConfig) -> None:
+        """Rank and world size (torchrun's environment), the device, the process group, the CPU threads."""
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.rank = int(os.environ.get("RANK", "0"))
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        t = cfg.train
+        self.is_main = self.rank == 0
         self.device = pick_device(t.device)
         if self.distributed and not dist.is_initialized():
             backend = "nccl" if self.device.type == "cuda" else "gloo"
@@ -84,28 +109,34 @@ class Trainer:
             dist.init_process_group(backend)
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.cfg = cfg
-        self.is_main = self.rank == 0
-        self.progress = sys.stdout.isatty() if progress is None else progress
 
-        seed_everything(t.seed + self.rank)
-        cls = recipe_class(cfg.recipe)
-        build_cfg = cls.resume_config(cfg) if resume is not None else cfg  # self.cfg keeps the run's record
-        self.data = data if data is not None else cls.load_data(build_cfg)
-        if self.data.skipped and self.is_main:
-            print(f"skipped {self.data.skipped} unreadable image(s)", file=sys.stderr)
-        init_from = getattr(build_cfg.model, "init_from", None)  # a resume has these weights in its checkpoint
+    def _load_data(self, cls, build_cfg: C.Config, data: Dataset | None) -> Dataset:
+        """The data set handed in, or the recipe's own; says how many files it could not read."""
+        data = data if data is not None else cls.load_data(build_cfg)
+        if data.skipped and self.is_main:
+            print(f"skipped {data.skipped} unreadable image(s)", file=sys.stderr)
+        return data
+
+    def _build_recipe(self, cls, build_cfg: C.Config) -> None:
+        """The recipe's nets and optimizers, from ``model.init_from``'s weights when set (a new run: a resume has
+        them in its own checkpoint), with the report collector and its seeded noise generator."""
+        init_from = getattr(build_cfg.model, "init_from", None)
         source = ckpt.load(init_from) if init_from else None
         if source is not None:
             build_cfg = cls.adopt_start(build_cfg, source)
-            self.cfg = cfg = build_cfg
+            self.cfg = build_cfg
         self.recipe = cls(build_cfg, self.data.shape, self.data.num_classes, self.device)
         if source is not None:
             self.recipe.start_from(start_weights(source, cls.name))
         self.recipe._report = self.stats = Collector()
-        self.recipe.gen = torch.Generator(self.device).manual_seed(t.seed * 7919 + 1 + self.rank)
+        self.recipe.gen = torch.Generator(self.device).manual_seed(self.cfg.train.seed * 7919 + 1 + self.rank)
+
+    def _prepare_training(self) -> None:
+        """EMA copies, the fast path and loss scaling, the data order, LR schedulers, the augmentation generator and
+        the fixed inputs of the sample grid."""
+        t = self.cfg.train
         self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
-                    for n in cls.ema_nets if t.ema > 0}
+                    for n in self.recipe.ema_nets if t.ema > 0}
         self._autocast = apply_fast_path(self.recipe, t, self.device)  # after the EMA copies: they stay eager
         if resolve_precision(t.precision, self.device) == "fp16":  # bf16 and fp32 need no loss scaling
             self.recipe.scalers = {n: torch.amp.GradScaler(self.device.type) for n in self.recipe.optim}
@@ -117,29 +148,28 @@ class Trainer:
         self.data_gen = torch.Generator().manual_seed(t.seed * 31 + 17 + self.rank)  # augmentation draws
         g = torch.Generator(self.device).manual_seed(t.seed + 12345)
         self.fixed = self.recipe.fixed_inputs(self.data, t.grid * t.grid, g)
-        self.step = 0
-        self.elapsed = 0.0  # training seconds over all sessions of this run
-        self.best = None
-        self.health = HealthMonitor(t.max_rollbacks, t.rollback_lr_factor)  # NaN guard + health.md
-        self._good = None  # in-memory state to roll back to before the first checkpoint
-        self.evaluator = None  # periodic FID/KID (train.eval_every) on rank 0; picks checkpoints/best
-        if t.eval_every and self.is_main:
-            if evaluator is None:
-                raise ConfigError("train.eval_every: this Trainer was given no evaluator "
-                                  "(train through gankit.api.trainer / api.train / `gankit train`)")
-            self.evaluator = evaluator(cfg, self.data, self.device)
 
-        if self.total_steps() is None and t.minutes is None:  # before any run directory exists
-            raise ConfigError("no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)")
+    def _make_evaluator(self, evaluator):
+        """What ``train.eval_every`` runs (rank 0 only), or None."""
+        if not (self.cfg.train.eval_every and self.is_main):
+            return None
+        if evaluator is None:
+            raise ConfigError("train.eval_every: this Trainer was given no evaluator "
+                              "(train through gankit.api.trainer / api.train / `gankit train`)")
+        return evaluator(self.cfg, self.data, self.device)
+
+    def _open_run(self, out: str | Path, resume: str | Path | None) -> None:
+        """A new numbered run directory under ``out`` (rank 0), or the resumed run's, its checkpoint restored. A run
+        without any budget is refused before a directory exists."""
+        if self.total_steps() is None and self.cfg.train.minutes is None:
+            raise ConfigError("no budget: set --steps, --epochs or --minutes "
+                              "(train.steps / train.epochs / train.minutes)")
         self._new_dir = resume is None and self.is_main
         if resume is not None:
             self.run_dir = Path(resume)
             self._restore(ckpt.load(resume))
         else:
-            self.run_dir = new_run_dir(out, f"{cfg.recipe}-{self.data.tag()}") if self.is_main else None
-        if self.distributed:
-            self._wrap_ddp()
-        self._tb = None
+            self.run_dir = new_run_dir(out, f"{self.cfg.recipe}-{self.data.tag()}") if self.is_main else None
 
     # ------------------------------------------------------------------ setup helpers
     def _make_schedulers(self) -> dict[str, torch.optim.lr_scheduler.LambdaLR]:
@@ -384,7 +414,6 @@ class Trainer:
         old_handler = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
         report_every = (max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch))
                         if t.report_every_epochs else None)
-        crash_at = int(os.environ.get("GANKIT_TEST_CRASH_AT", "0"))  # tests: SIGKILL at the end of this step
         bar = self._progress(total, deadline)
         t_log, n_log, t0 = time.time(), 0, time.time()
         last_saved = self.step if resumed else None
@@ -446,8 +475,6 @@ class Trainer:
                     t0 = time.time()
                     self.save_checkpoint()
                     last_saved = self.step
-                if crash_at and self.step == crash_at:  # tests: SIGKILL at the end of this step (after its save)
-                    os.kill(os.getpid(), signal.SIGKILL)
         finally:
             self.write_health()
             if bar is not None:
