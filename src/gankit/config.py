@@ -281,14 +281,19 @@ def added(default, before=_SAME):
 # --------------------------------------------------------------------------- presets
 
 
+def presets_dir() -> Path:
+    """The bundled presets' folder, ``<recipe>.<preset>.yaml`` files."""
+    return Path(str(resources.files("gankit") / "presets"))
+
+
 def preset_path(recipe: str, preset: str) -> Path:
-    return Path(str(resources.files("gankit") / "presets" / f"{recipe}.{preset}.yaml"))
+    return presets_dir() / f"{recipe}.{preset}.yaml"
 
 
 def list_presets() -> list[tuple[str, str, str]]:
     """(recipe, preset, first comment line) for every bundled preset."""
     rows = []
-    for p in sorted((resources.files("gankit") / "presets").iterdir(), key=lambda p: p.name):
+    for p in sorted(presets_dir().iterdir(), key=lambda p: p.name):
         if p.name.endswith(".yaml"):
             recipe, preset = p.name[: -len(".yaml")].rsplit(".", 1)
             first = p.read_text().splitlines()[0] if p.read_text() else ""
@@ -339,10 +344,11 @@ def preset_chain(recipe: str, preset: str) -> list[tuple[str, dict]]:
                                   f"dataclass defaults)")
             return chain[::-1]
         where = preset_path(recipe, name)
+        if base is None:
+            raise ConfigError(f"{where}: names no base (every preset but default starts from one: base: default)")
         if not isinstance(base, str) or not preset_path(recipe, base).exists():
             have = ", ".join(p for r, p, _ in list_presets() if r == recipe)
-            raise ConfigError(f"{where}: base {base!r} is not a {recipe} preset (have: {have})" if base is not None
-                              else f"{where}: names no base (e.g. base: default; every preset but default has one)")
+            raise ConfigError(f"{where}: base {base!r} is not a {recipe} preset (have: {have})")
         if base in (n for n, _ in chain):
             raise ConfigError(f"{where}: base cycle {' -> '.join([*(n for n, _ in chain), base])}")
         name = base
@@ -427,6 +433,21 @@ def preset_layers(recipe_cls, preset: str) -> list[Layer]:
         layers.append(Layer(name, base, changes, [k for k in _flat(own) if now[k] == before[k]]))
         before, base = now, name
     return layers[::-1]
+
+
+def _spell(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).removesuffix("\n").removesuffix("\n...")
+
+
+def preset_diff(recipe_cls, preset: str) -> list[str]:
+    """``preset_layers`` as text, a few lines per preset of the chain: ``dcgan book-bn (base: book)`` and under it
+    ``model.g_conv_bn: none -> all``, down to ``default`` against the dataclass defaults."""
+    lines = []
+    for layer in preset_layers(recipe_cls, preset):
+        lines.append(f"{recipe_cls.name} {layer.preset} (base: {layer.base or 'the dataclass defaults'})")
+        width = max(map(len, layer.changes), default=0)
+        lines += [f"  {k + ':':{width + 1}s} {_spell(a)} -> {_spell(b)}" for k, (a, b) in layer.changes.items()]
+    return lines
 
 
 def dump(cfg: Config) -> str:
