@@ -39,7 +39,7 @@ class Options:
     g_padding: Literal["reflect", "zero"] = "reflect"
     g_dropout: float = 0.0
     d_ndf: int = 32  # the paper: 64
-    d_layers: int = 2  # 2: a 34x34 PatchGAN; 3 with the stride-1 layer: the paper's 70x70
+    d_layers: int = 2  # a 34x34 PatchGAN (the paper: 3)
     d_s1_layer: bool = True  # with d_layers=3: the 70x70 PatchGAN
     d_norm: Norm = "instance"
     loss: Literal["ls", "bce", "hinge"] = "ls"

@@ -31,8 +31,6 @@ from .base import check_pow2_size
 from .toolbox import Critic, GANRecipe, Toolbox
 
 Norm = Literal["none", "batch", "instance", "spectral"]
-
-
 Init = Literal["keras", "normal02", "keras-normal02", "torch"]  # nn.init_weights' schemes
 
 
