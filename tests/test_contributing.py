@@ -44,20 +44,38 @@ def test_the_example_is_short_and_imports_only_downwards():
     assert ".backward(" not in code and "zero_grad" not in code and ".step(" not in code
 
 
+def register_example(tmp_path, monkeypatch) -> types.ModuleType:
+    """The page's family in RECIPES and its preset file in a presets folder, as a contributor would add them."""
+    mod = example_module()
+    monkeypatch.setitem(RECIPES, mod.HingeMLP.name, mod.HingeMLP)
+    text = next(b for b in blocks("yaml") if b.startswith("# Hinge-loss GAN"))
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "hinge-mlp.default.yaml").write_text(text)
+    monkeypatch.setattr(C, "presets_dir", lambda: tmp_path / "presets")
+    return mod
+
+
+def test_the_example_preset_keeps_the_preset_rules(tmp_path, monkeypatch):
+    """Its default preset sets no model key (the Options dataclass is it) and only the data and train keys that
+    differ from DataConfig's and TrainConfig's, as tests/test_presets.py asks of every bundled preset."""
+    cls = register_example(tmp_path, monkeypatch).HingeMLP
+    assert "model" not in yaml.safe_load((tmp_path / "presets" / "hinge-mlp.default.yaml").read_text())
+    (layer,) = C.preset_layers(cls, "default")
+    assert layer.restated == [] and layer.changes
+    assert C.list_presets()[0][2].startswith("Hinge-loss GAN")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not FMNIST.is_dir(), reason="Fashion-MNIST IDX files not installed")
 def test_the_example_family_trains_and_beats_an_untrained_generator(tmp_path, monkeypatch):
-    mod = example_module()
+    mod = register_example(tmp_path, monkeypatch)
     cls = mod.HingeMLP
-    monkeypatch.setitem(RECIPES, cls.name, cls)
-    preset = yaml.safe_load(next(b for b in blocks("yaml") if "recipe: hinge-mlp" in b))
-    raw = C.merge(preset, {"data": {"limit": 512},
-                           "train": {"steps": 300, "log_every": 50, "sample_every": 300, "ckpt_every": 300,
-                                     "device": "cpu", "threads": 1}})
-    cfg = C.from_dict(raw, cls)
+    cfg = C.resolve(cls, "default", overrides={"data": {"limit": 512},
+                                               "train": {"steps": 300, "log_every": 50, "sample_every": 300,
+                                                         "ckpt_every": 300, "device": "cpu", "threads": 1}})
     assert isinstance(cfg.model, mod.Options) and cfg.model.hidden == 256
 
-    run = api.trainer(cfg, out=tmp_path, progress=False).fit()
+    run = api.trainer(cfg, out=tmp_path / "runs", progress=False).fit()
     rows = [line for line in (run / "metrics.jsonl").read_text().splitlines() if '"loss/G"' in line]
     assert len(rows) == 6 and (run / "samples").is_dir()
 

@@ -89,12 +89,26 @@ def train(
 
 
 @app.command()
-def presets():
-    """List the bundled presets."""
-    from .config import list_presets
+def presets(
+    recipe: Optional[str] = typer.Argument(None, help="only this recipe's presets"),
+    diff: Optional[str] = typer.Option(None, "--diff", metavar="PRESET",
+                                       help="the keys PRESET changes, down its bases to the dataclass defaults"),
+):
+    """List the bundled presets, or what one changes (`gankit presets dcgan --diff book`)."""
+    from .config import list_presets, preset_diff
+    from .models import recipe_class
 
-    for recipe, preset, desc in list_presets():
-        typer.echo(f"{recipe:10s} {preset:10s} {desc}")
+    if diff is not None:
+        if recipe is None:
+            fail("--diff names a preset of a recipe: gankit presets RECIPE --diff PRESET")
+        for line in preset_diff(recipe_class(recipe), diff):
+            typer.echo(line)
+        return
+    if recipe is not None:
+        recipe_class(recipe)  # an unknown recipe is an error, not an empty list
+    for r, preset, desc in list_presets():
+        if recipe in (None, r):
+            typer.echo(f"{r:10s} {preset:10s} {desc}")
 
 
 # --------------------------------------------------------------------------- use a checkpoint

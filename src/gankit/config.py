@@ -2,10 +2,18 @@
 
 A resolved config is saved into every run directory and every checkpoint, so a checkpoint can be
 sampled or resumed without repeating any training flag.
+
+Every default has one source. DataConfig, TrainConfig and a family's ``Options`` dataclass hold the defaults; a
+family's ``default`` preset is its Options' defaults plus the data and training keys that differ from DataConfig's
+and TrainConfig's. Every other preset names its ``base:`` (another preset of the same recipe) and holds only the keys
+that differ from it, as StyleGAN3's cfg table and nanoGPT's config files do; ``preset_layers`` says what each one
+changes (``gankit presets RECIPE --diff PRESET``).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -175,8 +183,9 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")
 
 
-def build(cls, data: Any, prefix: str = ""):
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+def build(cls, data: Any, prefix: str = "", record: bool = False):
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types. A ``record`` (a saved config)
+    that lacks a key declared with ``added`` gets the value it meant before that option existed."""
     if data is None:
         data = {}
     if dataclasses.is_dataclass(data):
@@ -194,6 +203,8 @@ def build(cls, data: Any, prefix: str = ""):
         if f.name in data:
             key = f"{prefix}.{f.name}" if prefix else f.name
             kwargs[f.name] = coerce(data[f.name], hints[f.name], key)
+        elif record and "before" in f.metadata:
+            kwargs[f.name] = copy.deepcopy(f.metadata["before"])
     try:
         return cls(**kwargs)
     except TypeError as e:  # a required field is missing
@@ -226,17 +237,63 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- Options dataclasses
+
+
+def _field(value, metadata=None):
+    if isinstance(value, (list, dict)):
+        return field(default_factory=functools.partial(copy.deepcopy, value), metadata=metadata)
+    return field(default=value, metadata=metadata)
+
+
+def defaults(**values):
+    """``@defaults(loss="hinge", ...)`` in place of ``@dataclass`` on an Options class that inherits fields (a
+    family built on another family or on the training toolbox): the class becomes a dataclass whose inherited
+    fields named here default to these values. Each field is declared once, with its type and comment, in the class
+    that introduces it; a subclass states only the defaults it changes, in this one place, so its ``default`` preset
+    is readable from its own class and no field is redeclared. A list value is copied for each instance."""
+
+    def wrap(cls):
+        inherited = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        annotations = dict(cls.__dict__.get("__annotations__", {}))
+        for name, value in values.items():
+            if name not in inherited or name in annotations:
+                raise TypeError(f"{cls.__qualname__}: @defaults({name}=...) names no field it inherits")
+            setattr(cls, name, _field(coerce(value, hints[name], name), inherited[name].metadata))
+            annotations[name] = hints[name]  # the resolved type: it need not be importable in this module
+        cls.__annotations__ = annotations
+        return dataclass(cls)
+
+    return wrap
+
+
+_SAME = object()
+
+
+def added(default, before=_SAME):
+    """A field for an option added after runs were saved: a new run gets ``default`` (or a subclass's ``@defaults``
+    value), a saved config without the key (a checkpoint from before the option existed) gets ``before`` (default:
+    ``default``), the behaviour it was made with. Use it when a new option's default is not what the code did before."""
+    return _field(default, {"before": default if before is _SAME else before})
+
+
 # --------------------------------------------------------------------------- presets
 
 
+def presets_dir() -> Path:
+    """The bundled presets' folder, ``<recipe>.<preset>.yaml`` files."""
+    return Path(str(resources.files("gankit") / "presets"))
+
+
 def preset_path(recipe: str, preset: str) -> Path:
-    return Path(str(resources.files("gankit") / "presets" / f"{recipe}.{preset}.yaml"))
+    return presets_dir() / f"{recipe}.{preset}.yaml"
 
 
 def list_presets() -> list[tuple[str, str, str]]:
     """(recipe, preset, first comment line) for every bundled preset."""
     rows = []
-    for p in sorted((resources.files("gankit") / "presets").iterdir(), key=lambda p: p.name):
+    for p in sorted(presets_dir().iterdir(), key=lambda p: p.name):
         if p.name.endswith(".yaml"):
             recipe, preset = p.name[: -len(".yaml")].rsplit(".", 1)
             first = p.read_text().splitlines()[0] if p.read_text() else ""
@@ -256,41 +313,141 @@ def read_yaml(path: Path) -> dict:
     return data
 
 
-def resolve(recipe_cls, preset: str = "default", config_file: str | Path | None = None,
-            overrides: list[str] | dict | None = None) -> Config:
-    """Preset YAML <- user config file <- dotted overrides, validated into a Config.
+SECTIONS = ("data", "train", "model")  # what a preset file sets, besides its `base:`
 
-    ``recipe_cls`` is the family's Recipe class (its ``name``, ``Options`` and ``validate``): config knows no family,
-    the recipe hands its options in. By name: ``gankit.models.resolve_config("dcgan", ...)``."""
-    recipe = recipe_cls.name
+
+def read_preset(recipe: str, preset: str) -> dict:
+    """A preset file's own mapping (its ``base:`` and the keys it sets)."""
     path = preset_path(recipe, preset)
     if not path.exists():
         have = [p for r, p, _ in list_presets() if r == recipe]
         raise ConfigError(f"unknown preset '{preset}' for {recipe} (have: {', '.join(have)})")
     raw = read_yaml(path)
+    extra = set(raw) - {"base", *SECTIONS}
+    if extra:
+        raise ConfigError(f"{path}: a preset sets only base, {', '.join(SECTIONS)} (not {', '.join(sorted(extra))})")
+    return raw
+
+
+def preset_chain(recipe: str, preset: str) -> list[tuple[str, dict]]:
+    """``[(name, its own keys)]`` from ``default`` up to ``preset``, each preset named by the next one's ``base:``.
+    ``default`` alone has no base (it starts from the dataclass defaults); every other preset names one."""
+    chain: list[tuple[str, dict]] = []
+    name = preset
+    while True:
+        raw = dict(read_preset(recipe, name))
+        base = raw.pop("base", None)
+        chain.append((name, raw))
+        if name == "default":
+            if base is not None:
+                raise ConfigError(f"{preset_path(recipe, name)}: the default preset has no base (it starts from the "
+                                  f"dataclass defaults)")
+            return chain[::-1]
+        where = preset_path(recipe, name)
+        if base is None:
+            raise ConfigError(f"{where}: names no base (every preset but default starts from one: base: default)")
+        if not isinstance(base, str) or not preset_path(recipe, base).exists():
+            have = ", ".join(p for r, p, _ in list_presets() if r == recipe)
+            raise ConfigError(f"{where}: base {base!r} is not a {recipe} preset (have: {have})")
+        if base in (n for n, _ in chain):
+            raise ConfigError(f"{where}: base cycle {' -> '.join([*(n for n, _ in chain), base])}")
+        name = base
+
+
+def preset_raw(recipe: str, preset: str) -> dict:
+    """The keys ``preset`` sets through its chain of bases, merged (the dataclasses fill in the rest)."""
+    raw: dict = {}
+    for _, own in preset_chain(recipe, preset):
+        raw = merge(raw, own)
+    return raw
+
+
+def resolve(recipe_cls, preset: str = "default", config_file: str | Path | None = None,
+            overrides: list[str] | dict | None = None) -> Config:
+    """Dataclass defaults <- preset chain (``default`` ... ``preset``) <- user config file <- dotted overrides,
+    validated into a Config.
+
+    ``recipe_cls`` is the family's Recipe class (its ``name``, ``Options`` and ``validate``): config knows no family,
+    the recipe hands its options in. By name: ``gankit.models.resolve_config("dcgan", ...)``."""
+    recipe = recipe_cls.name
+    raw = preset_raw(recipe, preset)
     if config_file:
         raw = merge(raw, read_yaml(Path(config_file)))
     if overrides:
         raw = merge(raw, parse_overrides(overrides) if isinstance(overrides, list) else overrides)
     raw.setdefault("recipe", recipe)
     raw.setdefault("preset", preset)
-    return from_dict(raw, recipe_cls)
+    return from_dict(raw, recipe_cls, record=False)
 
 
-def from_dict(raw: dict, recipe_cls) -> Config:
-    """A Config from plain data (a YAML file, a checkpoint's record), its ``model`` section read into
-    ``recipe_cls.Options`` and checked by ``recipe_cls.validate``. By name: ``gankit.models.config_from_dict``."""
+def _typed(raw: dict, recipe_cls, record: bool) -> Config:
+    """``raw`` read into a Config (types checked, not ranges or the recipe's rules)."""
     if not isinstance(raw, dict) or "recipe" not in raw:
         raise ConfigError("config: missing 'recipe'")
     if raw["recipe"] != recipe_cls.name:
         raise ConfigError(f"config: recipe '{raw['recipe']}' given to the {recipe_cls.name} options")
     raw = dict(raw)
-    model = build(recipe_cls.Options, raw.pop("model", None), "model")
+    model = build(recipe_cls.Options, raw.pop("model", None), "model", record)
     cfg = build(Config, raw)
     cfg.model = model
+    return cfg
+
+
+def from_dict(raw: dict, recipe_cls, record: bool = True) -> Config:
+    """A Config from plain data, its ``model`` section read into ``recipe_cls.Options`` and checked by
+    ``recipe_cls.validate``. ``record``: ``raw`` is a saved config (a checkpoint's, a run's config.yaml), whose
+    missing keys predate those options (``added``); ``resolve`` passes False. By name:
+    ``gankit.models.config_from_dict``."""
+    cfg = _typed(raw, recipe_cls, record)
     check_ranges(cfg)
     recipe_cls.validate(cfg)
     return cfg
+
+
+@dataclass
+class Layer:
+    """One preset of a chain: what it changes relative to its base (``None``: the dataclass defaults).
+    ``changes``: dotted key -> (the base's value, this preset's); ``restated``: keys its file sets to the value the
+    base already has (a well-kept preset has none)."""
+    preset: str
+    base: str | None
+    changes: dict[str, tuple[Any, Any]]
+    restated: list[str]
+
+
+def _flat(cfg: dict) -> dict[str, Any]:
+    return {f"{s}.{k}": v for s in SECTIONS for k, v in (cfg.get(s) or {}).items()}
+
+
+def preset_layers(recipe_cls, preset: str) -> list[Layer]:
+    """What each preset of ``preset``'s chain changes: ``preset`` first, ``default`` (against the dataclass
+    defaults) last. Values are typed (a file's ``2.0e-4`` and a base's ``0.0002`` are one value) and not validated (a
+    stage-2 preset needs ``model.init_from`` only to train)."""
+    recipe = recipe_cls.name
+    flat = lambda raw: _flat(to_plain(_typed({**raw, "recipe": recipe}, recipe_cls, record=False)))
+    raw, before, layers, base = {}, flat({}), [], None
+    for name, own in preset_chain(recipe, preset):
+        raw = merge(raw, own)
+        now = flat(raw)
+        changes = {k: (before[k], v) for k, v in now.items() if v != before[k]}
+        layers.append(Layer(name, base, changes, [k for k in _flat(own) if now[k] == before[k]]))
+        before, base = now, name
+    return layers[::-1]
+
+
+def _spell(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).removesuffix("\n").removesuffix("\n...")
+
+
+def preset_diff(recipe_cls, preset: str) -> list[str]:
+    """``preset_layers`` as text, a few lines per preset of the chain: ``dcgan book-bn (base: book)`` and under it
+    ``model.g_conv_bn: none -> all``, down to ``default`` against the dataclass defaults."""
+    lines = []
+    for layer in preset_layers(recipe_cls, preset):
+        lines.append(f"{recipe_cls.name} {layer.preset} (base: {layer.base or 'the dataclass defaults'})")
+        width = max(map(len, layer.changes), default=0)
+        lines += [f"  {k + ':':{width + 1}s} {_spell(a)} -> {_spell(b)}" for k, (a, b) in layer.changes.items()]
+    return lines
 
 
 def dump(cfg: Config) -> str:

@@ -14,39 +14,27 @@ row per class; ``gankit sample CKPT --class 3`` draws one class. Every toolbox o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 
+from ..config import added, defaults
 from ..errors import ConfigError
 from ..nn import init_weights
 from ..nn.critic import Critic
 from ..nn.dcgan import CBNGenerator, Generator, conv_body, conv_generator
 from . import dcgan
-from .toolbox import LossKind
 
 
-@dataclass
+@defaults(g_channels=[128, 64], d_stem=0, d_channels=[64, 128], d_kernel=4, d_norm="spectral", loss="hinge",
+          reuse_fakes=False, mode_seeking=0.3)
 class Options(dcgan.Options):
+    """dcgan's conv options at 28 px (two up-sampling stages, a 4x4-kernel D without a stem), spectral norm and the
+    hinge loss in D, mode seeking 0.3 (MSGAN), plus the class inputs below: the cgan ``default`` preset."""
     embed_dim: int = 50
-    g_cond: Literal["cbn", "input"] = "input"
+    g_cond: Literal["cbn", "input"] = added("cbn", before="input")
     z_skip: bool = True  # cbn: each stage's norm is conditioned on z as well as on the class
     d_cond: Literal["projection", "concat"] = "projection"
-    g_base: int = 256
-    g_channels: list[int] = field(default_factory=lambda: [128, 64])
-    g_norm: Literal["none", "batch", "instance"] = "batch"
-    g_act: Literal["lrelu", "relu", "tanh"] = "relu"
-    g_out_kernel: int = 3
-    d_stem: int = 0
-    d_channels: list[int] = field(default_factory=lambda: [64, 128])
-    d_kernel: int = 4
-    d_norm: dcgan.Norm = "none"
-    d_dropout: float = 0.3
-    loss: LossKind = "bce"
-    d_split_steps: bool = False
-    g_batch_mult: int = 1
-    init: Literal["keras", "normal02", "torch"] = "normal02"
 
 
 class CGAN(dcgan.DCGAN):

@@ -33,13 +33,13 @@ from .translation import Norm, TranslationRecipe, lr_factor
 
 @dataclass
 class Options:
-    g_ngf: int = 64
-    g_blocks: int = 9  # residual blocks: 9 at 256 px, 6 up to 128 px
+    g_ngf: int = 16  # CPU-sized (the paper: 64)
+    g_blocks: int = 6  # residual blocks: 9 at 256 px (the paper), 6 up to 128 px
     g_norm: Norm = "instance"
     g_padding: Literal["reflect", "zero"] = "reflect"
     g_dropout: float = 0.0
-    d_ndf: int = 64
-    d_layers: int = 3
+    d_ndf: int = 32  # the paper: 64
+    d_layers: int = 2  # a 34x34 PatchGAN (the paper: 3)
     d_s1_layer: bool = True  # with d_layers=3: the 70x70 PatchGAN
     d_norm: Norm = "instance"
     loss: Literal["ls", "bce", "hinge"] = "ls"

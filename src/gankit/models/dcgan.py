@@ -16,43 +16,45 @@ and cGAN reuse, are in nn/dcgan.py. Every toolbox option (models/toolbox.py) app
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 import torch
 
 from ..metrics.task import d_accuracy
 from ..data.images import to_float
+from ..config import defaults
 from ..errors import ConfigError
 from ..nn import check_pow2_size, init_weights
 from ..nn.critic import Critic
 from ..nn.dcgan import Generator, conv_body, conv_generator, g_stages
-from .toolbox import GANRecipe, LossKind, Toolbox
+from .toolbox import GANRecipe, Toolbox
 
 Norm = Literal["none", "batch", "instance", "spectral"]
+Init = Literal["keras", "normal02", "keras-normal02", "torch"]  # nn.init_weights' schemes
 
 
-@dataclass
+@defaults(reuse_fakes=True)
 class Options(Toolbox):
+    """The conv nets' options (cgan and lsgan inherit them), defaulting to dcgan's ``default`` preset: the seeds'
+    ``arch: conv`` nets with batch norm in G and D, ReLU in G, no dropout, one D step on real and fake together and
+    one G forward per step (``reuse_fakes``), N(0, 0.02) init. The seeds' values: the ``tutorial`` preset."""
     arch: Literal["conv", "book", "paper"] = "conv"
     latent_dim: int = 100
     g_base: int = 256  # channels of the dense layer's feature map
     g_channels: list[int] = field(default_factory=lambda: [128, 128, 128])  # one 2x upsampling stage each
-    g_norm: Literal["none", "batch", "instance"] = "none"
-    g_act: Literal["lrelu", "relu", "tanh"] = "lrelu"
+    g_norm: Literal["none", "batch", "instance"] = "batch"  # the seed: none
+    g_act: Literal["lrelu", "relu", "tanh"] = "relu"  # the seed: lrelu
     g_out_kernel: int = 3
     d_stem: int = 64  # channels of a stride-1 first conv; 0 for none
     d_channels: list[int] = field(default_factory=lambda: [128, 128, 256])  # one stride-2 conv each
     d_kernel: int = 3
-    d_norm: Norm = "none"
-    d_dropout: float = 0.4
+    d_norm: Norm = "batch"  # the seed: none
+    d_dropout: float = 0.0  # the seed: 0.4
     slope: float = 0.2
     bn_momentum: float = 0.01  # PyTorch convention (Keras' 0.99 == 0.01 here)
     bn_eps: float = 1e-3  # Keras' default
-    loss: LossKind = "bce"
-    d_split_steps: bool = True  # seed: one D step on real, another on fake (half-batches)
-    g_batch_mult: int = 2  # G's batch is this many times D's half-batch (seed: 2 -> n_batch)
-    init: Literal["keras", "normal02", "torch"] = "keras"
+    init: Init = "normal02"  # the seed: keras
     g_conv_bn: Literal["none", "hidden", "all"] = "none"  # arch book: BN after G's convs (hidden ones / all three)
 
 

@@ -33,8 +33,8 @@ from .base import Recipe, frozen
 class Options:
     latent_dim: int = 200
     z_std: float = 0.33  # the book's training code; the same sigma is used for sampling
-    g_channels: list[int] = field(default_factory=lambda: [512, 256, 128, 64])  # 4^3 map, then one x2 stage each
-    d_channels: list[int] = field(default_factory=lambda: [64, 128, 256, 512])  # one stride-2 conv each
+    g_channels: list[int] = field(default_factory=lambda: [128, 64, 32])  # 4^3, then one x2 stage each (book: 512-64)
+    d_channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # one stride-2 conv each (book: 64-512)
     g_bn_out: bool = False  # the book code's BN on G's 1-channel output layer (the text says none)
     d_bn_first: bool = False  # BN on D's first layer (book text: yes; companion repo and DCGAN: no)
     d_bn_out: bool = False  # the book code's BN on D's output layer
@@ -42,7 +42,7 @@ class Options:
     bn_eps: float = 1e-5
     slope: float = 0.2
     loss: Literal["bce", "minimax", "ls", "hinge"] = "bce"
-    d_policy: Literal["always", "acc_threshold", "every_n"] = "always"
+    d_policy: Literal["always", "acc_threshold", "every_n"] = "acc_threshold"  # the paper's gate (the book: always)
     d_acc_threshold: float = 0.8  # acc_threshold: update D only while its batch accuracy is <= this
     d_every: int = 2  # every_n: update D on every n-th step
     d_split_steps: bool = False  # the book: two D optimizer steps, on the all-real then the all-fake batch

@@ -12,30 +12,18 @@ G's loss is computed, so ``update("G", ...)`` moves them exactly as Keras 2 did.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 from torch import nn
 
+from ..config import defaults
 from . import dcgan
 from .base import frozen
-from .toolbox import LossKind
 
 
-@dataclass
+@defaults(g_channels=[128, 64], g_out_kernel=7, d_stem=0, d_channels=[64, 128], d_kernel=4, d_norm="spectral",
+          loss="ls", d_split_steps=True, g_batch_mult=2, reuse_fakes=False)
 class Options(dcgan.Options):
-    g_base: int = 256
-    g_channels: list[int] = field(default_factory=lambda: [128, 64])
-    g_norm: Literal["none", "batch", "instance"] = "batch"
-    g_act: Literal["lrelu", "relu", "tanh"] = "relu"
-    g_out_kernel: int = 7
-    d_stem: int = 0
-    d_channels: list[int] = field(default_factory=lambda: [64, 128])
-    d_kernel: int = 4
-    d_norm: dcgan.Norm = "batch"
-    d_dropout: float = 0.0
-    loss: LossKind = "ls"
-    init: Literal["keras", "normal02", "keras-normal02", "torch"] = "normal02"
+    """dcgan's conv options as seed 002 sets them (28 px, a 7x7 output conv, D on a real then a fake half-batch, G on
+    twice D's batch, least squares), with spectral norm in D: the lsgan ``default`` preset."""
     d_bn_train_in_g: bool = False  # G's step also trains D's BN gamma/beta (seed 002 under Keras 2)
 
 

@@ -7,29 +7,30 @@ D sees a batch of real (target 0.9: one-sided label smoothing) and fake images i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from torch import nn
 
+from ..config import defaults
 from ..nn import init_weights, maybe_sn, dense_norm
 from ..nn.critic import Critic
 from ..nn.dcgan import Generator
-from .toolbox import GANRecipe, LossKind, Toolbox
+from .toolbox import GANRecipe, Toolbox
 
 
-@dataclass
+@defaults(real_label=0.9, mode_seeking=1.0)
 class Options(Toolbox):
+    """Seed 003's dense nets with batch norm in G, dropout 0.2 and mode seeking 1.0: the mlp-gan ``default`` preset
+    (the seed's values: ``tutorial``)."""
     latent_dim: int = 100
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
     d_hidden: list[int] = field(default_factory=lambda: [1024, 512, 256])
-    g_norm: Literal["none", "batch", "instance"] = "none"
+    g_norm: Literal["none", "batch", "instance"] = "batch"  # the seed: none
     d_norm: Literal["none", "batch", "instance", "spectral"] = "none"
-    dropout: float = 0.3
+    dropout: float = 0.2  # the seed: 0.3
     d_head_dropout: bool = True  # dropout also after D's last hidden layer, before the output unit (not in seed 003)
     slope: float = 0.2
-    loss: LossKind = "bce"
-    real_label: float = 0.9  # one-sided label smoothing (the seed's 0.9)
     init: Literal["keras", "normal02", "torch"] = "keras"
 
 

@@ -27,13 +27,13 @@ from .translation import Norm, TranslationRecipe, lr_factor  # noqa: F401  (lr_f
 
 @dataclass
 class Options:
-    g_ngf: int = 64  # channels of the first encoder conv
-    g_downs: int = 8  # down-sampling steps: the image side must be a multiple of 2^g_downs (8 -> 256)
+    g_ngf: int = 32  # channels of the first encoder conv (the paper: 64)
+    g_downs: int = 6  # down-samplings: the image side is a multiple of 2^g_downs (6 -> 64; the paper: 8 -> 256)
     g_norm: Norm = "batch"
     g_dropout: float = 0.5
-    g_dropout_blocks: int = 3  # decoder blocks next to the bottleneck that get dropout
-    d_ndf: int = 64
-    d_layers: int = 3  # stride-2 convs; 3 + the stride-1 layer = the 70x70 PatchGAN
+    g_dropout_blocks: int = 1  # decoder blocks next to the bottleneck that get dropout (the paper: 3)
+    d_ndf: int = 32  # the paper: 64
+    d_layers: int = 2  # stride-2 convs; 2 + the stride-1 layer = a 34x34 PatchGAN (3: the paper's 70x70)
     d_s1_layer: bool = True
     d_norm: Norm = "batch"
     loss: Literal["bce", "ls", "hinge"] = "bce"

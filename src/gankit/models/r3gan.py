@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .. import losses
+from ..config import added
 from ..errors import ConfigError
 from ..nn import check_pow2_size, diff_augment
 from ..nn import augment as _aug
@@ -33,19 +34,23 @@ class Options:
     blocks: int = 1  # residual blocks per resolution
     expansion: int = 2  # inverted-bottleneck width factor
     group_width: int = 16  # channels per group of the 3x3 convs
-    gamma: float = 0.05  # R1 and R2 weight (gamma / 2 each)
+    gamma: float = 2.0  # R1 and R2 weight (gamma / 2 each; the paper's CIFAR value: 0.05)
     gamma_end: float = 0.1  # gamma's final fraction
     lr_end: float = 0.25  # the learning rate's final fraction
     decay_steps: int = 20000  # cosine horizon of both
-    reg_every: int = 1  # R1/R2 on every k-th D step with gamma * k (StyleGAN2's lazy regularisation); 1 = the paper
+    reg_every: int = 4  # R1/R2 on every k-th D step with gamma * k (StyleGAN2's lazy regularisation); 1 = the paper
     diffaug: str = ""  # DiffAugment policy applied to everything D sees
     last_gain: float = 0.0  # init gain of each residual branch's last conv (x the Fix-up gain); 0 = Fix-up, the paper
-    beta2_start: float | None = None  # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
+    # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
+    beta2_start: float | None = added(0.9, before=None)
     ema_ramp: str = "steps"  # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
-    g_input: str = "basis"  # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
-    g_out: str = "linear"  # G's last activation: linear (the paper) or tanh (saturates flat backgrounds at +-1 cheaply)
+    # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
+    g_input: str = added("dense", before="basis")
+    # G's last activation: linear (the paper) or tanh (saturates flat backgrounds at +-1 cheaply)
+    g_out: str = added("tanh", before="linear")
     mbstd: int = 0  # StyleGAN's minibatch-std map in D's head over groups of this many samples; 0 = off (the paper)
-    mode_seeking: float = 0.0  # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
+    # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
+    mode_seeking: float = added(0.2, before=0.0)
 
 
 def cosine(step: int, horizon: int, end: float) -> float:

@@ -34,14 +34,14 @@ from .base import Recipe, frozen
 class Options:
     stage: Literal["srresnet", "srgan"] = "srgan"
     scale: int = 4
-    crop: int = 96  # HR crop side (the LR crop is crop / scale)
+    crop: int = 64  # HR crop side (the LR crop is crop / scale; the paper: 96)
     flip: bool = True  # random horizontal and vertical flips of the crops
     arch: Literal["paper", "book"] = "paper"  # book: ReLU, conv-ReLU-BN blocks, nearest upsample + conv
-    g_features: int = 64
-    g_blocks: int = 16
+    g_features: int = 32  # CPU-sized (the paper: 64 features, 16 blocks)
+    g_blocks: int = 4
     up_features: int = 256  # book only: channels of the upsample + conv stages
-    d_features: int = 64  # first conv; doubles every second conv (64 -> 512)
-    d_dense: int = 1024
+    d_features: int = 32  # first conv; doubles every second conv (the paper: 64 -> 512)
+    d_dense: int = 256  # the paper: 1024
     d_head: Literal["dense", "patch"] = "dense"  # patch: the book's per-position Dense (1x1 convs)
     d_bn_after_act: bool = False  # book: LeakyReLU then BN
     bn_momentum: float = 0.1  # PyTorch convention; Keras momentum 0.8 (book) is 0.2 here
@@ -53,7 +53,7 @@ class Options:
     adv_weight: float = 1e-3
     d_loss: Literal["bce", "mse"] = "bce"  # mse: the book's least squares on D's sigmoid output
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G starts stage 2
-    lr_drop_at: float | None = None  # fraction of the step budget after which both LRs are x0.1 (paper: 0.5)
+    lr_drop_at: float | None = 0.5  # fraction of the step budget after which both LRs are x0.1 (paper); None: never
     eval_images: int = 32  # held-out images scored by the periodic report (train.report_every_epochs)
 
 

@@ -41,8 +41,8 @@ class Options:
     latent_dim: int = 100
     condition_dim: int = 128  # c (the CA output)
     d_text_dim: int = 128  # N_d: D's compressed caption, replicated 4 x 4
-    g_features: int = 64  # base width f (book 64: G1 16f..f, G2 2f..8f, D f..8f / f..32f)
-    d_features: int = 64
+    g_features: int = 16  # base width f, CPU-sized (book 64: G1 16f..f, G2 2f..8f, D f..8f / f..32f)
+    d_features: int = 16  # book: 64
     g1_features: int = 0  # stage II: the stage-I G's width (0: read from init_from)
     fc_bn: bool = False  # BN after G1's dense layer (the paper; the book has none)
     res_blocks: int = 4

@@ -2,7 +2,8 @@
 option of book ch.1 §1.7 and modern practice, and the critic wrapper that gives any D body minibatch
 discrimination, feature outputs (feature matching) and a class projection.
 
-Options (all off by default, so the seeds' ``tutorial`` presets are the seeds' nets and steps):
+Options (all off here, so the seeds' ``tutorial`` presets are the seeds' nets and steps; a family's ``@defaults``
+turns on what its ``default`` preset uses):
 - ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan | rp (relativistic pairing, R3GAN: each real paired
   with one fake, D(x) - D(G(z)) through softplus; G's side is re-scored on the same reals after D's step); ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
   ``n_critic``: D steps per G step (G is updated on every n_critic-th trainer step, each D step on a fresh batch).
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import losses
+from ..config import added
 from ..errors import ConfigError
 from ..nn import HistoricalAverage, diff_augment
 from ..nn import augment as _aug
@@ -48,10 +50,11 @@ class Toolbox:
     historical_avg: float = 0.0
     diffaug: str = ""
     d_split_steps: bool = False  # two D optimizer steps per iteration (real half-batch, then fake)
-    reuse_fakes: bool = False  # D's fakes are the first of G's training batch (one G forward per step, as
+    reuse_fakes: bool = added(False)  # D's fakes are the first of G's training batch (one G forward per step, as
     #                            PyTorch's DCGAN example does) instead of a separate no-grad batch
     g_batch_mult: int = 1  # G's batch is this many times D's batch
-    mode_seeking: float = 0.0  # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
+    # MSGAN (Mao et al. 2019): weight of 1 / (|G(z1,y) - G(z2,y)| / |z1 - z2|) in G's loss
+    mode_seeking: float = added(0.0)
 
 
 def validate_toolbox(o) -> None:
