@@ -32,7 +32,7 @@ class Recipe:
     nets: ClassVar[tuple[str, ...]] = ("G", "D")
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)
     conditional: ClassVar[bool] = False
-    use_instead: ClassVar[str | None] = None  # image-to-image families: the command that uses their checkpoints
+    modality: ClassVar[str] = "noise"  # how a trained model is used: the gankit.pipelines class of this modality
 
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int = 0, device="cpu"):
         self.cfg, self.opts = cfg, cfg.model
@@ -48,6 +48,12 @@ class Recipe:
             getattr(self, n).to(self.device)
         self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
         self.optim = self.make_optimizers()
+
+    @classmethod
+    def modality_for(cls, config: dict) -> str:
+        """The modality of a checkpoint of this family, from its saved ``config`` (one stage of a family may be
+        used differently from another); default: the class's ``modality``."""
+        return cls.modality
 
     # ---- to implement -------------------------------------------------------------------------
     def build(self) -> None:

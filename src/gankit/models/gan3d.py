@@ -109,6 +109,7 @@ class Discriminator3D(nn.Module):
 
 class GAN3D(Recipe):
     name = "gan3d"
+    modality = "voxel"
     Options = Options
 
     @classmethod
