@@ -73,30 +73,35 @@ class TextPipeline(Pipeline):
 
     def exportable(self, batch: int = 2) -> Exportable:
         """The generator with the caption embedding as an input (the text encoder stays outside: embed captions
-        with the model's encoder, recorded in the metadata) and the noise the recipe draws, input by input."""
+        with the model's encoder, named in the metadata) and the recipe's noise as one standard-normal input, its
+        parts side by side (one input, so a part a model leaves unused, e.g. stage I's ``eps2``, is not dropped)."""
         g = torch.Generator().manual_seed(0)
-        noise = self.recipe.noise(batch, g)
+        parts = {k: int(v.shape[1]) for k, v in self.recipe.noise(1, g).items()}
         dim = int(getattr(self.recipe, "text_dim", None) or self.recipe.opts.text_dim)
         emb = torch.randn(batch, dim, generator=g)
-        names = list(noise)
+        noise = torch.randn(batch, sum(parts.values()), generator=g)
+        edges, at = {}, 0
+        for k, d in parts.items():
+            edges[k], at = [at, at + d], at + d
+        encoder = getattr(self.recipe.opts, "text_encoder", None)
         inputs = [{"name": "embedding", "shape": ["batch", dim], "dtype": "float32",
-                   "note": f"caption embedding by the model's text encoder "
-                           f"({getattr(self.recipe.opts, 'text_encoder', 'see config')})"}]
-        inputs += [{"name": k, "shape": ["batch", int(v.shape[1])], "dtype": "float32",
-                    "distribution": "standard normal"} for k, v in noise.items()]
-        axes = {i["name"]: {0: "batch"} for i in inputs} | {"image": {0: "batch"}}
+                   "note": f"the caption embedding of the model's text encoder{f' ({encoder})' if encoder else ''}"},
+                  {"name": "noise", "shape": ["batch", at], "dtype": "float32", "distribution": "standard normal",
+                   "parts": edges}]
+        axes = {"embedding": {0: "batch"}, "noise": {0: "batch"}, "image": {0: "batch"}}
         out = [{"name": "image", "shape": ["batch", *self.recipe.shape], **IMAGES}]
-        module = TextGenerator(self.recipe, self.G, names).eval()
-        return Exportable(module, (emb, *noise.values()), inputs, out, axes, self.export_meta())
+        return Exportable(TextGenerator(self.recipe, self.G, parts).eval(), (emb, noise), inputs, out, axes,
+                          self.export_meta())
 
 
 class TextGenerator(nn.Module):
-    """(embedding, *noise) -> images through ``recipe.draw``: what ``gankit export`` traces for a text model."""
+    """(embedding, noise) -> images through ``recipe.draw``: what ``gankit export`` traces for a text model."""
 
-    def __init__(self, recipe, G: nn.Module, noise_names: list[str]):
+    def __init__(self, recipe, G: nn.Module, parts: dict[str, int]):
         super().__init__()
-        self.G, self.names = G, noise_names
+        self.G, self.parts = G, parts
         self._draw = recipe.draw  # a bound method: frozen nets it draws with (StackGAN's G1) are traced as constants
 
-    def forward(self, emb: torch.Tensor, *noise: torch.Tensor) -> torch.Tensor:
-        return self._draw(self.G, emb, dict(zip(self.names, noise)))["image"].float()
+    def forward(self, emb: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        split = dict(zip(self.parts, noise.split(list(self.parts.values()), 1)))
+        return self._draw(self.G, emb, split)["image"].float()
