@@ -26,6 +26,9 @@ from ..errors import ConfigError
 from ..nn import grad_norm
 
 
+RECIPES: dict[str, type["Recipe"]] = {}  # name -> family: a subclass that declares its `name` joins (see __init__)
+
+
 class Recipe:
     name: ClassVar[str]
     Options: ClassVar[type]
@@ -48,6 +51,14 @@ class Recipe:
             getattr(self, n).to(self.device)
         self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
         self.optim = self.make_optimizers()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" in cls.__dict__:  # a family, not a shared base (TranslationRecipe, GANRecipe)
+            old = RECIPES.get(cls.name)
+            if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"recipe name '{cls.name}' is taken by {old.__module__}.{old.__qualname__}")
+            RECIPES[cls.name] = cls
 
     @classmethod
     def modality_for(cls, config: dict) -> str:

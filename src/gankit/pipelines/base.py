@@ -51,12 +51,13 @@ IMAGES = {"dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}  # how the
 
 
 class Pipeline:
-    """One way of using a trained model. Subclasses set ``modality``, ``command`` (how the shell uses it, named in
-    the one-line error that sends a user elsewhere) and ``options`` (the keywords ``from_checkpoint`` takes besides
-    ``device`` and ``ema``), and implement ``from_loaded``."""
+    """One way of using a trained model. Subclasses set ``modality``, and ``command`` (how the shell uses it, named
+    in the one-line error that sends a user elsewhere) and ``options`` (the keywords ``from_checkpoint`` takes
+    besides ``device`` and ``ema``) where they have them, implement ``from_loaded``, and ``exportable`` to be
+    exported."""
 
     modality: ClassVar[str]
-    command: ClassVar[str]
+    command: ClassVar[str] = "gankit.pipelines.load(CKPT) in Python"  # a modality with no command of its own
     options: ClassVar[tuple[str, ...]] = ()
     recipe = None  # the recipe rebuilt from the checkpoint (its config, shape, classes, device)
     checkpoint: ckpt.Checkpoint | None = None
