@@ -68,26 +68,27 @@ class Pipeline:
         if "modality" in cls.__dict__:
             old = PIPELINES.get(cls.modality)
             if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-                raise TypeError(f"modality '{cls.modality}' already has a pipeline: {old.__module__}.{old.__qualname__}")
+                raise TypeError(f"modality '{cls.modality}' has a pipeline: {old.__module__}.{old.__qualname__}")
             PIPELINES[cls.modality] = cls
 
     # ---------------------------------------------------------------- building
     @classmethod
-    def from_checkpoint(cls, path: str | Path | ckpt.Checkpoint, device: str | torch.device = "cpu", ema: bool = True, **options):
+    def from_checkpoint(cls, path: str | Path | ckpt.Checkpoint, device: str | torch.device = "cpu", ema: bool = True,
+                        **options):
         """The pipeline of the checkpoint at ``path`` (run dir / checkpoints dir / step folder); EMA weights when it
         has them and ``ema``. The checkpoint's modality picks the class: ``NoisePipeline.from_checkpoint`` of a 3D
         run is a ``VoxelPipeline``; a checkpoint of another modality is a one-line ``GankitError``."""
         c, recipe_cls = read(path)
         found = pipeline_class(recipe_cls.modality_for(c.config))
         if not issubclass(found, cls):
-            raise GankitError(f"{c.path}: a {recipe_cls.name} checkpoint is a {found.modality} model, not a "
-                              f"{cls.modality} model; use: {found.command}")
+            raise GankitError(f"{c.path}: a {recipe_cls.name} checkpoint is {_a(found.modality)} model, not "
+                              f"{_a(cls.modality)} model; use: {found.command}")
         options = {k: v for k, v in options.items() if v is not None}  # None: not given
         unknown = sorted(set(options) - set(found.options))
         if unknown:
             takers = [p.modality for p in PIPELINES.values() if unknown[0] in p.options]
             raise GankitError(f"--{unknown[0]} applies to {' and '.join(takers) or 'no'} models only, not to this "
-                              f"{recipe_cls.name} checkpoint (a {found.modality} model)")
+                              f"{recipe_cls.name} checkpoint ({_a(found.modality)} model)")
         loaded = load_recipe(c, device, ema)
         loaded.checkpoint = ckpt.Checkpoint(c.path, c.state, {})  # the weights are in the nets: no second copy
         return found.from_loaded(loaded, **options)
@@ -125,6 +126,10 @@ class Pipeline:
         return {"gankit": gankit_version(), "torch": torch.__version__, "recipe": cfg["recipe"],
                 "preset": cfg.get("preset"), "step": c.step, "checkpoint": str(c.path), "ema": self.ema,
                 "data": (c.state.get("data_info") or {}).get("name"), **extra}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def pipeline_class(modality: str) -> type[Pipeline]:

@@ -84,7 +84,8 @@ class UpscalePipeline(Pipeline):
             g = _luma(to_float(out[None]))[0]
             out = to_uint8(g)
         if has_alpha:
-            a = Image.fromarray(alpha[0, 0].numpy(), "L").resize((im.width * s, im.height * s), Image.Resampling.BICUBIC)
+            a = Image.fromarray(alpha[0, 0].numpy(), "L").resize((im.width * s, im.height * s),
+                                                                  Image.Resampling.BICUBIC)
             a = torch.from_numpy(np.asarray(a).copy())[None]
             out = torch.cat([out, a])
         arr = out.permute(1, 2, 0).numpy()

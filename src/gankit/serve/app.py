@@ -189,7 +189,8 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
 
     @app.post("/api/models/{mid}/apply")
     async def apply(mid: str, file: UploadFile = File(...), direction: Optional[str] = Form(None, max_length=8),
-                    target: Optional[str] = Form(None, max_length=40), source: Optional[str] = Form(None, max_length=40),
+                    target: Optional[str] = Form(None, max_length=40),
+                    source: Optional[str] = Form(None, max_length=40),
                     steps: Optional[int] = Form(None, ge=0, le=AgePanel.max_steps)):
         m = model(mid, ImagePanel)
         age = {k: v for k, v in (("target", target), ("source", source), ("steps", steps)) if v not in (None, "")}
@@ -216,7 +217,8 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
         return png(await run_in_threadpool(m.interpolate, caption_a, caption_b, seed, steps, stage1))
 
     @app.get("/api/models/{mid}/views.png")
-    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED), n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
+    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
+                    n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
                     cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12),
                     threshold: float = Query(0.5, gt=0, lt=1)):
         m = model(mid, VoxelPanel)

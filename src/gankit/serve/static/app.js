@@ -212,7 +212,8 @@ function setupAge(m) {  // the output is a square crop at the model's size: no p
   $("age-source").value = m.source;
   $("age-steps").max = String(m.max_steps);
   $("age-steps").value = String(m.steps);
-  resetUpload(m, `re-ages a face (${m.detect_faces ? "the largest face is cropped first" : "the whole picture"}, at ${m.size} px)`);
+  const what = m.detect_faces ? "the largest face is cropped first" : "the whole picture";
+  resetUpload(m, `re-ages a face (${what}, at ${m.size} px)`);
 }
 
 async function runImage() {
