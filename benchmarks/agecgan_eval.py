@@ -34,8 +34,8 @@ from gankit.data.ages import load_ages
 from gankit.metrics.core import fid
 from gankit.metrics.extractors import DomainNet
 from gankit.metrics.identity import cosine, pair_baselines
-from gankit.ageing import load_model
-from gankit.models.agecgan import AgeCGAN, AgeModel
+from gankit.models.agecgan import AgeCGAN
+from gankit.pipelines import AgePipeline
 from gankit.nn.identity import EmojiIdentityNet
 from gankit.viz.grid import save_grid
 
@@ -88,7 +88,7 @@ def embed(net, x, bs: int = 256):
     return torch.cat([net(x[i: i + bs]) for i in range(0, len(x), bs)])
 
 
-def score(model: AgeModel, x, y0, steps: int, clf, emb, real_adult_feats, k: int) -> dict:
+def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: int) -> dict:
     t = time.time()
     z = model.latents(x, y0, steps)
     outs = [model.reage(z, torch.full((len(x),), b, dtype=torch.long)) for b in range(k)]
@@ -121,7 +121,7 @@ def main(argv=None):
                                out=f"{a.runs}/stage1")
     s2 = a.stage2 or api.train("agecgan", "encoder", [f"train.steps={a.stage2_steps}", f"model.init_from={s1}",
                                                       f"train.threads={a.threads}"], out=f"{a.runs}/stage2")
-    model = load_model(s2)
+    model = AgePipeline.from_checkpoint(s2)
     cfg = model.checkpoint.config
     data = load_ages(DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]), balance=True,
                      people=cfg["model"].get("people", "all"))
@@ -145,7 +145,7 @@ def main(argv=None):
 
     torch.manual_seed(0)
     fresh = AgeCGAN(from_dict({**cfg, "model": {**cfg["model"], "init_from": None}}), model.shape, k)
-    untrained = AgeModel(fresh.G.eval(), fresh.E.eval(), k, model.opts, None)
+    untrained = AgePipeline(fresh.G.eval(), fresh.E.eval(), k, model.opts, None)
     rows = {}
     rows["untrained G + E"], _ = score(untrained, x, y0, 0, clf, emb, real_adult_feats, k)
     rows["stages 1+2 (G + E, no optimisation)"], _ = score(model, x, y0, 0, clf, emb, real_adult_feats, k)

@@ -106,20 +106,18 @@ def measure_inference(label: str, fast: bool, iters: int = 1) -> dict:
     """One 1024x1024 image through the library call ``gankit translate --fit native`` / ``gankit upscale`` makes,
     with the default preset's G (untrained weights: the time does not depend on their values), fp32 as loaded
     (``--precision fp32``) or the inference fast path (``--precision auto``)."""
-    from gankit.train.fast import fast_sampler
-    from gankit.translate import Translator
-    from gankit.upscale import SRModel, upscale_tensor
+    from gankit.pipelines import TranslatePipeline, UpscalePipeline
+    from gankit.pipelines.upscale import upscale_tensor
 
     recipe, how = INFERENCE[label]
-    cfg, r, _, _, _ = build(recipe, "default", ["train.precision=fp32", "train.channels_last=false"])
+    _, r, _, _, _ = build(recipe, "default", ["train.precision=fp32", "train.channels_last=false"])
     G, cpu, precision = r.G.eval(), torch.device("cpu"), "auto" if fast else "fp32"
     x = torch.rand(1, 3, 1024, 1024, generator=torch.Generator().manual_seed(0)) * 2 - 1
     if how == "upscale":
-        model = SRModel(G, r.opts, None, False, precision)
+        model = UpscalePipeline(G, r.opts, precision=precision, recipe=r)
         call = lambda: upscale_tensor(model, x, r.opts.scale, 128, 16)  # noqa: E731 (the CLI's default tiles)
     else:
-        tr = Translator(r, G, "AtoB", cfg.data.size, 3, cfg.data.background, G.stride, None,
-                        None if precision == "fp32" else fast_sampler(G, cpu, precision))
+        tr = TranslatePipeline(r, {"G": G}, "AtoB", precision=precision)
         call = lambda: tr.translate_tensor(x[0], "native")  # noqa: E731
     call()
     with FlopCounterMode(display=False) as fc:

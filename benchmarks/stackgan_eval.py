@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from gankit import config as C  # noqa: E402
 from gankit.fileio import write_text_atomic  # noqa: E402
-from gankit.models.stackgan import StackGAN, text_to_image  # noqa: E402
+from gankit.models.stackgan import StackGAN  # noqa: E402
+from gankit.pipelines import TextPipeline  # noqa: E402
 from gankit.nn.text import ImageEmbedder, joint_embedding_loss  # noqa: E402
 from gankit.train import checkpoint as ckpt  # noqa: E402
 from gankit.viz.grid import save_grid  # noqa: E402
@@ -144,7 +145,7 @@ def main():
     with torch.no_grad():
         rows["real held-out images (ceiling)"] = [r_precision(embed(real), emb, groups, args.candidates, s)
                                                   for s in range(args.seeds)]
-    m1 = text_to_image(c1.config, c1.state, c1.tensors)
+    m1 = TextPipeline.from_checkpoint(c1)
     samples = {}
     with torch.no_grad():
         x1 = [m1.generate(emb, seed=100 + s) for s in range(args.seeds)]
@@ -153,12 +154,12 @@ def main():
         samples["stage1"] = x1
         if args.stage2:
             c2 = ckpt.load(args.stage2)
-            m2 = text_to_image(c2.config, c2.state, c2.tensors)
+            m2 = TextPipeline.from_checkpoint(c2)
             x2 = [m2.generate(emb, seed=100 + s) for s in range(args.seeds)]
             rows[f"stage II ({c2.state['data_info']['shape'][-1]} px, step {c2.step}; stage I of its own G1)"] = [
                 r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x2)]
             samples["stage2"] = x2
-            samples["stage2_lo"] = [m2.generate(emb, seed=100 + s, stage1=True) for s in range(args.seeds)]
+            samples["stage2_lo"] = [m2.generate(emb, seed=100 + s, output="stage1") for s in range(args.seeds)]
         if args.train_queries:  # the same protocol on training emoji: did it learn captions it has seen?
             ti, tc = queries(data)
             sel = torch.linspace(0, len(ti) - 1, min(args.train_queries, len(ti))).long()

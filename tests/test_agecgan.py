@@ -12,7 +12,8 @@ from conftest import gankit, gankit_killed, crash_and_resume
 from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data.ages import age_bin, classify_person, datenum_to_age, load_ages, read_wiki_mat
-from gankit.models.agecgan import AgeCGAN, AgeModel, EmojiEmbedder
+from gankit.models.agecgan import AgeCGAN
+from gankit.pipelines.age import AgePipeline, EmojiEmbedder
 from gankit.nn.identity import EmojiIdentityNet
 from gankit.models import resolve_config
 
@@ -112,7 +113,7 @@ def test_encoder_inverts_g_better_than_a_random_latent():
     g = torch.Generator().manual_seed(1)
     z = torch.randn(64, 16, generator=g)
     y = torch.arange(64) % 3
-    m = AgeModel(r.G, r.E, 3, r.opts, None)
+    m = AgePipeline(r.G, r.E, 3, r.opts, None)
     target = m.reage(z, y)
     inverted = m.reage(m.encode(target), y)
     random = m.reage(torch.randn(64, 16, generator=g), y)
@@ -125,7 +126,7 @@ def test_latent_optimisation_lowers_the_identity_distance_it_optimises():
     torch.manual_seed(0)
     r = _recipe("encoder", "model.latent_dim=16")
     F = EmojiIdentityNet(3, 4, 16).eval().requires_grad_(False)
-    m = AgeModel(r.G.eval(), r.E.eval(), 3, r.opts, EmojiEmbedder(F))
+    m = AgePipeline(r.G.eval(), r.E.eval(), 3, r.opts, EmojiEmbedder(F))
     x = torch.rand(4, 3, 16, 16) * 2 - 1
     y0 = torch.tensor([0, 1, 2, 1])
     z0 = m.encode(x)

@@ -64,7 +64,8 @@ def test_user_config_file_merges(tmp_path):
 
 def test_config_knows_no_family():
     """config takes the recipe class (its Options and validate); the name -> class hop is gankit.models'."""
-    from gankit.models import DCGAN, MLPGAN
+    from gankit.models.dcgan import DCGAN
+    from gankit.models.mlp_gan import MLPGAN
 
     cfg = C.resolve(DCGAN, "tutorial", overrides=["train.steps=3"])
     assert cfg == resolve_config("dcgan", "tutorial", overrides=["train.steps=3"])

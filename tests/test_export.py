@@ -1,4 +1,5 @@
-"""`gankit export`: every family's generator runs in onnxruntime (and as TorchScript) and matches PyTorch.
+"""`gankit export`: every family's generator runs in onnxruntime (and as TorchScript) and matches PyTorch; each
+pipeline (noise, translate, upscale, text, voxel, age) says what it exports.
 
 Tolerance: max |onnxruntime - PyTorch| <= 1e-4 on outputs in [-1, 1] (float32; measured ~5e-7 at most), at a batch
 size (3) other than the one traced (2), so the batch dimension really is dynamic."""
@@ -17,13 +18,14 @@ from studio_runs import train_runs
 
 TOL = 1e-4
 FAMILIES = ("dcgan", "cgan", "mlp-gan", "lsgan", "pix2pix", "cyclegan", "srgan")
+MORE = ("stackgan", "gan3d", "agecgan-encoder")  # text, voxel and ageing models: inputs and outputs of their own
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return train_runs(tmp_path_factory.mktemp("export"), FAMILIES)
+        return train_runs(tmp_path_factory.mktemp("export"), FAMILIES + MORE)
 
 
 def reference(run, batch=3, direction=None):
@@ -54,6 +56,36 @@ def test_onnx_matches_pytorch_with_a_dynamic_batch(runs, family, tmp_path):
     if family == "srgan":  # fully convolutional: another input size works too, x4
         x = np.random.default_rng(0).uniform(-1, 1, (1, 3, 10, 14)).astype(np.float32)
         assert sess.run(None, {"lr": x})[0].shape == (1, 3, 40, 56)
+
+
+def test_text_voxel_and_ageing_models_export_what_their_pipeline_says(runs, tmp_path):
+    """Every pipeline says how it exports: a text model takes the caption embedding and its noise (one input, its
+    parts named), a 3D model gives occupancies in [0, 1], an ageing model its decoder (z, age bin)."""
+    import onnxruntime as ort
+
+    from gankit.pipelines import TextPipeline
+
+    for family, names, output, low in (("stackgan", ["embedding", "noise"], "image", -1.0),
+                                       ("gan3d", ["z", "label"], "voxels", 0.0),
+                                       ("agecgan-encoder", ["z", "label"], "image", -1.0)):
+        out, meta = export(runs[family], "onnx", tmp_path / f"{family}.onnx")
+        ex, ref = reference(runs[family], batch=3)
+        sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        assert [i.name for i in sess.get_inputs()] == ex.input_names == names, family
+        got = sess.run(None, {n: a.numpy() for n, a in zip(ex.input_names, ex.args)})[0]
+        assert got.shape == ref.shape and ref.shape[0] == 3 and np.abs(got - ref).max() <= TOL, family
+        assert meta["outputs"][0]["name"] == output and meta["outputs"][0]["range"] == [low, 1.0], family
+        assert ref.min() >= low and ref.max() <= 1 and ref.std() > 0, family
+    assert read_metadata(tmp_path / "gan3d.onnx")["outputs"][0]["layout"] == "NCDHW"
+    # a caption through the exported text model: its embedding and noise give the pipeline's own picture
+    pipe = TextPipeline.from_checkpoint(runs["stackgan"])
+    emb, noise = pipe.embed(["a red apple", "a blue car"]), pipe.noise(2, seed=3)
+    want = pipe.generate(emb, noise=noise).numpy()
+    parts = read_metadata(tmp_path / "stackgan.onnx")["inputs"][1]["parts"]
+    assert list(parts) == list(noise) and [b - a for a, b in parts.values()] == [v.shape[1] for v in noise.values()]
+    sess = ort.InferenceSession(str(tmp_path / "stackgan.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"embedding": emb.numpy(), "noise": torch.cat(list(noise.values()), 1).numpy()})[0]
+    assert np.abs(got - want).max() <= TOL and np.abs(want[0] - want[1]).mean() > 1e-3
 
 
 @pytest.mark.parametrize("family", ["dcgan", "cgan", "cyclegan"])

@@ -19,10 +19,10 @@ FLOORS = {
     "viz": 3, "metrics": 3,  # grids and plots; metric maths and feature extractors on tensors (no checkpoints)
     "models": 4,  # the families (Recipe)
     "train": 5,  # the Trainer, checkpoints, the checkpoint -> recipe loader
-    "api": 6, "translate": 6, "upscale": 6, "export": 6, "ageing": 6,  # the Python API: train, load, sample, translate, upscale, export
-    "evaluation": 7, "cli": 7, "serve": 7, "studio": 7, "__main__": 7,  # end-to-end evaluation, commands
+    "pipelines": 6,  # one inference class per modality, built from a checkpoint through train.loader
+    "api": 7, "export": 7,  # the Python API (train, load: the noise pipeline); export through a pipeline
+    "evaluation": 8, "cli": 8, "serve": 8, "studio": 8, "__main__": 8,  # end-to-end evaluation, commands, studio
 }
-TOP_PREFIXES = ("cli_",)  # cli_eval, cli_upscale, ... sit with cli
 # Downward, but barred all the same: the Trainer is handed its evaluator (api builds it) and imports no metric; a
 # recipe may use metric maths (metrics.task, metrics.sr, metrics.core) but no engine behind `gankit eval`.
 BARRED = {"train": ("gankit.metrics",),
@@ -31,9 +31,7 @@ MODELS_BARRED_EXACT = ("gankit.metrics",)  # the package itself re-exports the e
 
 
 def floor_of(room: str) -> int | None:
-    if room in FLOORS:
-        return FLOORS[room]
-    return FLOORS["cli"] if room.startswith(TOP_PREFIXES) else None
+    return FLOORS.get(room)
 
 
 def _module_name(path: Path, src: Path) -> tuple[str, bool]:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gankit.serve.app import create_app
-from gankit.serve.models import Busy, Gate, NoiseModel, kind_for, load_models
+from gankit.serve.gate import Busy, Gate
+from gankit.serve.panels import load_models
 from gankit.serve.uploads import Limits, decode, sniff
 from studio_runs import train_runs
 
@@ -128,7 +129,7 @@ def test_sliders_and_truncation_move_the_latent(client, ids, models):
     assert all(np.array_equal(tiles[0], t) for t in tiles[1:])
     m = models[ids["dcgan"]]
     z = m.latents(2, 1, 0.5, [0, 2])
-    assert np.allclose((z - 0.5 * m.gen.latents(2, 1)) @ m.directions[1].cpu(), 2, atol=1e-5)
+    assert np.allclose((z - 0.5 * m.pipe.latents(2, 1)) @ m.directions[1].cpu(), 2, atol=1e-5)
 
 
 def test_interpolation_starts_at_seed_a_and_ends_at_seed_b(client, ids):
@@ -310,13 +311,18 @@ def test_a_busy_model_answers_429(client, ids, models):
         assert client.get(f"/api/models/{ids['cgan']}/sample.png", params={"n": 1}).status_code == 200
 
 
-def test_kinds_by_recipe_and_stage(runs):
-    from gankit.serve.models import AgeModel, TextModel, VoxelModel
+def test_panels_by_modality_and_stage(runs, models):
+    from gankit.pipelines import AgePipeline, NoisePipeline, TextPipeline, VoxelPipeline, pipeline_for
+    from gankit.serve.panels import AgePanel, NoisePanel, TextPanel, VoxelPanel, panel_for
 
-    assert kind_for("dcgan") is NoiseModel and kind_for("lsgan") is NoiseModel
-    assert kind_for("stackgan") is TextModel and kind_for("gan3d") is VoxelModel
-    assert kind_for("agecgan", {"model": {"stage": "encoder"}}) is AgeModel
-    assert kind_for("agecgan", {"model": {"stage": "gan"}}) is NoiseModel  # stage 1 has no encoder: it samples
+    assert pipeline_for("dcgan") is NoisePipeline and pipeline_for("lsgan") is NoisePipeline
+    assert pipeline_for("stackgan") is TextPipeline and pipeline_for("gan3d") is VoxelPipeline
+    assert pipeline_for("agecgan", {"model": {"stage": "encoder"}}) is AgePipeline
+    assert pipeline_for("agecgan", {"model": {"stage": "gan"}}) is NoisePipeline  # stage 1 has no encoder: it samples
+    panels = {type(m.pipe): type(m) for m in models.values()}
+    assert panels[NoisePipeline] is NoisePanel and panels[TextPipeline] is TextPanel
+    assert panels[VoxelPipeline] is VoxelPanel and panels[AgePipeline] is AgePanel
+    assert all(panel_for(m.pipe) is type(m) for m in models.values())
     with pytest.raises(Exception, match="name at least one"):
         load_models([])
 

@@ -22,7 +22,7 @@ from gankit.nn.vgg import VGG_CUT, VGGFeatures, load_vgg
 from gankit.nn.srresnet import SRDiscriminator, SRResNet
 from gankit.train import checkpoint as ckpt
 from gankit.train.trainer import Trainer
-from gankit.upscale import load_model
+from gankit.pipelines import UpscalePipeline
 
 torch.set_num_threads(1)
 
@@ -138,7 +138,7 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
     assert all(k in rows[-1] for k in ("loss/G_content", "loss/G_adv", "loss/D_real", "D/p_fake"))
     grid = Image.open(run2 / "samples" / "step-0000002.png")
     assert abs(grid.size[0] / grid.size[1] - 0.5) < 0.05  # 6 rows of LR-bicubic | SR | HR
-    m = load_model(run2)  # inference needs neither D, VGG nor the stage-1 run
+    m = UpscalePipeline.from_checkpoint(run2)  # inference needs neither D, VGG nor the stage-1 run
     assert m.scale == 4 and m.G(torch.zeros(1, 3, 5, 6)).shape == (1, 3, 20, 24)
     with pytest.raises(C.ConfigError, match="init_from"):
         Trainer(resolve_config("srgan", "default", overrides=TINY + ["model.init_from=/nope"]), out=tmp_path)

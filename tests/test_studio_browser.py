@@ -3,8 +3,8 @@
 Pick a model, change the seed, move a latent slider, pick a class, upload an image to a translation model (file
 picker) and to an SR model (drag and drop), move the compare slider, type a caption for a text model, turn a 3D
 model's shapes and change their seed, drop a face on an ageing model. Every check asserts that the picture on the page
-really changed (element screenshots differ). Screenshots are kept as test artefacts under the pytest temp dir
-(``.../studio-shots/``)."""
+really changed (element screenshots differ); a model of each modality shows its own panel's controls and no other's.
+Screenshots are kept as test artefacts under the pytest temp dir (``.../studio-shots/``)."""
 from __future__ import annotations
 
 import io
@@ -304,6 +304,34 @@ def test_drop_a_face_on_an_ageing_model(page, server):
     assert differs(strip, shot(page, "#out-img")), "picking a target age did not change the output"
     assert page.get_attribute("#download-out", "download") == "face-agecgan.png"
     page.screenshot(path=str(server["shots"] / "studio-age.png"), full_page=True)
+
+
+# What a user sees of each pipeline's panel: the page element (a control or the picture it drives) by modality. An
+# element shared by several panels (the upload box) is listed under each of them.
+CONTROLS = {
+    "noise": ["#seed", "#truncation", "#sliders", "#grid", "#seed-b", "#interp"],
+    "translate": ["#drop", "#compare-fig"],
+    "upscale": ["#drop", "#compare-fig"],
+    "age": ["#drop", "#age-target", "#age-source", "#age-steps"],
+    "text": ["#caption", "#text-seed", "#text-grid", "#caption-b", "#text-interp"],
+    "voxel": ["#voxel-seed", "#voxel-threshold", "#views", "#turntable", "#mesh-index"],
+}
+OPENED = {"noise": "dcgan", "translate": "pix2pix", "upscale": "srgan", "text": "stackgan", "voxel": "gan3d",
+          "age": "agecgan"}  # the server's agecgan run is the stage-2 (ageing) one
+
+
+@pytest.mark.parametrize("kind", list(CONTROLS))
+def test_a_model_shows_its_own_panel_and_no_other(page, kind):
+    """Opened with a model of each modality, exactly that pipeline's controls are visible (rendered, not merely
+    present): a pix2pix model once showed the ageing controls, its hidden row laid out by a display rule."""
+    pick(page, OPENED[kind])
+    assert page.inner_text("#model-info").startswith(f"{kind} model")
+    mine = set(CONTROLS[kind])
+    for other in CONTROLS.values():
+        for sel in other:
+            assert page.is_visible(sel) == (sel in mine), (kind, sel, "shown" if sel in mine else "hidden", "expected")
+    assert page.is_hidden("#direction-row")  # the only translation model here runs one way: nothing to pick
+    assert page.is_visible("#run-panel")
 
 
 def test_run_pictures_are_shown(page):

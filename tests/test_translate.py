@@ -9,7 +9,8 @@ from gankit import api
 from gankit.cli import main as cli
 from gankit.data.images import to_float, to_tensor_u8
 from gankit.errors import GankitError
-from gankit.translate import evaluate, load_translator, translate_file
+from gankit.pipelines import TranslatePipeline
+from gankit.pipelines.translate import evaluate
 from test_pairs import make_aligned
 
 COMMON = ["train.steps=2", "train.batch_size=2", "train.log_every=1", "train.sample_every=100", "train.threads=1",
@@ -57,7 +58,7 @@ def test_translate_cli_any_size_grey_and_rgba(runs, odd_inputs, tmp_path):
 
 
 def test_translator_matches_the_network_where_no_resizing_is_needed(runs):
-    tr = load_translator(runs["pix2pix"])
+    tr = TranslatePipeline.from_checkpoint(runs["pix2pix"])
     assert (tr.size, tr.stride, tr.direction) == (16, 16, "AtoB")
     x = torch.rand(3, 16, 16) * 2 - 1
     direct = tr(x[None])[0]
@@ -70,10 +71,10 @@ def test_translator_matches_the_network_where_no_resizing_is_needed(runs):
 
 def test_directions(runs, odd_inputs, tmp_path, capsys):
     with pytest.raises(GankitError, match="translates that way only"):
-        load_translator(runs["pix2pix"], "BtoA")
-    fwd, back = load_translator(runs["cyclegan"], "AtoB"), load_translator(runs["cyclegan"], "BtoA")
+        TranslatePipeline.from_checkpoint(runs["pix2pix"], direction="BtoA")
+    fwd, back = (TranslatePipeline.from_checkpoint(runs["cyclegan"], direction=d) for d in ("AtoB", "BtoA"))
     assert fwd.net is fwd.recipe.G and back.net is back.recipe.F
-    im = translate_file(back, odd_inputs / "grey.png")
+    im = back.translate_file(odd_inputs / "grey.png")
     assert im.size == (37, 23)
     rc = cli(["translate", str(runs["pix2pix"]), str(odd_inputs), "--direction", "BtoA", "--out", str(tmp_path)])
     err = capsys.readouterr().err
@@ -86,7 +87,7 @@ def test_test_grid_and_scores(runs, tmp_path, capsys):
     assert grid.exists() and "input | output | target" in capsys.readouterr().out
     with Image.open(grid) as g:
         assert g.size == ((8 * 16 + 9 * 2) * 4, (3 * 16 + 4 * 2) * 4)  # one group of 3 rows, 8 columns, x4
-    tr = load_translator(runs["pix2pix"])
+    tr = TranslatePipeline.from_checkpoint(runs["pix2pix"])
     base = evaluate(None, tr.recipe.cfg.data, extractor=None)
     # identity on the inverse-image pairs of make_aligned: far from the target
     assert base["n"] == 3 and base["ssim"] < 0.2 and base["l1"] > 0.5
@@ -116,7 +117,8 @@ def test_inference_fast_path_tracks_fp32(runs):
     """`--precision` (default auto: bf16 + channels-last on CPUs fast at bf16): close to fp32, not the same numbers;
     the fp32 net itself stays untouched (export and scores use it)."""
     for name, direction in (("pix2pix", "AtoB"), ("cyclegan", "BtoA")):
-        ref, fast = (load_translator(runs[name], direction, precision=p) for p in ("fp32", "bf16"))
+        ref, fast = (TranslatePipeline.from_checkpoint(runs[name], direction=direction, precision=p)
+                     for p in ("fp32", "bf16"))
         x = torch.rand(2, 3, 32, 48) * 2 - 1
         a, b = ref(x), fast(x)
         assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape
@@ -124,4 +126,4 @@ def test_inference_fast_path_tracks_fp32(runs):
         assert 0 < d.max() < 0.1 and d.mean() < 0.01, (name, d.max(), d.mean())
         assert next(fast.net.parameters()).dtype == torch.float32 and fast.run is not None and ref.run is None
     with pytest.raises(GankitError, match="--precision must be"):
-        load_translator(runs["pix2pix"], precision="fp8")
+        TranslatePipeline.from_checkpoint(runs["pix2pix"], precision="fp8")

@@ -8,7 +8,7 @@ from PIL import Image
 
 from gankit.models import resolve_config
 from gankit.cli import main
-from gankit.upscale import upscale_tensor
+from gankit.pipelines.upscale import UpscalePipeline, upscale_tensor
 from gankit.nn.srresnet import SRResNet
 from gankit.train.trainer import Trainer
 
@@ -87,14 +87,12 @@ def test_upscale_bad_input(run_dir, tmp_path, capsys):
 
 def test_upscale_fast_path_tracks_fp32(run_dir, tmp_path, capsys):
     from gankit.errors import GankitError
-    from gankit.upscale import load_model
-
     lr = torch.rand(1, 3, 40, 56) * 2 - 1
-    ref, fast = (load_model(run_dir, precision=p) for p in ("fp32", "bf16"))
+    ref, fast = (UpscalePipeline.from_checkpoint(run_dir, precision=p) for p in ("fp32", "bf16"))
     a, b = upscale_tensor(ref, lr, 4, tile=24, overlap=8), upscale_tensor(fast, lr, 4, tile=24, overlap=8)
     d = (a - b).abs()
     assert a.shape == b.shape == (1, 3, 160, 224) and 0 < d.max() < 0.1 and d.mean() < 0.01, (d.max(), d.mean())
     with pytest.raises(GankitError, match="--precision must be"):
-        load_model(run_dir, precision="int8")
+        UpscalePipeline.from_checkpoint(run_dir, precision="int8")
     assert main(["upscale", str(run_dir), str(tmp_path), "--out", str(tmp_path / "o"), "--precision", "x"]) == 2
     assert "--precision must be auto, fp32, bf16 or fp16" in capsys.readouterr().err

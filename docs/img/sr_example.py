@@ -3,13 +3,13 @@ import sys
 import torch
 from gankit.config import DataConfig
 from gankit.data.sr import load_sr, bicubic_up
-from gankit.upscale import load_model
+from gankit.pipelines import UpscalePipeline
 from gankit.viz.grid import grid_image
 
 stage1, stage2, out = sys.argv[1], sys.argv[2], sys.argv[3]
 picks = [int(a) for a in sys.argv[4].split(",")]
 d = load_sr(DataConfig(name="openmoji", size=128), crop=16, scale=4)
-g1, g2 = load_model(stage1).G, load_model(stage2).G
+g1, g2 = UpscalePipeline.from_checkpoint(stage1).G, UpscalePipeline.from_checkpoint(stage2).G
 rows = []
 with torch.no_grad():
     for i in picks:

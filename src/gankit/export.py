@@ -1,9 +1,10 @@
 """``gankit export CKPT --format onnx|torchscript --out FILE``: a checkpoint's generator as a standalone model file.
 
-Only the generator is exported (its EMA copy when the checkpoint has one), with a dynamic batch dimension (and
-dynamic height/width for the fully convolutional image-to-image nets). What goes in and comes out — names, shapes,
-dtypes, value ranges, class names — is written into the file's metadata (ONNX ``metadata_props`` key ``gankit``;
-TorchScript extra file ``gankit.json``), so the file can be used without gankit.
+The checkpoint's pipeline (``gankit.pipelines``) says what is exported (``Pipeline.exportable``): the generator (its
+EMA copy when the checkpoint has one), with a dynamic batch dimension (and dynamic height/width for the fully
+convolutional image-to-image nets); a text model takes the caption embedding as an input. What goes in and comes
+out — names, shapes, dtypes, value ranges, class names — is written into the file's metadata (ONNX
+``metadata_props`` key ``gankit``; TorchScript extra file ``gankit.json``), so the file can be used without gankit.
 
 ONNX uses PyTorch's TorchScript-based exporter (``dynamo=False``): the newer ``torch.export`` exporter needs the
 ``onnxscript`` package, which the ``export`` extra does not install. Opset ``OPSET`` unless ``--opset`` says else.
@@ -12,117 +13,21 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .errors import GankitError
-from .fileio import atomic_path, gankit_version
+from .fileio import atomic_path
+from .pipelines import Exportable, load
 
 OPSET = 17
 FORMATS = ("onnx", "torchscript")
 
 
-class NoiseGenerator(nn.Module):
-    """``z`` (and ``label`` for a conditional model) -> images, as ``Recipe.generate`` computes them."""
-
-    def __init__(self, recipe, G: nn.Module):
-        super().__init__()
-        self.G = G
-        self._generate = recipe.generate  # a bound method of a plain object: not registered as a submodule
-
-    def forward(self, z: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        return self._generate(self.G, z, label).float()
-
-
-@dataclass
-class Exportable:
-    """A module ready to trace, example inputs, and what its inputs and outputs mean."""
-
-    module: nn.Module
-    args: tuple
-    inputs: list[dict]
-    outputs: list[dict]
-    dynamic_axes: dict[str, dict[int, str]]
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def input_names(self) -> list[str]:
-        return [i["name"] for i in self.inputs]
-
-    @property
-    def output_names(self) -> list[str]:
-        return [o["name"] for o in self.outputs]
-
-
-def _meta(c, ema: bool, **extra) -> dict:
-    cfg = c.config
-    return {"gankit": gankit_version(), "torch": torch.__version__, "recipe": cfg["recipe"],
-            "preset": cfg.get("preset"), "step": c.step, "checkpoint": str(c.path), "ema": ema,
-            "data": (c.state.get("data_info") or {}).get("name"), **extra}
-
-
 def exportable(ckpt_path, direction: str | None = None, batch: int = 2) -> Exportable:
-    """The generator of any checkpoint, wrapped for export (eval mode, CPU, EMA weights when present)."""
-    from .models import recipe_class
-    from .train import checkpoint as ckpt
-
-    from .models.translation import TranslationRecipe
-
-    c = ckpt.load(ckpt_path)
-    recipe = c.config["recipe"]
-    cls = recipe_class(recipe)
-    g = torch.Generator().manual_seed(0)
-    img_range = {"dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
-    if recipe == "srgan":
-        from .upscale import load_model
-
-        m = load_model(c.path)
-        C = (c.state.get("data_info", {}).get("shape") or [3])[0]
-        if direction:
-            raise GankitError("--direction applies to pix2pix and cyclegan checkpoints only")
-        s = m.scale
-        x = torch.rand(batch, C, 24, 24, generator=g) * 2 - 1
-        return Exportable(m.G.eval(), (x,),
-                          [{"name": "lr", "shape": ["batch", C, "height", "width"], **img_range}],
-                          [{"name": "sr", "shape": ["batch", C, f"{s}*height", f"{s}*width"], **img_range}],
-                          {"lr": {0: "batch", 2: "height", 3: "width"}, "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
-                          _meta(c, m.ema, scale=s))
-    if issubclass(cls, TranslationRecipe):
-        from .translate import load_translator
-
-        tr = load_translator(c.path, direction)
-        net_name = "G" if tr.net is tr.recipe.G else "F"
-        ema = net_name in c.state.get("ema_nets", [])
-        if ema:
-            tr.net.load_state_dict(c.net(f"ema.{net_name}"))
-        C, S = tr.channels, tr.size
-        x = torch.rand(batch, C, S, S, generator=g) * 2 - 1
-        return Exportable(tr.net.eval(), (x,),
-                          [{"name": "image", "shape": ["batch", C, "height", "width"], **img_range,
-                            "note": f"height and width multiples of {tr.stride}; trained at {S} x {S}"}],
-                          [{"name": "translated", "shape": ["batch", C, "height", "width"], **img_range}],
-                          {"image": {0: "batch", 2: "height", 3: "width"},
-                           "translated": {0: "batch", 2: "height", 3: "width"}},
-                          _meta(c, ema, direction=tr.direction, background=tr.background))
-    if cls.use_instead:
-        raise GankitError(f"{c.path}: gankit export does not know how to export {recipe} checkpoints yet")
-    from . import api
-
-    gen = api.load(c.path)
-    r = gen.recipe
-    z = torch.randn(batch, r.latent_dim, generator=g)
-    inputs = [{"name": "z", "shape": ["batch", r.latent_dim], "dtype": "float32", "distribution": "standard normal"}]
-    args: tuple = (z,)
-    axes = {"z": {0: "batch"}, "image": {0: "batch"}}
-    if r.conditional:
-        args = (z, torch.arange(batch) % max(1, r.num_classes))
-        inputs.append({"name": "label", "shape": ["batch"], "dtype": "int64", "range": [0, r.num_classes - 1]})
-        axes["label"] = {0: "batch"}
-    out = [{"name": "image", "shape": ["batch", *r.shape], **img_range}]
-    return Exportable(NoiseGenerator(r, gen.G).eval(), args, inputs, out, axes, _meta(c, gen.ema, classes=gen.classes))
+    """The generator of any checkpoint, as its pipeline exports it (eval mode, CPU, EMA weights when present)."""
+    return load(ckpt_path, "cpu", direction=direction).exportable(batch)
 
 
 def export(ckpt_path, fmt: str, out, opset: int = OPSET, direction: str | None = None) -> tuple[Path, dict]:

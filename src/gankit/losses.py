@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-KINDS = ("bce", "minimax", "ls", "hinge", "wgan")
+LOSS_NAMES = ("bce", "minimax", "ls", "hinge", "wgan")
 
 
 def _target(x: torch.Tensor, value) -> torch.Tensor:
@@ -28,7 +28,7 @@ def d_real(kind: str, real: torch.Tensor, target=1.0) -> torch.Tensor:
         return F.relu(1.0 - real).mean()
     if kind == "wgan":
         return -real.mean()
-    raise ValueError(f"unknown loss {kind!r} (have {', '.join(KINDS)})")
+    raise ValueError(f"unknown loss {kind!r} (have {', '.join(LOSS_NAMES)})")
 
 
 def d_fake(kind: str, fake: torch.Tensor, target=0.0) -> torch.Tensor:
@@ -42,7 +42,7 @@ def d_fake(kind: str, fake: torch.Tensor, target=0.0) -> torch.Tensor:
         return F.relu(1.0 + fake).mean()
     if kind == "wgan":
         return fake.mean()
-    raise ValueError(f"unknown loss {kind!r} (have {', '.join(KINDS)})")
+    raise ValueError(f"unknown loss {kind!r} (have {', '.join(LOSS_NAMES)})")
 
 
 def g_loss(kind: str, fake: torch.Tensor, target=1.0) -> torch.Tensor:
@@ -56,7 +56,7 @@ def g_loss(kind: str, fake: torch.Tensor, target=1.0) -> torch.Tensor:
         return F.mse_loss(fake, _target(fake, target))
     if kind in ("hinge", "wgan"):
         return -fake.mean()
-    raise ValueError(f"unknown loss {kind!r} (have {', '.join(KINDS)})")
+    raise ValueError(f"unknown loss {kind!r} (have {', '.join(LOSS_NAMES)})")
 
 
 def d_accuracy(real: torch.Tensor, fake: torch.Tensor, kind: str = "bce") -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,23 +1,20 @@
-"""The model families. Each preset names its recipe; this table is the one hop from name to code."""
+"""The model families. Each preset names its recipe; ``RECIPES`` maps that name to its class.
+
+A family is one module here (``models/<name>.py``, dashes as underscores) whose ``Recipe`` subclass declares its
+``name``: importing the module registers it (``Recipe.__init_subclass__``), and every module of this package is
+imported below, so adding a family edits no list.
+"""
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from .. import config as C
 from ..errors import ConfigError
-from .base import Recipe
-from .cyclegan import CycleGAN
-from .cgan import CGAN
-from .dcgan import DCGAN
-from .gan3d import GAN3D
-from .lsgan import LSGAN
-from .mlp_gan import MLPGAN
-from .pix2pix import Pix2Pix
-from .r3gan import R3GAN
-from .srgan import SRGAN
-from .agecgan import AgeCGAN
-from .stackgan import StackGAN
+from .base import RECIPES, Recipe
 
-RECIPES: dict[str, type[Recipe]] = {"mlp-gan": MLPGAN, "dcgan": DCGAN, "lsgan": LSGAN, "cgan": CGAN, "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "srgan": SRGAN, "gan3d": GAN3D, "agecgan": AgeCGAN,
-                                    "stackgan": StackGAN, "r3gan": R3GAN}
+for _m in pkgutil.iter_modules(__path__):  # every module here; each family class registers under its `name`
+    importlib.import_module(f"{__name__}.{_m.name}")
 
 
 def recipe_class(name: str) -> type[Recipe]:

@@ -9,11 +9,10 @@ Stage 2 (``stage: encoder``, ``model.init_from=STAGE1_RUN``): G frozen; E learns
 (z, age) every step: Euclidean distance to z, as the book) plus ``e_rec_weight`` x L1 reconstruction of real
 training images through G(E(x), age(x)). With ``identity: emoji`` the same stage trains the emoji identity
 embedder F (``nn/identity.py``) on the real people's identity labels.
-Stage 3 (at use, ``reage()``): per-image latent optimisation as in the paper: start from z0 = E(x), minimise
-``identity_weight`` x ||FR(x) - FR(G(z, y0))|| + ``pixel_weight`` x L1(G(z, y0), x) over z only, ``latent_steps``
-Adam steps (G, E, FR frozen); then G(z*, y) for every target bin. With dlib's descriptor (photographs), which has
-no gradient, the steps are SPSA estimates. The book instead fine-tunes E and G on the identity loss alone with an
-untrained "FR" network; gankit does neither.
+Stage 3 (at use: ``gankit.pipelines.age``): per-image latent optimisation as in the paper, from z0 = E(x), for
+identity (``identity_weight``) and pixels (``pixel_weight``) over ``latent_steps`` Adam steps; then G(z*, y) for
+every target bin. The book instead fine-tunes E and G on the identity loss alone with an untrained "FR" network;
+gankit does neither.
 
 The book's nets are preset ``book`` (64 px, 34.9 M / 1.57 M / 18.3 M parameters for G / D / E); ``default`` is a
 CPU-sized version at 32 px.
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ..errors import CheckpointError, ConfigError, GankitError
+from ..errors import CheckpointError, ConfigError
 from ..nn.agecgan import AgeDiscriminator, AgeEncoder, AgeGenerator
 from ..nn.identity import EmojiIdentityNet
 from .base import Recipe, frozen, make_optimizer
@@ -75,9 +74,15 @@ def one_hot(y: torch.Tensor, k: int) -> torch.Tensor:
 
 class AgeCGAN(Recipe):
     name = "agecgan"
+    modality = "age"
     Options = Options
     conditional = True
     ema_nets = ("G",)
+
+    @classmethod
+    def modality_for(cls, config):
+        """Stage 1 has no encoder yet: a class-conditional noise model whose classes are the age bins."""
+        return "noise" if (config.get("model") or {}).get("stage", "gan") == "gan" else "age"
 
     def __init__(self, cfg, shape, num_classes=0, device="cpu"):
         o = cfg.model
@@ -233,8 +238,20 @@ class AgeCGAN(Recipe):
         if self.opts.stage == "gan":
             cols = int((fixed["label"] == 0).sum())
             return self.sample(nets["G"], fixed["z"], fixed["label"]), cols
-        model = AgeModel(nets["G"], self.E, self.num_classes, self.opts, None)
-        strips = model.strip(fixed["image"], fixed["label"], steps=0)
+        # each held-out face, then G(E(x), age) for every bin (eval mode): the ageing pipeline's strip without the
+        # stage-3 latent steps
+        x, G, E = fixed["image"], nets["G"], self.E
+        modes = G.training, E.training
+        G.eval()
+        E.eval()
+        try:
+            z = E(x)
+            bins = [torch.full((x.shape[0],), b, device=x.device, dtype=torch.long) for b in range(self.num_classes)]
+            outs = [G(z, one_hot(y, self.num_classes)).float() for y in bins]
+        finally:
+            G.train(modes[0])
+            E.train(modes[1])
+        strips = torch.stack([x.float()] + outs, 1)
         return strips.flatten(0, 1), strips.shape[1]
 
 
@@ -246,112 +263,3 @@ def spread(labels: torch.Tensor, n: int) -> torch.Tensor:
         out += [p[i] for p in per if i < len(p)]
         i += 1
     return torch.tensor(out[:n], dtype=torch.long)
-
-
-# ------------------------------------------------------------------------------- stage 3 and use
-
-
-class AgeModel:
-    """G, E (and an identity embedder) of a stage-2 checkpoint: ``reage(x, y0, targets)``.
-
-    ``identity`` has ``embed(x) -> N x d`` and ``differentiable``; ``None`` turns the identity term off."""
-
-    def __init__(self, G, E, k: int, opts: Options, identity, checkpoint=None):
-        self.G, self.E, self.k, self.opts, self.identity, self.checkpoint = G, E, k, opts, identity, checkpoint
-
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        was = self.E.training
-        self.E.eval()
-        try:
-            return self.E(x)
-        finally:
-            self.E.train(was)
-
-    def render(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.G(z, one_hot(y, self.k))
-
-    def objective(self, z, y0, x, target_emb, identity_weight, pixel_weight):
-        out = self.render(z, y0)
-        loss = torch.zeros(z.shape[0], device=z.device)
-        if identity_weight and self.identity is not None:
-            loss = loss + identity_weight * (self.identity.embed(out).to(z.device) - target_emb).norm(dim=1)
-        if pixel_weight:
-            loss = loss + pixel_weight * (out - x).abs().flatten(1).mean(1)
-        return loss
-
-    def optimise(self, x, y0, z0, steps: int | None = None, lr: float | None = None,
-                 identity_weight: float | None = None, pixel_weight: float | None = None,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[float]]:
-        """Stage 3: z* = argmin_z identity_weight ||FR(x) - FR(G(z, y0))|| + pixel_weight |G(z, y0) - x|_1 from z0,
-        per image (G, E, FR frozen; G in eval mode). Returns (z*, mean objective before each step and at the end)."""
-        o = self.opts
-        steps = o.latent_steps if steps is None else steps
-        lr = o.latent_lr if lr is None else lr
-        iw = o.identity_weight if identity_weight is None else identity_weight
-        pw = o.pixel_weight if pixel_weight is None else pixel_weight
-        was = self.G.training
-        self.G.eval()
-        saved = [(p, p.requires_grad) for p in self.G.parameters()]
-        for p, _ in saved:
-            p.requires_grad_(False)
-        try:
-            with torch.no_grad():
-                target = self.identity.embed(x).to(x.device) if (iw and self.identity is not None) else None
-            z = z0.detach().clone().requires_grad_(True)
-            opt = torch.optim.Adam([z], lr=lr)
-            grad_free = target is not None and not getattr(self.identity, "differentiable", True)
-            g = generator or torch.Generator(device=z.device).manual_seed(0)
-            trace = []
-            for _ in range(steps):
-                if grad_free:  # SPSA: two evaluations along a random +-1 direction estimate the gradient
-                    with torch.no_grad():
-                        d = torch.randint(0, 2, z.shape, generator=g, device=z.device).float() * 2 - 1
-                        c = 0.05
-                        up = self.objective(z + c * d, y0, x, target, iw, pw)
-                        dn = self.objective(z - c * d, y0, x, target, iw, pw)
-                        trace.append(float((up + dn).mean() / 2))
-                        z.grad = ((up - dn) / (2 * c))[:, None] * d
-                else:
-                    loss = self.objective(z, y0, x, target, iw, pw)
-                    trace.append(float(loss.detach().mean()))
-                    (z.grad,) = torch.autograd.grad(loss.sum(), z)
-                opt.step()
-            with torch.no_grad():
-                trace.append(float(self.objective(z, y0, x, target, iw, pw).mean()))
-            return z.detach(), trace
-        finally:
-            for p, r in saved:
-                p.requires_grad_(r)
-            self.G.train(was)
-
-    def latents(self, x, y0, steps: int | None = None, **kw) -> torch.Tensor:
-        z0 = self.encode(x)
-        steps = self.opts.latent_steps if steps is None else steps
-        return self.optimise(x, y0, z0, steps, **kw)[0] if steps > 0 else z0
-
-    @torch.no_grad()
-    def reage(self, z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        was = self.G.training
-        self.G.eval()
-        try:
-            return self.render(z, targets)
-        finally:
-            self.G.train(was)
-
-    def strip(self, x, y0, steps: int | None = None) -> torch.Tensor:
-        """N x (1 + k) x C x H x W: each input, then it re-aged to every bin."""
-        z = self.latents(x, y0, steps)
-        outs = [self.reage(z, torch.full((x.shape[0],), b, device=x.device, dtype=torch.long)) for b in range(self.k)]
-        return torch.stack([x.float()] + [o.float() for o in outs], 1)
-
-
-class EmojiEmbedder:
-    name = "emoji identity embedder (trained on emoji-people)"
-    differentiable = True
-
-    def __init__(self, net: nn.Module):
-        self.net = net
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)

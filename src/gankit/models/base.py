@@ -26,13 +26,16 @@ from ..errors import ConfigError
 from ..nn import grad_norm
 
 
+RECIPES: dict[str, type["Recipe"]] = {}  # name -> family: a subclass that declares its `name` joins (see __init__)
+
+
 class Recipe:
     name: ClassVar[str]
     Options: ClassVar[type]
     nets: ClassVar[tuple[str, ...]] = ("G", "D")
     ema_nets: ClassVar[tuple[str, ...]] = ("G",)
     conditional: ClassVar[bool] = False
-    use_instead: ClassVar[str | None] = None  # image-to-image families: the command that uses their checkpoints
+    modality: ClassVar[str] = "noise"  # how a trained model is used: the gankit.pipelines class of this modality
 
     def __init__(self, cfg: Config, shape: tuple[int, int, int], num_classes: int = 0, device="cpu"):
         self.cfg, self.opts = cfg, cfg.model
@@ -48,6 +51,20 @@ class Recipe:
             getattr(self, n).to(self.device)
         self.w = SimpleNamespace(**{n: getattr(self, n) for n in self.nets})
         self.optim = self.make_optimizers()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "name" in cls.__dict__:  # a family, not a shared base (TranslationRecipe, GANRecipe)
+            old = RECIPES.get(cls.name)
+            if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"recipe name '{cls.name}' is taken by {old.__module__}.{old.__qualname__}")
+            RECIPES[cls.name] = cls
+
+    @classmethod
+    def modality_for(cls, config: dict) -> str:
+        """The modality of a checkpoint of this family, from its saved ``config`` (one stage of a family may be
+        used differently from another); default: the class's ``modality``."""
+        return cls.modality
 
     # ---- to implement -------------------------------------------------------------------------
     def build(self) -> None:

@@ -76,7 +76,6 @@ def identity_loss(out: dict, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 class CycleGAN(TranslationRecipe):
     name = "cyclegan"
-    use_instead = "gankit translate CKPT INPUT... --out DIR"
     Options = Options
     nets = ("G", "F", "D_A", "D_B", "pool")
     paired_data = False

@@ -58,6 +58,7 @@ def out_res(channels: list[int]) -> int:
 
 class GAN3D(Recipe):
     name = "gan3d"
+    modality = "voxel"
     Options = Options
 
     @classmethod

@@ -45,7 +45,6 @@ class Options:
 
 class Pix2Pix(TranslationRecipe):
     name = "pix2pix"
-    use_instead = "gankit translate CKPT INPUT... --out DIR"
     Options = Options
     nets = ("G", "D")
 

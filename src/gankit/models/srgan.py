@@ -68,7 +68,7 @@ def make_discriminator(o: Options, channels: int = 3) -> SRDiscriminator:
 
 class SRGAN(Recipe):
     name = "srgan"
-    use_instead = "gankit upscale CKPT INPUT... --out DIR"
+    modality = "upscale"
     Options = Options
 
     def __init__(self, cfg, shape, num_classes=0, device="cpu"):

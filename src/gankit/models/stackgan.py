@@ -58,17 +58,12 @@ class Options:
     eval_pairs: int = 64  # held-out pairs scored by the periodic report
 
 
-def _net(tensors: dict, prefix: str) -> dict:
-    p = prefix + "."
-    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
-
-
 # --------------------------------------------------------------------------- the recipe
 
 
 class StackGAN(Recipe):
     name = "stackgan"
-    use_instead = "gankit text2img CKPT \"a caption\" -n 16 --out grid.png"
+    modality = "text"
     Options = Options
 
     def __init__(self, cfg, shape, num_classes=0, device="cpu"):
@@ -249,6 +244,16 @@ class StackGAN(Recipe):
         x, mu, ls = G(emb, lo, noise["eps2"])
         return x, mu, ls, lo
 
+    def draw(self, G: nn.Module, emb: torch.Tensor, noise: dict) -> dict[str, torch.Tensor]:
+        """The text modality's drawing call (``gankit.pipelines.text``): ``image``, and for stage II ``stage1``,
+        the frozen stage-I G's draft it refined."""
+        x, _, _, lo = self.forward_g(G, emb, noise)
+        return {"image": x} if lo is None else {"image": x, "stage1": lo}
+
+    @property
+    def draws(self) -> tuple[str, ...]:
+        return ("image", "stage1") if self.opts.stage == "stage2" else ("image",)
+
     # ---------------------------------------------------------------- training
     def d_losses(self, D, real, fake, emb, wrong):
         o = self.opts
@@ -361,63 +366,3 @@ def heldout_d_loss(recipe: StackGAN, data, n: int = 64, seed: int = 0) -> float:
         for m, w in zip(nets, modes):
             m.train(w)
     return float(loss)
-
-
-# --------------------------------------------------------------------------- using a trained model
-
-
-class TextToImage:
-    """A trained StackGAN read from a checkpoint: ``model(captions, n, seed)`` -> images in [-1, 1]."""
-
-    def __init__(self, recipe: StackGAN, G: nn.Module, ema: bool):
-        self.recipe, self.G, self.ema = recipe, G.eval(), ema
-        for name in ("G1", "T"):
-            if hasattr(recipe, name):
-                getattr(recipe, name).eval()
-
-    @property
-    def stage(self) -> str:
-        return self.recipe.opts.stage
-
-    @torch.no_grad()
-    def embed(self, captions: list[str]) -> torch.Tensor:
-        return self.recipe.encoder().encode(list(captions)).to(self.recipe.device)
-
-    @torch.no_grad()
-    def generate(self, emb: torch.Tensor, seed: int = 0, noise: dict | None = None,
-                 stage1: bool = False) -> torch.Tensor:
-        """Images for embeddings ``emb`` (one per row); each row draws its own z and epsilon from ``seed``."""
-        r = self.recipe
-        if noise is None:
-            noise = r.noise(emb.shape[0], torch.Generator(r.device).manual_seed(seed))
-        x, _, _, lo = r.forward_g(self.G, emb, noise)
-        return (lo if stage1 and lo is not None else x).float()
-
-    def __call__(self, captions: list[str], n: int = 1, seed: int = 0) -> torch.Tensor:
-        """``n`` images for each caption (caption-major)."""
-        emb = self.embed(captions).repeat_interleave(n, 0)
-        return self.generate(emb, seed)
-
-
-def text_to_image(config: dict, state: dict, tensors: dict, device: str = "cpu", ema: bool = True) -> TextToImage:
-    """Rebuild a trained StackGAN from a checkpoint's config, state and tensors (without ``init_from`` or data)."""
-    from .. import config as C
-
-    if config.get("recipe") != "stackgan":
-        raise CheckpointError(f"a {config.get('recipe')} checkpoint; text2img needs a stackgan one")
-    cfg = C.from_dict({**config, "model": {**config.get("model", {}), "init_from": None}}, StackGAN)
-    shape = tuple((state.get("data_info", {}) or {}).get("shape") or (3, 64, 64))
-    recipe = StackGAN(cfg, shape, 0, device)
-    for n, net in recipe.networks().items():
-        sd = _net(tensors, f"net.{n}")
-        if not sd:
-            raise CheckpointError(f"checkpoint holds no weights for network {n}")
-        net.load_state_dict(sd)
-    G, used = recipe.G, False
-    if ema and "G" in state.get("ema_nets", []):
-        import copy
-
-        G = copy.deepcopy(recipe.G)
-        G.load_state_dict(_net(tensors, "ema.G"))
-        used = True
-    return TextToImage(recipe, G, used)

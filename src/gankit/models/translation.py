@@ -26,6 +26,7 @@ def lr_factor(step: int, total: int | None, start: float) -> float:
 class TranslationRecipe(Recipe):
     """What pix2pix and CycleGAN share: two-domain data, a held-out grid of input | output | target, L1 report."""
 
+    modality = "translate"
     ema_nets = ()
     paired_data = True
 

@@ -34,8 +34,10 @@ from starlette.exceptions import HTTPException
 
 from ..errors import GankitError
 from ..fileio import gankit_version
-from .models import (MAX_CAPTION, MAX_SLIDER, AgeModel, Busy, ImageModel, NoiseModel, StudioModel, TextModel,
-                     VoxelModel, load_models, png_bytes, run_files)
+from .gate import Busy
+from .panels import (MAX_CAPTION, MAX_SLIDER, AgePanel, ImagePanel, NoisePanel, Panel, TextPanel, VoxelPanel,
+                     load_models, png_bytes)
+from .runs import run_files
 from .uploads import Limits, UploadError, decode
 
 STATIC = Path(__file__).with_name("static")
@@ -99,9 +101,9 @@ class _TooLarge(Exception):
 
 
 def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue: int = 8,
-               wait_s: float = 30.0, models: dict[str, StudioModel] | None = None) -> FastAPI:
+               wait_s: float = 30.0, models: dict[str, Panel] | None = None) -> FastAPI:
     """The app serving the checkpoints ``paths`` (run dirs or checkpoints; loaded here, once). ``models`` instead
-    of ``paths`` serves adapters built elsewhere (tests share them between apps)."""
+    of ``paths`` serves panels built elsewhere (tests share them between apps)."""
     from PIL import Image
 
     # Pillow's own bomb guard as a second line behind the explicit pixel check in uploads.decode
@@ -136,13 +138,13 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
     async def _busy(request, exc: Busy):
         return _error(429, str(exc), {"Retry-After": "1"})
 
-    def model(mid: str, kind: type | None = None) -> StudioModel:
+    def model(mid: str, kind: type | None = None) -> Panel:
         m = models.get(mid)
         if m is None:
             raise HTTPException(404, f"no model '{mid[:60]}' (GET /api/models lists them)")
         if kind is not None and not isinstance(m, kind):
-            what = {NoiseModel: "samples from noise", ImageModel: "takes an uploaded image",
-                    TextModel: "draws captions", VoxelModel: "samples 3D shapes"}.get(kind, kind.__name__)
+            what = {NoisePanel: "samples from noise", ImagePanel: "takes an uploaded image",
+                    TextPanel: "draws captions", VoxelPanel: "samples 3D shapes"}.get(kind, kind.__name__)
             raise HTTPException(400, f"model '{mid}' is a {m.kind} model; this route needs one that {what}")
         return m
 
@@ -169,7 +171,7 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
                      cls: Optional[int] = Query(None, ge=0, le=100_000),
                      truncation: float = Query(1.0, ge=0.0, le=2.0),
                      sliders: Optional[str] = Query(None, max_length=200, description="comma-separated numbers")):
-        m = model(mid, NoiseModel)
+        m = model(mid, NoisePanel)
         vals = _floats(sliders, "sliders")
         im = await run_in_threadpool(m.sample, seed, n, cls, _finite(truncation, "truncation"), vals)
         return png(im)
@@ -180,18 +182,19 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
                           cls: Optional[int] = Query(None, ge=0, le=100_000),
                           truncation: float = Query(1.0, ge=0.0, le=2.0),
                           mode: Literal["slerp", "lerp"] = "slerp"):
-        m = model(mid, NoiseModel)
+        m = model(mid, NoisePanel)
         im = await run_in_threadpool(m.interpolate, seed_a, seed_b, steps, cls, _finite(truncation, "truncation"),
                                      mode)
         return png(im)
 
     @app.post("/api/models/{mid}/apply")
     async def apply(mid: str, file: UploadFile = File(...), direction: Optional[str] = Form(None, max_length=8),
-                    target: Optional[str] = Form(None, max_length=40), source: Optional[str] = Form(None, max_length=40),
-                    steps: Optional[int] = Form(None, ge=0, le=AgeModel.max_steps)):
-        m = model(mid, ImageModel)
+                    target: Optional[str] = Form(None, max_length=40),
+                    source: Optional[str] = Form(None, max_length=40),
+                    steps: Optional[int] = Form(None, ge=0, le=AgePanel.max_steps)):
+        m = model(mid, ImagePanel)
         age = {k: v for k, v in (("target", target), ("source", source), ("steps", steps)) if v not in (None, "")}
-        if age and not isinstance(m, AgeModel):
+        if age and not isinstance(m, AgePanel):
             raise GankitError(f"{', '.join(age)}: only for ageing models (this is a {m.kind} model)")
         data = await file.read(limits.max_bytes + 1)
         name = (file.filename or "upload")[:80]
@@ -202,7 +205,7 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
     @app.get("/api/models/{mid}/text.png")
     async def text(mid: str, caption: str = Query(..., max_length=MAX_CAPTION), seed: int = Query(0, ge=0, le=MAX_SEED),
                    n: int = Query(16, ge=1, le=64), stage1: bool = False):
-        m = model(mid, TextModel)
+        m = model(mid, TextPanel)
         return png(await run_in_threadpool(m.generate, caption, seed, n, stage1))
 
     @app.get("/api/models/{mid}/text-interpolate.png")
@@ -210,30 +213,31 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
                                caption_b: str = Query(..., max_length=MAX_CAPTION),
                                seed: int = Query(0, ge=0, le=MAX_SEED), steps: int = Query(8, ge=2, le=16),
                                stage1: bool = False):
-        m = model(mid, TextModel)
+        m = model(mid, TextPanel)
         return png(await run_in_threadpool(m.interpolate, caption_a, caption_b, seed, steps, stage1))
 
     @app.get("/api/models/{mid}/views.png")
-    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED), n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
+    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
+                    n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
                     cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12),
                     threshold: float = Query(0.5, gt=0, lt=1)):
-        m = model(mid, VoxelModel)
+        m = model(mid, VoxelPanel)
         return png(await run_in_threadpool(m.views, seed, n, cls, views, 96, threshold))
 
     @app.get("/api/models/{mid}/turntable.gif")
     async def turntable(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
-                        n: int = Query(4, ge=1, le=VoxelModel.max_shapes),
+                        n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
                         cls: Optional[int] = Query(None, ge=0, le=100_000), frames: int = Query(24, ge=2, le=48),
                         threshold: float = Query(0.5, gt=0, lt=1)):
-        m = model(mid, VoxelModel)
+        m = model(mid, VoxelPanel)
         gif = await run_in_threadpool(m.turntable, seed, n, cls, frames, 96, threshold)
         return Response(gif, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/models/{mid}/mesh.{fmt}")
     async def mesh(mid: str, fmt: Literal["obj", "ply"], seed: int = Query(0, ge=0, le=MAX_SEED),
-                   n: int = Query(4, ge=1, le=VoxelModel.max_shapes), index: int = Query(0, ge=0),
+                   n: int = Query(4, ge=1, le=VoxelPanel.max_shapes), index: int = Query(0, ge=0),
                    cls: Optional[int] = Query(None, ge=0, le=100_000), threshold: float = Query(0.5, gt=0, lt=1)):
-        m = model(mid, VoxelModel)
+        m = model(mid, VoxelPanel)
         data = await run_in_threadpool(m.mesh, seed, n, index, cls, fmt, threshold)
         name = f"{m.checkpoint.config['recipe']}-seed{seed}-{index}.{fmt}"
         media = "model/obj" if fmt == "obj" else "application/octet-stream"

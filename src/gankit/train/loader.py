@@ -1,5 +1,5 @@
-"""Checkpoint -> recipe -> weights: the one loader behind ``api.load``, ``gankit translate``, ``gankit upscale``
-and a run's ``model.init_from``.
+"""Checkpoint -> recipe -> weights: the one loader behind every pipeline (``gankit.pipelines``: sample, translate,
+upscale, text2img, voxels, age, export, the studio) and a run's ``model.init_from``.
 
 ``read(path)`` opens a checkpoint and names its family (so a caller can refuse the wrong kind before anything is
 built); ``load_recipe`` rebuilds the recipe from the checkpoint's own config and data shape and loads every
@@ -31,9 +31,10 @@ class Loaded:
     ema: tuple[str, ...]
 
 
-def read(path: str | Path) -> tuple[ckpt.Checkpoint, type[Recipe]]:
-    """The checkpoint at ``path`` (run dir / checkpoints dir / step folder) and its recipe class."""
-    c = ckpt.load(path)
+def read(path: str | Path | ckpt.Checkpoint) -> tuple[ckpt.Checkpoint, type[Recipe]]:
+    """The checkpoint at ``path`` (run dir / checkpoints dir / step folder, or one already read) and its recipe
+    class."""
+    c = path if isinstance(path, ckpt.Checkpoint) else ckpt.load(path)
     name = c.config.get("recipe")
     if not name:
         raise CheckpointError(f"{c.path}: checkpoint config names no recipe")

@@ -2,7 +2,6 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const studio = { models: [], current: null, renders: 0, errors: 0, pending: {}, timers: {} };
-const IMAGE_KINDS = ["translate", "upscale", "age"];  // an uploaded picture goes in
 window.studio = studio;
 
 function status(msg, isError) {
@@ -128,7 +127,7 @@ function refreshTextInterp() {
 }
 
 function setupText(m) {
-  $("stage1-row").hidden = m.stage !== "stage2";
+  $("stage1-row").hidden = !(m.outputs || []).includes("stage1");  // a stage-II StackGAN shows its stage-I drafts
   $("stage1").checked = false;
   refreshText();
   refreshTextInterp();
@@ -190,36 +189,39 @@ function setupVoxel(m) {
   refreshVoxels();
 }
 
-// ------------------------------------------------------------------ image models
-function setupImage(m) {
-  const dirs = m.directions || [];
-  $("direction-row").hidden = dirs.length < 2;
-  $("direction").innerHTML = dirs.map((d) => `<option>${d}</option>`).join("");
-  const age = m.kind === "age";
-  $("age-row").hidden = !age;
-  $("compare-fig").hidden = age;  // the output is a square crop at the model's size: no pixel-aligned compare
-  if (age) {
-    const opts = (m.classes || []).map((c) => `<option>${c}</option>`).join("");
-    $("age-target").innerHTML = '<option value="all">every age (strip, input first)</option>' + opts;
-    $("age-source").innerHTML = opts;
-    $("age-source").value = m.source;
-    $("age-steps").max = String(m.max_steps);
-    $("age-steps").value = String(m.steps);
-  }
-  const mp = (m.max_input_pixels / 1e6).toFixed(2);
-  $("limits").textContent = m.kind === "upscale" ? `enlarges x${m.scale}; inputs up to ${mp} megapixels`
-    : age ? `re-ages a face (${m.detect_faces ? "the largest face is cropped first" : "the whole picture"}, at ${m.size} px); inputs up to ${mp} megapixels`
-    : `translates ${dirs.join(" / ")}; inputs up to ${mp} megapixels`;
+// ------------------------------------------------------------------ image models (an upload goes in)
+function resetUpload(m, what) {
+  $("limits").textContent = `${what}; inputs up to ${(m.max_input_pixels / 1e6).toFixed(2)} megapixels`;
   for (const id of ["in-img", "out-img", "cmp-in", "cmp-out"]) { $(id).removeAttribute("src"); }
   studio.file = null;
 }
 
+function setupTranslate(m) {
+  const dirs = m.directions || [];
+  if (dirs.length < 2) $("direction-row").hidden = true;  // one direction: nothing to pick
+  $("direction").innerHTML = dirs.map((d) => `<option>${d}</option>`).join("");
+  resetUpload(m, `translates ${dirs.join(" / ")}`);
+}
+
+function setupUpscale(m) { resetUpload(m, `enlarges x${m.scale}`); }
+
+function setupAge(m) {  // the output is a square crop at the model's size: no pixel-aligned compare
+  const opts = (m.classes || []).map((c) => `<option>${c}</option>`).join("");
+  $("age-target").innerHTML = '<option value="all">every age (strip, input first)</option>' + opts;
+  $("age-source").innerHTML = opts;
+  $("age-source").value = m.source;
+  $("age-steps").max = String(m.max_steps);
+  $("age-steps").value = String(m.steps);
+  const what = m.detect_faces ? "the largest face is cropped first" : "the whole picture";
+  resetUpload(m, `re-ages a face (${what}, at ${m.size} px)`);
+}
+
 async function runImage() {
-  if (!studio.file || !IMAGE_KINDS.includes(studio.current.kind)) return null;
+  if (!studio.file || !belongs($("image-panel"), studio.current.kind)) return null;
   const form = new FormData();
   form.append("file", studio.file, studio.file.name || "upload.png");
   if (!$("direction-row").hidden) form.append("direction", $("direction").value);
-  if (studio.current.kind === "age") {
+  if (!$("age-row").hidden) {
     form.append("target", $("age-target").value);
     form.append("source", $("age-source").value);
     form.append("steps", $("age-steps").value || "0");
@@ -294,6 +296,13 @@ async function loadRun() {
 }
 
 // ------------------------------------------------------------------ model picker
+// One panel per pipeline: the elements a modality's panel shows carry data-for="<modality> ..."; PANELS sets the
+// panel up. A modality without an entry (a pipeline the page has no controls for) shows the run's pictures only.
+const PANELS = { noise: setupNoise, text: setupText, voxel: setupVoxel, translate: setupTranslate,
+  upscale: setupUpscale, age: setupAge };
+
+function belongs(el, kind) { return el.dataset.for.split(" ").includes(kind); }
+
 function pick(id) {
   const m = studio.models.find((x) => x.id === id);
   if (!m) return;
@@ -302,14 +311,8 @@ function pick(id) {
   studio.current = m;
   $("model-info").textContent = `${m.kind} model · ${m.preset || ""} preset · ${m.shape ? m.shape.join("×") : ""}` +
     (m.ema ? " · EMA weights" : "");
-  $("noise-panel").hidden = m.kind !== "noise";
-  $("text-panel").hidden = m.kind !== "text";
-  $("voxel-panel").hidden = m.kind !== "voxel";
-  $("image-panel").hidden = !IMAGE_KINDS.includes(m.kind);
-  if (m.kind === "noise") setupNoise(m);
-  else if (m.kind === "text") setupText(m);
-  else if (m.kind === "voxel") setupVoxel(m);
-  else setupImage(m);
+  for (const el of document.querySelectorAll("[data-for]")) el.hidden = !belongs(el, m.kind);
+  if (PANELS[m.kind]) PANELS[m.kind](m);
   loadRun();
 }
 

@@ -1,4 +1,5 @@
-"""``gankit age CKPT face.png [--to BIN | --all] --out DIR``: re-age a face with a stage-2 agecgan checkpoint.
+"""``gankit age CKPT face.png [--to BIN | --all] --out DIR``: re-age a face with an ageing model (``AgePipeline``:
+agecgan stage 2).
 
 Any size and mode (greyscale, RGBA on white, 16-bit ...). For a model trained on photographs the largest frontal
 face (dlib's HOG detector) is cropped with a margin like IMDB-WIKI's crops; no face found is an error (exit 2)
@@ -17,41 +18,7 @@ import torch
 import typer
 from PIL import Image
 
-from .errors import GankitError
-
-
-def crop_face(im: Image.Image, margin: float = 0.4) -> Image.Image:
-    """The largest frontal face with ``margin`` x its size added on every side, as a square (padded with the edge
-    colour where it leaves the picture)."""
-    import numpy as np
-
-    from .metrics.identity import detect_faces
-
-    arr = np.asarray(im.convert("RGB"))
-    boxes = detect_faces(arr, upsample=1 if max(im.size) > 300 else 2)
-    if not boxes:
-        raise GankitError("no face found in the image (dlib frontal face detector); use --no-detect to age the whole image")
-    l, t, r, b = boxes[0]
-    cx, cy, side = (l + r) / 2, (t + b) / 2, max(r - l, b - t) * (1 + 2 * margin)
-    box = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
-    return im.convert("RGB").crop(box)  # PIL fills outside the picture with black; the margin rarely leaves it
-
-
-def _load_face(path: Path, size: int, detect: bool) -> torch.Tensor:
-    from .data.images import open_rgb, square_resize, to_float, to_tensor_u8
-
-    if not path.is_file():
-        raise GankitError(f"{path}: no such file")
-    im = open_rgb(path, "white")  # DataError (a GankitError) for unreadable files
-    if detect:
-        im = crop_face(im)
-    return to_float(to_tensor_u8(square_resize(im, size)))[None]
-
-
-def _bin_index(classes: list[str], name: str) -> int:
-    if name in classes:
-        return classes.index(name)
-    raise GankitError(f"--to {name}: not an age bin of this model (bins: {', '.join(classes)})")
+from ..errors import GankitError
 
 
 def age(
@@ -69,20 +36,21 @@ def age(
     device: str = typer.Option("cpu", "--device"),
 ):
     """Re-age a face: a strip across all ages (input first), or one target age."""
-    from .data.images import to_uint8
-    from .ageing import load_model
-    from .viz.grid import save_grid, save_png
+    from ..data.images import open_rgb, to_uint8
+    from ..pipelines import AgePipeline
+    from ..viz.grid import save_grid, save_png
 
     if to is not None and all_bins:
         raise GankitError("--to and --all exclude each other")
     if identity not in (None, "emoji", "dlib", "none"):
         raise GankitError(f"--identity must be emoji, dlib or none, got '{identity}'")
-    model = load_model(ckpt_path, device, identity)
+    model = AgePipeline.from_checkpoint(ckpt_path, device, identity=identity)
     classes = model.classes
-    photo = model.opts.identity != "emoji"
-    target = _bin_index(classes, to) if to is not None else None
-    y0 = _bin_index(classes, age_of_input) if age_of_input is not None else len(classes) // 2
-    x = _load_face(image, model.shape[-1], photo if detect is None else detect).to(device)
+    target = model.bin_index(to) if to is not None else None
+    y0 = model.bin_index(age_of_input, "--from") if age_of_input is not None else len(classes) // 2
+    if not image.is_file():
+        raise GankitError(f"{image}: no such file")
+    x = model.face(open_rgb(image, "white"), detect)  # DataError (a GankitError) for unreadable files
     y = torch.tensor([y0], device=device)
     z = model.latents(x, y, steps)
     outs = [model.reage(z, torch.tensor([b], device=device)) for b in range(len(classes))]
@@ -99,3 +67,7 @@ def age(
     typer.echo(json.dumps({"input": str(image), "columns": ["input"] + classes if target is None else [classes[target]],
                            "assumed_input_bin": classes[y0], "latent_steps": model.opts.latent_steps if steps is None else steps,
                            "identity": getattr(model.identity, "name", "none"), "files": [str(p) for p in written]}))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("age")(age)

@@ -1,5 +1,5 @@
-"""``gankit voxels CKPT``: sample shapes from a gan3d checkpoint and export meshes (or voxel arrays), a shaded grid
-and an optional turntable GIF."""
+"""``gankit voxels CKPT``: sample shapes from a 3D model (``VoxelPipeline``: gan3d) and export meshes (or voxel
+arrays), a shaded grid and an optional turntable GIF."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from .errors import GankitError
+from ..errors import GankitError
 
 FORMATS = ("obj", "ply", "stl", "npy", "binvox", "none")
 
 
 def voxels(
-    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="run dir, checkpoints dir or step folder of a gan3d run"),
+    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="run dir, checkpoints dir or step folder of a 3D run"),
     n: int = typer.Option(8, "-n", help="number of shapes (frames with --interpolate)"),
     seed: int = typer.Option(0, "--seed"),
     export: str = typer.Option("obj", "--export", help="obj, ply, stl (marching-cubes meshes), npy or binvox (voxels), none"),
@@ -30,12 +30,13 @@ def voxels(
     """Generate voxel shapes: per-shape meshes (watertight where a shape is one solid), grid.png, summary.json."""
     import torch
 
-    from . import api
-    from .data.meshes import voxels_to_mesh
-    from .data.voxels import write_binvox
-    from .fileio import write_bytes_atomic, write_text_atomic
-    from .viz.grid import save_grid
-    from .viz.voxels import render, save_turntable
+    from ..data.meshes import voxels_to_mesh
+    from ..data.voxels import write_binvox
+    from ..fileio import write_bytes_atomic, write_text_atomic
+    from ..pipelines import VoxelPipeline, slerp
+    from ..pipelines.voxel import mesh_bytes
+    from ..viz.grid import save_grid
+    from ..viz.voxels import render, save_turntable
 
     export = export.lower()
     if export not in FORMATS:
@@ -44,13 +45,11 @@ def voxels(
         raise GankitError("-n must be at least 1 (2 with --interpolate)")
     if not 0 < threshold < 1:
         raise GankitError(f"--threshold must be in (0, 1), got {threshold}")
-    gen = api.load(ckpt_path, device=device, ema=not no_ema)
-    if gen.config.recipe != "gan3d":
-        raise GankitError(f"{gen.checkpoint.path}: a {gen.config.recipe} checkpoint makes images; use gankit sample")
+    gen = VoxelPipeline.from_checkpoint(ckpt_path, device, ema=not no_ema)
     k = _class_index(cls, gen.classes) if cls is not None else None
     if interpolate:
         a, b = gen.latents(1, seed), gen.latents(1, seed + 1)
-        z = api.slerp(a, b, torch.linspace(0, 1, n)[:, None])
+        z = slerp(a, b, torch.linspace(0, 1, n)[:, None])
     else:
         z = gen.latents(n, seed)
     vox = gen.sample(z.shape[0], seed=seed, cls=k, z=z).cpu()  # N x 1 x D x H x W in [0, 1]
@@ -77,7 +76,7 @@ def voxels(
             if mesh is None:
                 row["file"], row["note"] = None, f"empty: no voxel above {threshold}"
             else:
-                write_bytes_atomic(out / f"{name}.{export}", _mesh_bytes(mesh, export))
+                write_bytes_atomic(out / f"{name}.{export}", mesh_bytes(mesh, export))
                 row.update(file=f"{name}.{export}", vertices=len(mesh.vertices), faces=len(mesh.faces),
                            watertight=bool(mesh.is_watertight), parts=len(mesh.split(only_watertight=False)))
         rows.append(row)
@@ -100,11 +99,6 @@ def _class_index(cls: str, classes: list[str]) -> int:
         return int(cls)
     except ValueError:
         raise GankitError(f"--class {cls!r}: this model's classes are {', '.join(classes) or '(none)'}") from None
-
-
-def _mesh_bytes(mesh, fmt: str) -> bytes:
-    data = mesh.export(file_type=fmt)
-    return data.encode() if isinstance(data, str) else data
 
 
 def register(app: typer.Typer) -> None:

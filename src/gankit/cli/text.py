@@ -1,4 +1,4 @@
-"""``gankit text2img CKPT "a smiling cat" -n 16 --seed S --out grid.png`` (StackGAN checkpoints).
+"""``gankit text2img CKPT "a smiling cat" -n 16 --seed S --out grid.png``: text models (``TextPipeline``: StackGAN).
 
 Any caption works, seen in training or not: the text encoder the model was trained with (MiniLM by default)
 embeds it. ``--interpolate "cat" "dog"`` walks from one caption's embedding to the other's (slerp) with the
@@ -12,21 +12,11 @@ from typing import List, Optional
 
 import typer
 
-from .errors import GankitError
-
-
-def load_text_model(ckpt_path, device: str = "cpu", ema: bool = True):
-    from .models.stackgan import text_to_image
-    from .train import checkpoint as ckpt
-
-    c = ckpt.load(ckpt_path)
-    if c.config.get("recipe") != "stackgan":
-        raise GankitError(f"{c.path}: a {c.config.get('recipe')} checkpoint; text2img needs a stackgan one")
-    return text_to_image(c.config, c.state, c.tensors, device, ema), c
+from ..errors import GankitError
 
 
 def text2img(
-    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="stackgan run dir, checkpoints dir or step folder"),
+    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="text model run dir, checkpoints dir or step folder"),
     captions: Optional[List[str]] = typer.Argument(None, metavar="CAPTION...", help="one or more captions"),
     n: int = typer.Option(16, "-n", help="images per caption (interpolation: rows)"),
     seed: int = typer.Option(0, "--seed"),
@@ -37,10 +27,9 @@ def text2img(
     no_ema: bool = typer.Option(False, "--no-ema", help="the raw generator instead of its EMA copy"),
     device: str = typer.Option("cpu", "--device"),
 ):
-    """Draw images for captions with a StackGAN checkpoint (a grid: one row block per caption)."""
-    import torch
-
-    from .viz.grid import save_grid
+    """Draw images for captions with a text-to-image checkpoint (a grid: one row block per caption)."""
+    from ..pipelines import TextPipeline
+    from ..viz.grid import save_grid
 
     texts = [c for c in (captions or []) if c.strip()]
     walk = list(interpolate or [])
@@ -54,23 +43,18 @@ def text2img(
         raise GankitError(f"-n must be between 1 and 1024, got {n}")
     if walk and steps < 2:
         raise GankitError(f"--steps must be at least 2, got {steps}")
-    model, c = load_text_model(ckpt_path, device, ema=not no_ema)
+    model = TextPipeline.from_checkpoint(ckpt_path, device, ema=not no_ema)
+    output = "stage1" if stage1 else "image"
+    if stage1 and output not in model.outputs:
+        raise GankitError("--stage1: only a stage-II model has stage-I images to show")
     if walk:
-        from .api import slerp
-
-        e = model.embed(walk)
-        t = torch.linspace(0, 1, steps, device=e.device)[:, None]
-        path = slerp(e[:1].expand(steps, -1), e[1:].expand(steps, -1), t)  # steps x dim
-        emb = path.repeat(n, 1)  # row-major: n rows of `steps` frames
-        noise = model.recipe.noise(n, torch.Generator(model.recipe.device).manual_seed(seed))
-        noise = {k: v.repeat_interleave(steps, 0) for k, v in noise.items()}
-        images, nrow = model.generate(emb, noise=noise, stage1=stage1), steps
+        images, nrow = model.walk(walk[0], walk[1], steps, rows=n, seed=seed, output=output), steps
         tag = f"interp-{_slug(walk[0])}-{_slug(walk[1])}"
     else:
-        emb = model.embed(texts).repeat_interleave(n, 0)
-        images = model.generate(emb, seed, stage1=stage1)
+        images = model(texts, n, seed, output=output)
         nrow = n if len(texts) > 1 else max(1, round(math.sqrt(n)))
         tag = _slug(texts[0]) + (f"-and-{len(texts) - 1}-more" if len(texts) > 1 else "")
+    c = model.checkpoint
     out = out or c.run_dir / "generated" / f"text2img-{tag}-step{c.step}-seed{seed}.png"
     save_grid(images, out, nrow)
     typer.echo(f"grid: {out}")
@@ -79,3 +63,7 @@ def text2img(
 def _slug(text: str) -> str:
     s = "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")
     return "-".join(p for p in s.split("-") if p)[:40] or "caption"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("text2img")(text2img)

@@ -52,9 +52,9 @@ def eval_cmd(
                                                                 "(wide:<dataset>) when it is trained"),
 ):
     """Score generated images (FID, KID, IS, precision/recall) with a provenance card; fully offline."""
-    from .metrics import card as cards
-    from .evaluation import evaluate
-    from .train import checkpoint as ckpt
+    from ..metrics import card as cards
+    from ..evaluation import evaluate
+    from ..train import checkpoint as ckpt
 
     if fake is not None and target is not None:
         _fail("give CKPT|DIR or --fake DIR, not both")
@@ -86,7 +86,7 @@ def eval_cmd(
 
 def _second_ruler(card: dict) -> str | None:
     """``wide:<dataset>`` beside ``domain:<dataset>`` when that extractor has been trained."""
-    from .metrics.extractors import wide_path
+    from ..metrics.extractors import wide_path
 
     name = card["extractor"]["name"]
     if not name.startswith("domain:"):
@@ -97,8 +97,8 @@ def _second_ruler(card: dict) -> str | None:
 
 def _record(res: dict, out: Optional[Path], compare) -> dict:
     """Write one extractor's result JSON (RUN/eval/... for a checkpoint), log it to the run, check --compare."""
-    from .metrics import card as cards
-    from .train import checkpoint as ckpt
+    from ..metrics import card as cards
+    from ..train import checkpoint as ckpt
 
     card = res["card"]
     run_dir = None
@@ -136,7 +136,7 @@ def _print(result: dict) -> None:
 
 def _log_to_run(path: Path, card: dict, scores: dict):
     """Append a line to the run's metrics.jsonl, warning when earlier evals there used a different protocol."""
-    from .metrics import card as cards
+    from ..metrics import card as cards
 
     prev = None
     for line in path.read_text().splitlines():
@@ -170,7 +170,7 @@ def train_extractor_cmd(
 ):
     """Train the domain classifier used as `--extractor domain:<dataset>` (or, with --arch wide, the second
     extractor `wide:<dataset>`) and store it in the cache."""
-    from .metrics.extractors import train_extractor
+    from ..metrics.extractors import train_extractor
 
     train_extractor(dataset, epochs, batch_size, lr, seed, size, limit, out, device, log=lambda m: typer.echo(m),
                     arch=arch)
@@ -179,7 +179,7 @@ def train_extractor_cmd(
 @metrics_app.command("list")
 def list_cmd():
     """Feature extractors available offline on this machine."""
-    from .metrics.extractors import available, extractor_dir
+    from ..metrics.extractors import available, extractor_dir
 
     rows = available()
     if not rows:
@@ -192,7 +192,7 @@ def list_cmd():
 @metrics_app.command("compare")
 def compare_cmd(results: List[Path] = typer.Argument(..., help="result JSON files written by gankit eval")):
     """Print scores side by side; warn and say what differs when their cards differ. Exit 1 if any differ."""
-    from .metrics import card as cards
+    from ..metrics import card as cards
 
     loaded = []
     for p in results:

@@ -1,5 +1,5 @@
 """``gankit translate CKPT INPUT... --direction AtoB --out DIR`` and ``gankit translate-eval RUN...`` (parsing only:
-the work is in ``gankit.translate``)."""
+the work is in ``gankit.pipelines.translate``)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import GankitError
+from ..errors import GankitError
 
 
 def translate(
@@ -23,26 +23,26 @@ def translate(
                                   "fast at it), fp32, bf16 or fp16"),
 ):
     """Translate images with a pix2pix or CycleGAN checkpoint (any size; outputs keep the input's size)."""
-    from .data.images import input_images
-    from .translate import load_translator, test_grid, translate_file
-    from .viz.grid import save_grid, save_png
+    from ..data.images import input_images
+    from ..pipelines import TranslatePipeline
+    from ..viz.grid import save_grid, save_png
 
     if fit not in ("scale", "native"):
         raise GankitError(f"--fit must be scale or native, got '{fit}'")
-    from .train.fast import check_precision
+    from ..train.fast import check_precision
 
     check_precision(precision)
     if not inputs and not test_grid_n:
         raise GankitError("name image files or folders to translate (or --test-grid N)")
-    tr = load_translator(ckpt_path, direction, device, precision)
+    tr = TranslatePipeline.from_checkpoint(ckpt_path, device, direction=direction, precision=precision)
     out = out or tr.checkpoint.run_dir / "translated" / tr.direction
     jobs = input_images(inputs) if inputs else []
     for src, rel in jobs:
-        save_png(translate_file(tr, src, fit), out / rel)
+        save_png(tr.translate_file(src, fit), out / rel)
     if jobs:
         typer.echo(f"{len(jobs)} image(s) {tr.direction}: {out}")
     if test_grid_n:
-        g = save_grid(test_grid(tr, test_grid_n), out / f"test-grid-{tr.direction}.png", 8)
+        g = save_grid(tr.test_grid(test_grid_n), out / f"test-grid-{tr.direction}.png", 8)
         typer.echo(f"grid (rows: input | output | target): {g}")
 
 
@@ -52,11 +52,12 @@ def translate_eval(
     as_json: Optional[Path] = typer.Option(None, "--json", help="also write the rows here"),
 ):
     """The held-out table: PSNR, SSIM, L1 and FID of each model on its test split (identity baseline first)."""
-    from .fileio import write_text_atomic
-    from .translate import evaluate, load_translator
+    from ..fileio import write_text_atomic
+    from ..pipelines import TranslatePipeline
+    from ..pipelines.translate import evaluate
 
     ext = None if extractor == "none" else extractor
-    trs = [load_translator(run) for run in runs]
+    trs = [TranslatePipeline.from_checkpoint(run) for run in runs]
     first = trs[0].recipe.cfg.data
     rows = [{"model": "identity (input as output)", **evaluate(None, first, ext)}]
     for run, tr in zip(runs, trs):

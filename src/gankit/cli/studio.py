@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import GankitError
+from ..errors import GankitError
 
 
 def serve(
@@ -20,8 +20,8 @@ def serve(
 ):
     """A web page to try the models: sample, slide through latents, interpolate, translate and upscale uploads."""
     try:
-        from .serve.app import serve as run
-        from .serve.uploads import Limits
+        from ..serve.app import serve as run
+        from ..serve.uploads import Limits
     except ImportError as e:
         raise GankitError(f"gankit serve needs the serve extra ({e.name} is missing): pip install 'gankit[serve]'") from None
     if not 1 <= port <= 65535:
@@ -40,10 +40,15 @@ def export(
     direction: Optional[str] = typer.Option(None, "--direction", help="cyclegan: AtoB or BtoA (default: as trained)"),
 ):
     """Write the generator (EMA weights when present) as ONNX or TorchScript, with its inputs described inside."""
-    from .export import export as run
+    from ..export import export as run
 
     path, meta = run(ckpt_path, fmt, out, opset, direction)
     ins = ", ".join(f"{i['name']} {i['shape']}" for i in meta["inputs"])
     outs = ", ".join(f"{o['name']} {o['shape']}" for o in meta["outputs"])
     typer.echo(f"{path}: {meta['recipe']} step {meta['step']}{' (EMA)' if meta['ema'] else ''}, {fmt}"
                + (f" opset {meta['opset']}" if "opset" in meta else "") + f"; in: {ins}; out: {outs}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("export")(export)

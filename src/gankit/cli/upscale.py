@@ -1,6 +1,7 @@
 """``gankit upscale``: enlarge any image x4 with an srgan checkpoint; ``gankit sr-eval``: score checkpoints.
 
-Parsing only: the tiling, the image modes and the held-out scores are in ``gankit.upscale`` and ``gankit.metrics.sr``.
+Parsing only: the tiling, the image modes and the held-out scores are in ``gankit.pipelines.upscale`` and
+``gankit.metrics.sr``.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import GankitError
+from ..errors import GankitError
 
 
 # --------------------------------------------------------------------------- commands
@@ -28,18 +29,18 @@ def upscale(
                                   "fast at it), fp32, bf16 or fp16"),
 ):
     """Enlarge images x4 (any size; alpha kept; greyscale stays greyscale)."""
-    from .data.images import input_images
-    from .train.fast import check_precision
-    from .upscale import load_model, upscale_file
+    from ..data.images import input_images
+    from ..train.fast import check_precision
+    from ..pipelines import UpscalePipeline
 
     check_precision(precision)  # option values first: a bad one is named before any file is read
     files = [f for f, _ in input_images(inputs)]
     if tile < 0 or overlap < 0:
         raise GankitError("--tile and --overlap must be >= 0")
-    model = load_model(ckpt_path, device=device, ema=not no_ema, precision=precision)
+    model = UpscalePipeline.from_checkpoint(ckpt_path, device, ema=not no_ema, precision=precision)
     for f in files:
         dest = out / f"{f.stem}_x{model.scale}.png"
-        res = upscale_file(model, f, dest, tile or None, overlap, device)
+        res = model.upscale_file(f, dest, tile or None, overlap)
         typer.echo(f"{f} -> {dest} ({res.width}x{res.height} {res.mode})")
 
 
@@ -55,12 +56,13 @@ def sr_eval(
                                         "`gankit eval --real DIR/hr --fake DIR/model-1`"),
 ):
     """Score cards on the fixed held-out split: PSNR/SSIM (Y, border = scale) of bicubic and each checkpoint."""
-    from .config import DataConfig
-    from .data.sr import load_sr
-    from .metrics.sr import sr_scores
-    from .upscale import dump_outputs, load_model
+    from ..config import DataConfig
+    from ..data.sr import load_sr
+    from ..metrics.sr import sr_scores
+    from ..pipelines import UpscalePipeline
+    from ..pipelines.upscale import dump_outputs
 
-    models = [(str(p), load_model(p, device=device)) for p in (ckpts or [])]
+    models = [(str(p), UpscalePipeline.from_checkpoint(p, device)) for p in (ckpts or [])]
     scale = models[0][1].scale if models else 4
     ds = load_sr(DataConfig(name=data, size=size), crop=4 * scale, scale=scale)
     cards = [{"model": "bicubic", **sr_scores(None, ds, scale, limit, device)["bicubic"]}]
