@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.gankit-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data browser demo test bench clean
+.PHONY: install data browser demo lint test bench clean
 
 install: $(STAMP)
 
@@ -39,7 +39,12 @@ browser:
 demo: data
 	$(BIN)/gankit train dcgan --data twemoji --minutes 4 --out runs
 
-test: data browser
+# Lint and format check (configuration in pyproject.toml's [tool.ruff]); `ruff format .` fixes the formatting.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: data browser lint
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 # The Keras 3 references (../shared/bench) run in their own venv with tensorflow-cpu.

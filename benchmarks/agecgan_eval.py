@@ -16,6 +16,7 @@ input x every bin; identity cosine similarity input<->output (against same-ident
 the held-out real images); FID (domain features) of outputs aimed at ``adult`` against the real adult training
 images. Writes ``<out>/agecgan_eval.json`` and ``<out>/agecgan_strip.png``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,14 +30,14 @@ import torch.nn.functional as F
 
 from gankit import api
 from gankit.config import DataConfig, from_dict
-from gankit.data.images import to_float
 from gankit.data.ages import load_ages
+from gankit.data.images import to_float
 from gankit.metrics.core import fid
 from gankit.metrics.extractors import DomainNet
 from gankit.metrics.identity import cosine, pair_baselines
 from gankit.models.agecgan import AgeCGAN
-from gankit.pipelines import AgePipeline
 from gankit.nn.identity import EmojiIdentityNet
+from gankit.pipelines import AgePipeline
 from gankit.viz.grid import save_grid
 
 
@@ -75,17 +76,17 @@ def train_embedder(data, steps: int, seed: int = 1, batch: int = 64) -> EmojiIde
 
 @torch.no_grad()
 def predict(net, x, bs: int = 256):
-    return torch.cat([net(x[i: i + bs])[1].argmax(1) for i in range(0, len(x), bs)])
+    return torch.cat([net(x[i : i + bs])[1].argmax(1) for i in range(0, len(x), bs)])
 
 
 @torch.no_grad()
 def features(net, x, bs: int = 256):
-    return torch.cat([net(x[i: i + bs])[0] for i in range(0, len(x), bs)])
+    return torch.cat([net(x[i : i + bs])[0] for i in range(0, len(x), bs)])
 
 
 @torch.no_grad()
 def embed(net, x, bs: int = 256):
-    return torch.cat([net(x[i: i + bs]) for i in range(0, len(x), bs)])
+    return torch.cat([net(x[i : i + bs]) for i in range(0, len(x), bs)])
 
 
 def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: int) -> dict:
@@ -97,8 +98,14 @@ def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: 
     sims = [float(cosine(e_in, embed(emb, o)).mean()) for o in outs]
     adult = 1 if k == 3 else None
     f = fid(real_adult_feats.numpy(), features(clf, outs[adult]).numpy()) if adult is not None else None
-    return {"target_age_acc": sum(acc) / k, "target_age_acc_per_bin": acc, "identity_sim": sum(sims) / k,
-            "identity_sim_per_bin": sims, "fid_adult_domain": f, "seconds": round(time.time() - t, 1)}, outs
+    return {
+        "target_age_acc": sum(acc) / k,
+        "target_age_acc_per_bin": acc,
+        "identity_sim": sum(sims) / k,
+        "identity_sim_per_bin": sims,
+        "fid_adult_domain": f,
+        "seconds": round(time.time() - t, 1),
+    }, outs
 
 
 def main(argv=None):
@@ -117,14 +124,22 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    s1 = a.stage1 or api.train("agecgan", "default", [f"train.steps={a.stage1_steps}", f"train.threads={a.threads}"],
-                               out=f"{a.runs}/stage1")
-    s2 = a.stage2 or api.train("agecgan", "encoder", [f"train.steps={a.stage2_steps}", f"model.init_from={s1}",
-                                                      f"train.threads={a.threads}"], out=f"{a.runs}/stage2")
+    s1 = a.stage1 or api.train(
+        "agecgan", "default", [f"train.steps={a.stage1_steps}", f"train.threads={a.threads}"], out=f"{a.runs}/stage1"
+    )
+    s2 = a.stage2 or api.train(
+        "agecgan",
+        "encoder",
+        [f"train.steps={a.stage2_steps}", f"model.init_from={s1}", f"train.threads={a.threads}"],
+        out=f"{a.runs}/stage2",
+    )
     model = AgePipeline.from_checkpoint(s2)
     cfg = model.checkpoint.config
-    data = load_ages(DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]), balance=True,
-                     people=cfg["model"].get("people", "all"))
+    data = load_ages(
+        DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]),
+        balance=True,
+        people=cfg["model"].get("people", "all"),
+    )
     test, k = data.test, data.num_classes
     print(json.dumps({"data": data.card()}), file=sys.stderr)
 
@@ -156,31 +171,56 @@ def main(argv=None):
     plain = [i for i in range(len(test)) if test.identities[int(test.identity[i])].startswith("plain|")]
     tw = sorted((i for i in plain if test.keys[i].startswith("twemoji:")), key=lambda i: int(test.labels[i]))
     om = sorted((i for i in plain if test.keys[i].startswith("openmoji:")), key=lambda i: int(test.labels[i]))
-    pick = torch.tensor(tw[:8] + om[::max(1, len(om) // 4)][:4])
+    pick = torch.tensor(tw[:8] + om[:: max(1, len(om) // 4)][:4])
     strip = model.strip(x[pick], y0[pick], steps)
     save_grid(strip.flatten(0, 1), out / "agecgan_strip.png", nrow=k + 1)
     strip0 = model.strip(x[pick], y0[pick], 0)
     save_grid(strip0.flatten(0, 1), out / "agecgan_strip_no_opt.png", nrow=k + 1)
 
-    res = {"stage1": str(s1), "stage2": str(s2), "data": data.card(), "bins": data.classes,
-           "age_classifier": {"arch": "DomainNet/2 (width 32)", "steps": a.judge_steps, "trained_on": "real training split",
-                              "heldout_acc": float((pred == test.labels).float().mean()), "heldout_acc_per_bin": per_bin,
-                              "heldout_balanced_acc": sum(per_bin) / k, "chance": 1 / k},
-           "identity_embedder": {"name": "emoji identity embedder (evaluation copy, seed 1; trained on emoji-people)",
-                                 "steps": a.judge_steps, "heldout_baselines_cosine": base},
-           "stage3_identity": getattr(model.identity, "name", "none"),
-           "stage3": {"steps": steps, "lr": model.opts.latent_lr, "identity_weight": model.opts.identity_weight,
-                      "pixel_weight": model.opts.pixel_weight},
-           "fid_real_train_vs_heldout_adult": fid_real, "judge_seconds": judge_s, "rows": rows,
-           "strip_rows": [test.keys[i] for i in pick.tolist()]}
+    res = {
+        "stage1": str(s1),
+        "stage2": str(s2),
+        "data": data.card(),
+        "bins": data.classes,
+        "age_classifier": {
+            "arch": "DomainNet/2 (width 32)",
+            "steps": a.judge_steps,
+            "trained_on": "real training split",
+            "heldout_acc": float((pred == test.labels).float().mean()),
+            "heldout_acc_per_bin": per_bin,
+            "heldout_balanced_acc": sum(per_bin) / k,
+            "chance": 1 / k,
+        },
+        "identity_embedder": {
+            "name": "emoji identity embedder (evaluation copy, seed 1; trained on emoji-people)",
+            "steps": a.judge_steps,
+            "heldout_baselines_cosine": base,
+        },
+        "stage3_identity": getattr(model.identity, "name", "none"),
+        "stage3": {
+            "steps": steps,
+            "lr": model.opts.latent_lr,
+            "identity_weight": model.opts.identity_weight,
+            "pixel_weight": model.opts.pixel_weight,
+        },
+        "fid_real_train_vs_heldout_adult": fid_real,
+        "judge_seconds": judge_s,
+        "rows": rows,
+        "strip_rows": [test.keys[i] for i in pick.tolist()],
+    }
     (out / "agecgan_eval.json").write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))
     w = max(len(r) for r in rows)
     print(f"\n{'row':{w}}  target-age acc  identity cos  FID(adult, domain)")
     for r, v in rows.items():
-        print(f"{r:{w}}  {v['target_age_acc']:.3f}          {v['identity_sim']:.3f}         {v['fid_adult_domain']:.2f}")
-    print(f"baselines: same identity {base.get('same_identity', float('nan')):.3f}, random pair {base['random_pair']:.3f}; "
-          f"age classifier held-out acc {res['age_classifier']['heldout_acc']:.3f} (balanced {sum(per_bin) / k:.3f})")
+        print(
+            f"{r:{w}}  {v['target_age_acc']:.3f}          {v['identity_sim']:.3f}         {v['fid_adult_domain']:.2f}"
+        )
+    print(
+        f"baselines: same identity {base.get('same_identity', float('nan')):.3f}, "
+        f"random pair {base['random_pair']:.3f}; "
+        f"age classifier held-out acc {res['age_classifier']['heldout_acc']:.3f} (balanced {sum(per_bin) / k:.3f})"
+    )
 
 
 if __name__ == "__main__":

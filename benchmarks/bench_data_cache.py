@@ -9,6 +9,7 @@ a fixed number of batches. Each process reports its load time, batches/s and the
 Usage: python benchmarks/bench_data_cache.py [--n 2000] [--size 128] [--batches 200] [--rounds 3]
 The last line is JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,13 +61,18 @@ def one(folder: str, mode: str, batches: int, batch: int) -> dict:
     order = torch.randperm(len(s), generator=g)
     t = time.perf_counter()
     for i in range(batches):
-        idx = order[(i * batch) % len(s):][:batch]
+        idx = order[(i * batch) % len(s) :][:batch]
         if len(idx) < batch:
             idx = torch.randperm(len(s), generator=g)[:batch]
         s.batch(idx)["image"].sum()
     dt = time.perf_counter() - t
-    return {"mode": mode, "cache": s.cache.split(" ")[0], "load_s": loaded, "img_per_s": batches * batch / dt,
-            "private_mib": (vmdata() - base) / 2**20}
+    return {
+        "mode": mode,
+        "cache": s.cache.split(" ")[0],
+        "load_s": loaded,
+        "img_per_s": batches * batch / dt,
+        "private_mib": (vmdata() - base) / 2**20,
+    }
 
 
 def main():
@@ -87,8 +93,9 @@ def main():
         env = {**os.environ, "GANKIT_CACHE": str(Path(tmp) / "cache"), "OMP_NUM_THREADS": "1"}
         cmd = [sys.executable, __file__, "--batches", str(a.batches), "--batch", str(a.batch), "--child", str(folder)]
         t = time.perf_counter()
-        build = json.loads(subprocess.run(cmd + ["mmap"], capture_output=True, text=True, env=env,
-                                          check=True).stdout.splitlines()[-1])
+        build = json.loads(
+            subprocess.run(cmd + ["mmap"], capture_output=True, text=True, env=env, check=True).stdout.splitlines()[-1]
+        )
         build_s = time.perf_counter() - t
         runs: dict[str, list[dict]] = {"memory": [], "mmap": []}
         for _ in range(a.rounds):
@@ -96,8 +103,10 @@ def main():
                 out = subprocess.run(cmd + [mode], capture_output=True, text=True, env=env, check=True).stdout
                 runs[mode].append(json.loads(out.splitlines()[-1]))
     decoded = a.n * 3 * a.size * a.size / 2**20
-    print(f"{a.n} PNGs at {a.size} px ({decoded:.0f} MiB decoded), batches of {a.batch}, {a.rounds} rounds; "
-          f"first mmap load (decode + write the cache): {build['load_s']:.1f} s")
+    print(
+        f"{a.n} PNGs at {a.size} px ({decoded:.0f} MiB decoded), batches of {a.batch}, {a.rounds} rounds; "
+        f"first mmap load (decode + write the cache): {build['load_s']:.1f} s"
+    )
     print("| variant | load (s, median) | batch img/s (median) | private memory growth (MiB, median) |")
     print("|---|---|---|---|")
     res = {}
@@ -107,10 +116,23 @@ def main():
         print(f"| {mode} | {med['load_s']:.2f} | {med['img_per_s']:.0f} | {med['private_mib']:.0f} |")
     ratios = [m["img_per_s"] / r["img_per_s"] for m, r in zip(runs["mmap"], runs["memory"])]
     ratio = statistics.median(ratios)
-    print(f"mmap / memory batch throughput: median of per-round ratios {ratio:.2f}x "
-          f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
-    print(json.dumps({"n": a.n, "size": a.size, "decoded_mib": decoded, "build_s": build["load_s"],
-                      "build_wall_s": build_s, "median": res, "ratio_mmap_over_memory": ratio}))
+    print(
+        f"mmap / memory batch throughput: median of per-round ratios {ratio:.2f}x "
+        f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+    print(
+        json.dumps(
+            {
+                "n": a.n,
+                "size": a.size,
+                "decoded_mib": decoded,
+                "build_s": build["load_s"],
+                "build_wall_s": build_s,
+                "median": res,
+                "ratio_mmap_over_memory": ratio,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

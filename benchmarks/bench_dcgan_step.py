@@ -3,6 +3,7 @@
 The iteration is the seed's (and ../shared/bench's): D on 64 real + 64 fake, then G on 128; img/s counts the 128.
 Usage: python benchmarks/bench_dcgan_step.py [iters] [variant ...]
 """
+
 from __future__ import annotations
 
 import sys
@@ -10,11 +11,15 @@ import time
 
 import torch
 
-from gankit.models import resolve_config
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 from gankit.train.fast import apply_fast_path
 
-FAST = ["train.channels_last=true", "train.precision=auto", "train.fused=true", "model.reuse_fakes=true"]  # as the defaults
+FAST = [
+    "train.channels_last=true",
+    "train.precision=auto",
+    "train.fused=true",
+    "model.reuse_fakes=true",
+]  # as the defaults
 VARIANTS = {
     "default-fast": FAST,
     "fp32-eager": [],
@@ -22,10 +27,18 @@ VARIANTS = {
     "bf16": ["train.precision=bf16"],
     "cl+bf16": ["train.channels_last=true", "train.precision=bf16"],
     "cl+bf16+fused": ["train.channels_last=true", "train.precision=bf16", "train.fused=true"],
-    "cl+bf16+fused+reuse": ["train.channels_last=true", "train.precision=bf16", "train.fused=true",
-                            "model.reuse_fakes=true"],
-    "cl+bf16+fused+compile": ["train.channels_last=true", "train.precision=bf16", "train.fused=true",
-                              "train.compile=true"],
+    "cl+bf16+fused+reuse": [
+        "train.channels_last=true",
+        "train.precision=bf16",
+        "train.fused=true",
+        "model.reuse_fakes=true",
+    ],
+    "cl+bf16+fused+compile": [
+        "train.channels_last=true",
+        "train.precision=bf16",
+        "train.fused=true",
+        "train.compile=true",
+    ],
 }
 SEED_ITERATION = ["model.d_split_steps=false", "model.g_batch_mult=2", "train.batch_size=64", "data.size=32"]
 

@@ -9,19 +9,18 @@ random tensors of the right shape: this measures compute, not data loading. SRGA
 Usage: python benchmarks/bench_flops.py [--device cuda] [--iters N] [--fast] [--only dcgan,pix2pix,srgan]
 Prints one JSON line per model. No GPU here: the CUDA figures are for a machine that has one.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 import torch
 
-from gankit.models import resolve_config
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 from gankit.train.fast import apply_fast_path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -32,11 +31,15 @@ FAST = ["train.precision=auto", "train.channels_last=true", "train.fused=true"]
 
 def setups(vgg_path: str) -> dict:
     """name: (recipe, preset, overrides, shape, batch maker)."""
+
     def dcgan(b, dev):
         return {"image": torch.rand(b, 3, 32, 32, device=dev) * 2 - 1}
 
     def pix2pix(b, dev):
-        return {"A": torch.rand(b, 3, 256, 256, device=dev) * 2 - 1, "B": torch.rand(b, 3, 256, 256, device=dev) * 2 - 1}
+        return {
+            "A": torch.rand(b, 3, 256, 256, device=dev) * 2 - 1,
+            "B": torch.rand(b, 3, 256, 256, device=dev) * 2 - 1,
+        }
 
     def srgan(b, dev):
         return {"lr": torch.rand(b, 3, 24, 24, device=dev) * 2 - 1, "hr": torch.rand(b, 3, 96, 96, device=dev) * 2 - 1}
@@ -64,9 +67,16 @@ def measure(name, spec, dev, iters, fast):
     batch = {k: v.contiguous(memory_format=torch.channels_last) if cl else v for k, v in make(b, dev).items()}
 
     flops, dt = flops_and_time(r, ctx, batch, iters, lambda: sync(dev))
-    return {"bench": name, "device": str(dev), "batch": b, "precision": cfg.train.precision, "img_per_s": round(b / dt, 1),
-            "step_ms": round(dt * 1e3, 2), "gflop_per_step": round(flops / 1e9, 2),
-            "achieved_tflop_s": round(flops / dt / 1e12, 4)}
+    return {
+        "bench": name,
+        "device": str(dev),
+        "batch": b,
+        "precision": cfg.train.precision,
+        "img_per_s": round(b / dt, 1),
+        "step_ms": round(dt * 1e3, 2),
+        "gflop_per_step": round(flops / 1e9, 2),
+        "achieved_tflop_s": round(flops / dt / 1e12, 4),
+    }
 
 
 def main():

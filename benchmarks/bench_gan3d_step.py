@@ -8,6 +8,7 @@ on random occupancy batches of the preset's resolution, one thread. Speed is rep
 (``time.process_time``), which a busy machine does not inflate the way it inflates wall time; compare the rows of
 one run side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,18 +17,20 @@ import resource
 import subprocess
 import sys
 import time
+
 from gankit.models import resolve_config
 
-VARIANTS = {"fp32": ["train.precision=fp32", "train.channels_last=false"],
-            "fp32+cl3d": ["train.precision=fp32", "train.channels_last=true"],
-            "bf16": ["train.precision=bf16", "train.channels_last=false"],
-            "bf16+cl3d": ["train.precision=bf16", "train.channels_last=true"]}
+VARIANTS = {
+    "fp32": ["train.precision=fp32", "train.channels_last=false"],
+    "fp32+cl3d": ["train.precision=fp32", "train.channels_last=true"],
+    "bf16": ["train.precision=bf16", "train.channels_last=false"],
+    "bf16+cl3d": ["train.precision=bf16", "train.channels_last=true"],
+}
 
 
 def one(preset: str, variant: str, steps: int, threads: int, batch: int) -> dict:
     import torch
 
-    from gankit import config as C
     from gankit.models import recipe_class
     from gankit.train.fast import apply_fast_path, to_channels_last
     from gankit.train.stats import Collector
@@ -52,10 +55,18 @@ def one(preset: str, variant: str, steps: int, threads: int, batch: int) -> dict
             times.append((time.perf_counter() - t0, time.process_time() - c0))
     sec = sorted(t for t, _ in times)[len(times) // 2]
     cpu = sorted(c for _, c in times)[len(times) // 2]
-    return {"preset": preset, "res": res, "variant": variant, "batch": batch, "threads": threads,
-            "s_per_step": round(sec, 3), "shapes_per_s": round(batch / sec, 2),
-            "cpu_s_per_step": round(cpu, 3), "shapes_per_cpu_s": round(batch / cpu, 2),
-            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    return {
+        "preset": preset,
+        "res": res,
+        "variant": variant,
+        "batch": batch,
+        "threads": threads,
+        "s_per_step": round(sec, 3),
+        "shapes_per_s": round(batch / sec, 2),
+        "cpu_s_per_step": round(cpu, 3),
+        "shapes_per_cpu_s": round(batch / cpu, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
 
 
 def main():
@@ -74,16 +85,35 @@ def main():
     rows = []
     for preset in a.configs.split(","):
         for v in a.variants.split(","):
-            out = subprocess.run([sys.executable, __file__, "--child", preset, v, "--steps", str(a.steps),
-                                  "--threads", str(a.threads), "--batch", str(a.batch)],
-                                 capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    preset,
+                    v,
+                    "--steps",
+                    str(a.steps),
+                    "--threads",
+                    str(a.threads),
+                    "--batch",
+                    str(a.batch),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             r = rows[-1]
-            print(f"{preset:6s} {r['res']}^3 {v:10s} batch {r['batch']:3d}: {r['cpu_s_per_step']:7.3f} CPU-s/step "
-                  f"{r['shapes_per_cpu_s']:7.2f} shapes/CPU-s (wall {r['shapes_per_s']:.2f} shapes/s)  "
-                  f"peak RSS {r['peak_rss_mib']} MiB", flush=True)
+            print(
+                f"{preset:6s} {r['res']}^3 {v:10s} batch {r['batch']:3d}: {r['cpu_s_per_step']:7.3f} CPU-s/step "
+                f"{r['shapes_per_cpu_s']:7.2f} shapes/CPU-s (wall {r['shapes_per_s']:.2f} shapes/s)  "
+                f"peak RSS {r['peak_rss_mib']} MiB",
+                flush=True,
+            )
     if a.json:
         from pathlib import Path
+
         Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
 
 

@@ -4,6 +4,7 @@ cGAN + 100 L1. img/s counts input images. Random tensors stand in for data (load
 
 Usage: python benchmarks/bench_pix2pix.py [iters] [threads] [variant ...]   (variants: fp32, channels-last, bf16)
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """Sampling throughput of the seed DCGAN generator: plain eager fp32 vs gankit's fast sampling path.
 Prints one JSON line {variant: median img/s}. Usage: python benchmarks/bench_sampling.py [rounds]"""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,7 @@ import time
 
 import torch
 
-from gankit.models import resolve_config
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 from gankit.train.fast import fast_sampler
 
 BATCH, ITERS = 256, 10

@@ -14,6 +14,7 @@ A recipe may name a preset: ``r3gan.conditional`` trains ``resolve_config("r3gan
 Writes ``OUT/<data>-<recipe>-<minutes>m-s<seed>.json`` per run (steps, CPU seconds, scores with both extractors
 where trained) and ``OUT/<data>-table.md``. A finished run's JSON is reused (delete it to re-run).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,11 +32,22 @@ from gankit.models import resolve_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: Path, extra: list[str],
-            threads: int = 1, clock: str = "cpu", rulers: str = "all", raw: bool = False) -> list[dict]:
-    """Train (in this process) until the last of ``marks`` (minutes of ``clock``: CPU or wall), saving a checkpoint as each mark is crossed;
-    then score every mark's checkpoint with every trained extractor (its EMA G; with ``raw``, the raw G too, under
-    ``scores["raw:<extractor>"]``). One row per mark.
+def run_one(
+    recipe: str,
+    data: str,
+    marks: list[float],
+    seed: int,
+    n: int,
+    out: Path,
+    extra: list[str],
+    threads: int = 1,
+    clock: str = "cpu",
+    rulers: str = "all",
+    raw: bool = False,
+) -> list[dict]:
+    """Train (in this process) until the last of ``marks`` (minutes of ``clock``: CPU or wall), saving a checkpoint as
+    each mark is crossed; then score every mark's checkpoint with every trained extractor (its EMA G; with ``raw``,
+    the raw G too, under ``scores["raw:<extractor>"]``). One row per mark.
 
     One run per seed serves all its budgets: the defaults' schedules do not depend on the budget (``train.steps`` is
     effectively unbounded here, so a ``lr_lambda(total_steps)`` is the same for a 2- and a 20-minute run), and saving
@@ -58,12 +70,22 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
             while self._todo and self.spent() >= self._todo[0] * 60:
                 t = now()
                 health = {k: v for k, v in self.health.findings().items() if k in ("D dominating", "divergence")}
-                self._saved.append((self._todo.pop(0), self.step, round(self.spent(), 1), self.save_checkpoint(), health))
+                self._saved.append(
+                    (self._todo.pop(0), self.step, round(self.spent(), 1), self.save_checkpoint(), health)
+                )
                 self._saving += now() - t
             return not self._todo or super()._should_stop(total, deadline, interrupted)
 
-    overrides = [f"train.seed={seed}", f"train.threads={threads}", "train.steps=100000000", f"data.name={data}",
-                 "train.ckpt_every=100000000", "train.sample_every=100000000", f"train.keep={len(marks) + 1}", *extra]
+    overrides = [
+        f"train.seed={seed}",
+        f"train.threads={threads}",
+        "train.steps=100000000",
+        f"data.name={data}",
+        "train.ckpt_every=100000000",
+        "train.sample_every=100000000",
+        f"train.keep={len(marks) + 1}",
+        *extra,
+    ]
     if data == "twemoji" and recipe != "dcgan":
         overrides.append("data.size=32")
     name, _, preset = recipe.partition(".")
@@ -83,18 +105,30 @@ def run_one(recipe: str, data: str, marks: list[float], seed: int, n: int, out: 
         test = None  # the labelled test split, read once for every mark
 
         for minutes, step, spent, ckpt, health in tr._saved:
-            row = {"recipe": recipe, "data": data, "minutes": minutes, "seed": seed, "steps": step,
-                   ("cpu_s" if clock == "cpu" else "wall_s"): spent, "threads": threads,
-                   "n": n, "extra": extra, "image_size": cfg.data.size, "scores": {},
-                   "health": {k: {"flag": f, "evidence": ev} for k, (f, ev) in health.items()}}
+            row = {
+                "recipe": recipe,
+                "data": data,
+                "minutes": minutes,
+                "seed": seed,
+                "steps": step,
+                ("cpu_s" if clock == "cpu" else "wall_s"): spent,
+                "threads": threads,
+                "n": n,
+                "extra": extra,
+                "image_size": cfg.data.size,
+                "scores": {},
+                "health": {k: {"flag": f, "evidence": ev} for k, (f, ev) in health.items()},
+            }
             gen = api.load(ckpt)  # the grid beside the JSON, to look at; conditional: one row per class
             k = gen.recipe.num_classes if getattr(gen.recipe, "conditional", recipe == "cgan") else 0
             imgs = torch.cat([gen.sample(8, seed=0, cls=c) for c in range(k)]) if k > 1 else gen.sample(64, seed=0)
             save_grid(imgs, out_path(out, data, recipe, minutes, seed).with_suffix(".png"), 8)
             if k > 1:  # per class: 16 samples' variety over 16 real test images' (health.md's measure)
                 test = test if test is not None else load(DataConfig(name=data, split="test"))
-                row["class_diversity"] = [round(r, 3) for r in class_diversity(
-                    lambda c, m: gen.sample(m, seed=100 + c, cls=c), test, k)]
+                row["class_diversity"] = [
+                    round(r, 3)
+                    for r in class_diversity(lambda c, m, gen=gen: gen.sample(m, seed=100 + c, cls=c), test, k)
+                ]
             for spec in [s for s in extractors_for(data) if rulers == "all" or s.startswith("domain:")]:
                 r = evaluate(ckpt, metrics="fid,kid,pr", n=n, extractor=spec)
                 row["scores"][spec] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
@@ -133,9 +167,11 @@ def stats(xs: list[float]) -> str:
 def table(rows: list[dict], data: str) -> str:
     specs = sorted({s for r in rows for s in r["scores"]})
     clock = "wall-min" if any("wall_s" in r for r in rows) else "CPU-min"
-    head = (f"| recipe | {clock} | seeds | steps | "
-            + " | ".join(f"FID ({s}) | precision ({s}) | recall ({s})" for s in specs)
-            + " | within-class diversity | D dominating |")
+    head = (
+        f"| recipe | {clock} | seeds | steps | "
+        + " | ".join(f"FID ({s}) | precision ({s}) | recall ({s})" for s in specs)
+        + " | within-class diversity | D dominating |"
+    )
     lines = [head, "|" + "---|" * (6 + 3 * len(specs))]
     keys = sorted({(r["recipe"], r["minutes"]) for r in rows}, key=lambda k: (k[0], k[1]))
     for rec, m in keys:
@@ -162,11 +198,19 @@ def main():
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "budget")
     ap.add_argument("--set", nargs="*", default=[], help="extra overrides as RECIPE:key=value")
-    ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
-                    help="budget in process CPU time (default) or wall time (the issue's 'N minutes on the machine')")
+    ap.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="budget in process CPU time (default) or wall time (the issue's 'N minutes on the machine')",
+    )
     ap.add_argument("--threads", type=int, default=1, help="training threads per run (wall clock: use --jobs 1)")
-    ap.add_argument("--rulers", choices=["all", "domain"], default="all",
-                    help="score with every trained extractor, or only the domain one (screening: half the scoring time)")
+    ap.add_argument(
+        "--rulers",
+        choices=["all", "domain"],
+        default="all",
+        help="score with every trained extractor, or only the domain one (screening: half the scoring time)",
+    )
     ap.add_argument("--table-only", action="store_true", help="only (re)write the table from the JSONs in OUT")
     ap.add_argument("--one", nargs=2, metavar=("RECIPE", "SEED"), help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -188,9 +232,29 @@ def main():
             continue
         while len([p for p, _ in procs if p.poll() is None]) >= a.jobs:
             time.sleep(2)
-        cmd = [sys.executable, __file__, "--data", a.data, "--n", str(a.n), "--out", str(a.out), "--clock", a.clock,
-               "--threads", str(a.threads), "--rulers", a.rulers, "--minutes",
-               *map(str, a.minutes), "--set", *a.set, "--one", rec, str(s)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--data",
+            a.data,
+            "--n",
+            str(a.n),
+            "--out",
+            str(a.out),
+            "--clock",
+            a.clock,
+            "--threads",
+            str(a.threads),
+            "--rulers",
+            a.rulers,
+            "--minutes",
+            *map(str, a.minutes),
+            "--set",
+            *a.set,
+            "--one",
+            rec,
+            str(s),
+        ]
         print("start", rec, s, flush=True)
         procs.append((subprocess.Popen(cmd, env=env), f"{rec} seed {s}"))
     for p, what in procs:

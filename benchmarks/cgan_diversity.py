@@ -6,6 +6,7 @@ real images of the class. A G that ignores z scores 0; real-like variety scores 
 
     PYTHONPATH=src python benchmarks/cgan_diversity.py --steps 400 --threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,27 @@ from gankit.train.health import mean_pairwise_distance
 
 TINY = ["model.g_base=64", "model.g_channels=[32,16]", "model.d_channels=[32,64]", "model.embed_dim=16"]
 VARIANTS = {
-    "old default (input cond, bce, dropout D)": ["model.g_cond=input", "model.loss=bce", "model.d_norm=none",
-                                                 "model.d_dropout=0.3"],
+    "old default (input cond, bce, dropout D)": [
+        "model.g_cond=input",
+        "model.loss=bce",
+        "model.d_norm=none",
+        "model.d_dropout=0.3",
+    ],
     "hinge + SN projection D": ["model.g_cond=input", "model.loss=hinge", "model.d_norm=spectral", "model.d_dropout=0"],
-    "+ CBN (class only)": ["model.g_cond=cbn", "model.z_skip=false", "model.loss=hinge", "model.d_norm=spectral",
-                           "model.d_dropout=0"],
-    "+ CBN with z at every scale": ["model.g_cond=cbn", "model.z_skip=true", "model.loss=hinge",
-                                    "model.d_norm=spectral", "model.d_dropout=0"],
+    "+ CBN (class only)": [
+        "model.g_cond=cbn",
+        "model.z_skip=false",
+        "model.loss=hinge",
+        "model.d_norm=spectral",
+        "model.d_dropout=0",
+    ],
+    "+ CBN with z at every scale": [
+        "model.g_cond=cbn",
+        "model.z_skip=true",
+        "model.loss=hinge",
+        "model.d_norm=spectral",
+        "model.d_dropout=0",
+    ],
 }
 
 
@@ -57,13 +72,35 @@ def main():
     for name in names:
         with tempfile.TemporaryDirectory() as d:
             t0 = time.time()
-            run = api.train("cgan", overrides=([] if a.full else TINY) + VARIANTS[name] + [
-                "data.limit=6000", f"train.steps={a.steps}", "train.batch_size=64", "train.lr=1e-3", "train.ema=0.9",
-                "train.log_every=100", f"train.threads={a.threads}"], out=d)
+            run = api.train(
+                "cgan",
+                overrides=([] if a.full else TINY)
+                + VARIANTS[name]
+                + [
+                    "data.limit=6000",
+                    f"train.steps={a.steps}",
+                    "train.batch_size=64",
+                    "train.lr=1e-3",
+                    "train.ema=0.9",
+                    "train.log_every=100",
+                    f"train.threads={a.threads}",
+                ],
+                out=d,
+            )
             r = class_ratios(api.load(run), real, data.labels[:6000])
-            print(json.dumps({"variant": name, "steps": a.steps, "seconds": round(time.time() - t0),
-                              "min_ratio": round(min(r), 3), "mean_ratio": round(sum(r) / 10, 3),
-                              "ratios": [round(x, 2) for x in r]}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "variant": name,
+                        "steps": a.steps,
+                        "seconds": round(time.time() - t0),
+                        "min_ratio": round(min(r), 3),
+                        "mean_ratio": round(sum(r) / 10, 3),
+                        "ratios": [round(x, 2) for x in r],
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ extractor. Writes benchmarks/DCGAN_ABLATION.md (and .json) and prints the table.
 
 Usage: python benchmarks/dcgan_ablation.py [--minutes 3] [--n 2000] [--seed 0] [--data fmnist32,twemoji32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,15 +15,21 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from default_vs_tutorial import GANKIT, QUIET, score  # noqa: E402
-
 import os  # noqa: E402
 import subprocess  # noqa: E402
 
+from default_vs_tutorial import GANKIT, QUIET, score  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 DATA = {"fmnist32": ["data.name=fashion-mnist", "data.size=32"], "twemoji32": ["data.name=twemoji", "data.size=32"]}
-PREVIOUS = ["model.d_norm=none", "model.d_dropout=0.4", "train.batch_size=64", "train.lr=2e-4",
-            "model.reuse_fakes=false", "model.init=keras"]  # the default before the ablation
+PREVIOUS = [
+    "model.d_norm=none",
+    "model.d_dropout=0.4",
+    "train.batch_size=64",
+    "train.lr=2e-4",
+    "model.reuse_fakes=false",
+    "model.init=keras",
+]  # the default before the ablation
 VARIANTS = {  # name: overrides on top of the current default preset
     "previous default": PREVIOUS,
     "+ D dropout 0": [*PREVIOUS, "model.d_dropout=0"],
@@ -39,10 +46,22 @@ VARIANTS = {  # name: overrides on top of the current default preset
 
 def train(name: str, extra: list[str], minutes: float, seed: int, out: Path):
     d = out / name.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace("+", "plus")
-    cmd = GANKIT + ["train", "dcgan", "--minutes", str(minutes), "--seed", str(seed), "--out", str(d), "--no-progress",
-                    *QUIET, *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}), d
+    cmd = GANKIT + [
+        "train",
+        "dcgan",
+        "--minutes",
+        str(minutes),
+        "--seed",
+        str(seed),
+        "--out",
+        str(d),
+        "--no-progress",
+        *QUIET,
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    ), d
 
 
 def main():
@@ -57,7 +76,9 @@ def main():
     for data in a.data.split(","):
         names = list(VARIANTS)
         for i in range(0, len(names), 2):  # two side by side: one per core
-            procs = {n: train(n, [*DATA[data], *VARIANTS[n]], a.minutes, a.seed, a.out / data) for n in names[i:i + 2]}
+            procs = {
+                n: train(n, [*DATA[data], *VARIANTS[n]], a.minutes, a.seed, a.out / data) for n in names[i : i + 2]
+            }
             for n, (p, d) in procs.items():
                 _, err = p.communicate()
                 if p.returncode:
@@ -73,7 +94,8 @@ def main():
     print(text)
     (HERE / "DCGAN_ABLATION.md").write_text(
         f"# dcgan ablation\n\nReproduce: `python benchmarks/dcgan_ablation.py --minutes {a.minutes:g} --n {a.n} "
-        f"--seed {a.seed}` ({a.minutes:g} min per variant, two side by side, one thread each).\n\n{text}\n")
+        f"--seed {a.seed}` ({a.minutes:g} min per variant, two side by side, one thread each).\n\n{text}\n"
+    )
     (HERE / "DCGAN_ABLATION.json").write_text(json.dumps(results, indent=1))
 
 

@@ -6,8 +6,10 @@ EMA generator where there is one (domain extractor: domain:fashion-mnist or doma
 pair runs once per seed and the table shows the mean FID.
 
 Usage: python benchmarks/default_vs_tutorial.py [--minutes 3] [--seeds 0] [--n 2000] [--only dcgan-fmnist32,...]
-(--only re-runs those pairs and keeps the other pairs' results from the committed JSON). Writes benchmarks/DEFAULT_VS_TUTORIAL.md (and .json) and prints the table.
+(--only re-runs those pairs and keeps the other pairs' results from the committed JSON). Writes
+benchmarks/DEFAULT_VS_TUTORIAL.md (and .json) and prints the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,10 +36,26 @@ def train_pair(recipe, extra, minutes, seed, out: Path) -> dict:
     procs = {}
     for preset in ("tutorial", "default"):
         d = out / f"{recipe}-{preset}-s{seed}"
-        cmd = GANKIT + ["train", recipe, "-p", preset, "--minutes", str(minutes), "--seed", str(seed), "--out", str(d),
-                        "--no-progress", *QUIET, *extra]
+        cmd = GANKIT + [
+            "train",
+            recipe,
+            "-p",
+            preset,
+            "--minutes",
+            str(minutes),
+            "--seed",
+            str(seed),
+            "--out",
+            str(d),
+            "--no-progress",
+            *QUIET,
+            *extra,
+        ]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        procs[preset] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env), d)
+        procs[preset] = (
+            subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env),
+            d,
+        )
     runs = {}
     for preset, (p, d) in procs.items():
         _, err = p.communicate()
@@ -49,8 +67,11 @@ def train_pair(recipe, extra, minutes, seed, out: Path) -> dict:
 
 def score(run: Path, n: int) -> dict:
     out = run / "eval" / "cmp.json"
-    subprocess.run(GANKIT + ["eval", str(run), "--metrics", "fid,kid", "--n", str(n), "--out", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        GANKIT + ["eval", str(run), "--metrics", "fid,kid", "--n", str(n), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
     res = json.loads(out.read_text())
     return {"fid": res["scores"]["fid"], "kid": res["scores"]["kid"], "steps": res["card"]["fake"]["step"]}
 
@@ -67,8 +88,11 @@ def main():
     only = a.only.split(",")
     saved = HERE / "DEFAULT_VS_TUTORIAL.json"
     # --only refreshes those pairs and keeps the others' committed results (same --minutes, --seeds and --n assumed)
-    results = {k: v for k, v in json.loads(saved.read_text()).items() if k not in only} \
-        if saved.exists() and set(only) != set(PAIRS) else {}
+    results = (
+        {k: v for k, v in json.loads(saved.read_text()).items() if k not in only}
+        if saved.exists() and set(only) != set(PAIRS)
+        else {}
+    )
     for name in only:
         recipe, extra = PAIRS[name]
         for seed in seeds:
@@ -77,12 +101,18 @@ def main():
             for preset, run in runs.items():
                 results.setdefault(name, {}).setdefault(preset, []).append(score(run, a.n) | {"run": str(run)})
             r = results[name]
-            print(f"{name} seed {seed}: tutorial {r['tutorial'][-1]['fid']:.1f} ({r['tutorial'][-1]['steps']} steps)  "
-                  f"default {r['default'][-1]['fid']:.1f} ({r['default'][-1]['steps']} steps)  [{time.time() - t:.0f} s]",
-                  flush=True)
-    rows = [f"Same wall budget ({a.minutes:g} min, one thread each, side by side), seeds {a.seeds}, FID of {a.n} samples "
-            "(domain extractor) against Fashion-MNIST's test split or all of Twemoji; mean over seeds.", "",
-            "| pair | tutorial: steps, FID | default: steps, FID | change |", "|---|---|---|---|"]
+            print(
+                f"{name} seed {seed}: tutorial {r['tutorial'][-1]['fid']:.1f} ({r['tutorial'][-1]['steps']} steps)  "
+                f"default {r['default'][-1]['fid']:.1f} ({r['default'][-1]['steps']} steps)  [{time.time() - t:.0f} s]",
+                flush=True,
+            )
+    rows = [
+        f"Same wall budget ({a.minutes:g} min, one thread each, side by side), seeds {a.seeds}, FID of {a.n} samples "
+        "(domain extractor) against Fashion-MNIST's test split or all of Twemoji; mean over seeds.",
+        "",
+        "| pair | tutorial: steps, FID | default: steps, FID | change |",
+        "|---|---|---|---|",
+    ]
     results = {k: results[k] for k in PAIRS if k in results}
     for name, r in results.items():
         ft, fd = (statistics.mean(x["fid"] for x in r[p]) for p in ("tutorial", "default"))
@@ -92,7 +122,8 @@ def main():
     print(text)
     (HERE / "DEFAULT_VS_TUTORIAL.md").write_text(
         f"# default vs tutorial\n\nReproduce: `python benchmarks/default_vs_tutorial.py --minutes {a.minutes:g} "
-        f"--seeds {a.seeds} --n {a.n}`\n\n{text}\n")
+        f"--seeds {a.seeds} --n {a.n}`\n\n{text}\n"
+    )
     (HERE / "DEFAULT_VS_TUTORIAL.json").write_text(json.dumps(results, indent=1))
 
 

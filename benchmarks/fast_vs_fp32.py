@@ -3,6 +3,7 @@ a busy machine slows both alike); the ratio of medians is the figure.
 
 Usage: python benchmarks/fast_vs_fp32.py RECIPE [STEPS]   (one thread; first 2 steps of each discarded)
 """
+
 import statistics
 import sys
 import time
@@ -17,12 +18,17 @@ from roofline import FAST, build  # noqa: E402
 def main():
     torch.set_num_threads(1)
     recipe, steps = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 12
-    ms = {mode: build(recipe, "default", FAST if mode == "fast" else ["train.precision=fp32",
-                                                                      "train.channels_last=false", "train.fused=false"])
-          for mode in ("fp32", "fast")}
+    ms = {
+        mode: build(
+            recipe,
+            "default",
+            FAST if mode == "fast" else ["train.precision=fp32", "train.channels_last=false", "train.fused=false"],
+        )
+        for mode in ("fp32", "fast")
+    }
     times = {"fp32": [], "fast": []}
     for i in range(steps):
-        for mode, (cfg, r, ctx, batch, b) in ms.items():
+        for mode, (_cfg, r, ctx, batch, _b) in ms.items():
             r.step = i
             t = time.perf_counter()
             with ctx():

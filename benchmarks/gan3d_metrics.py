@@ -10,6 +10,7 @@ reproduces its training data would reach). The reference set is the first ``n`` 
 split at the generator's resolution; samples are binarised at 0.5. Chamfer distance is computed on ``--points``
 points sampled from each marching-cubes mesh (coordinates in [0, 1]); IoU on the occupancy grids.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,11 @@ import numpy as np
 import torch
 
 from gankit import api
-from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data.meshes import sample_points
 from gankit.data.voxels import load_voxels
 from gankit.metrics.shapes import chamfer_distance, iou_distance, shape_metrics
-from gankit.models import recipe_class
-from gankit.models import resolve_config
+from gankit.models import recipe_class, resolve_config
 
 
 def points(vox: torch.Tensor, k: int) -> torch.Tensor:
@@ -52,8 +51,16 @@ def sample_ckpt(path: str, n: int) -> tuple[torch.Tensor, int, dict]:
     gen = api.load(path, ema=how != "raw")
     vox = gen.sample(n, seed=12345)
     s = gen.checkpoint.state
-    return vox, vox.shape[-1], {"step": s["step"], "train_seconds": round(s.get("elapsed", 0)),
-                                "preset": s["config"].get("preset"), "batch": s["config"]["train"]["batch_size"]}
+    return (
+        vox,
+        vox.shape[-1],
+        {
+            "step": s["step"],
+            "train_seconds": round(s.get("elapsed", 0)),
+            "preset": s["config"].get("preset"),
+            "batch": s["config"]["train"]["batch_size"],
+        },
+    )
 
 
 def sample_untrained(preset: str, n: int) -> tuple[torch.Tensor, int, dict]:
@@ -74,8 +81,11 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
     ap.add_argument("--md", default=None)
-    ap.add_argument("--append", action="store_true", help="keep the rows already in --json (same n and points); "
-                    "rows of the same name are replaced")
+    ap.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the rows already in --json (same n and points); rows of the same name are replaced",
+    )
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rows, refs = [], {}
@@ -98,8 +108,15 @@ def main():
         vox, res, info = make()
         ref, ref_pts = ref_for(res)
         rows = [r for r in rows if r["row"] != name]
-        rows.append({"row": name, "res": res, **info, **evaluate(vox, ref, ref_pts, a.points),
-                     "seconds": round(time.time() - t0, 1)})
+        rows.append(
+            {
+                "row": name,
+                "res": res,
+                **info,
+                **evaluate(vox, ref, ref_pts, a.points),
+                "seconds": round(time.time() - t0, 1),
+            }
+        )
         res_seen.append(res)
         print(json.dumps(rows[-1]), flush=True)
     for res in sorted(set(res_seen)):
@@ -108,21 +125,32 @@ def main():
         t0 = time.time()
         train = load_voxels(DataConfig(name="voxel-furniture", size=res, split="train", limit=a.n)).voxels().float()
         ref, ref_pts = ref_for(res)
-        rows.append({"row": f"training set as generator ({res}^3)", "res": res,
-                     **evaluate(train, ref, ref_pts, a.points), "seconds": round(time.time() - t0, 1)})
+        rows.append(
+            {
+                "row": f"training set as generator ({res}^3)",
+                "res": res,
+                **evaluate(train, ref, ref_pts, a.points),
+                "seconds": round(time.time() - t0, 1),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"n": a.n, "points": a.points, "rows": rows}, indent=1) + "\n")
     rows.sort(key=lambda r: (r["res"], r["row"].startswith("training set"), r.get("step", 0)))
     if a.md:
-        head = ("| generator | res | steps | COV-IoU % ↑ | MMD-IoU ↓ | 1-NNA-IoU % (50 ideal) | COV-CD % ↑ | "
-                "MMD-CD ×10³ ↓ | 1-NNA-CD % | occupancy |\n|---|---|---|---|---|---|---|---|---|---|\n")
+        head = (
+            "| generator | res | steps | COV-IoU % ↑ | MMD-IoU ↓ | 1-NNA-IoU % (50 ideal) | COV-CD % ↑ | "
+            "MMD-CD ×10³ ↓ | 1-NNA-CD % | occupancy |\n|---|---|---|---|---|---|---|---|---|---|\n"
+        )
         body = "".join(
             f"| {r['row']} | {r['res']}³ | {r.get('step', '–')} | {100 * r['cov_iou']:.1f} | {r['mmd_iou']:.3f} | "
             f"{100 * r['1nna_iou']:.1f} | {100 * r['cov_cd']:.1f} | {1000 * r['mmd_cd']:.2f} | "
-            f"{100 * r['1nna_cd']:.1f} | {r['occupancy']:.3f} |\n" for r in rows)
-        Path(a.md).write_text(f"n = {a.n} generated vs {a.n} held-out shapes, {a.points} surface points each\n\n"
-                              + head + body)
+            f"{100 * r['1nna_cd']:.1f} | {r['occupancy']:.3f} |\n"
+            for r in rows
+        )
+        Path(a.md).write_text(
+            f"n = {a.n} generated vs {a.n} held-out shapes, {a.points} surface points each\n\n" + head + body
+        )
 
 
 if __name__ == "__main__":

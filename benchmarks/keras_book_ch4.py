@@ -9,6 +9,7 @@ Run with the benchmark venv (`make bench` creates it with tensorflow-cpu and ker
     .bench-venv/bin/python benchmarks/keras_book_ch4.py tw32.npy 150 OUT [LR MOMENTUM]
     .venv/bin/python docs/img/book_crosscheck.py strip.png 0,25,50 "Keras=OUT" "gankit=RUN"   # side by side
 """
+
 import os
 import sys
 
@@ -26,15 +27,45 @@ def train(data_npy: str, steps: int, out: str, lr: float = 5e-4, momentum: float
     data = np.load(data_npy).astype("float32") / 127.5 - 1
     s = data.shape[1] // 8
     keras.utils.set_random_seed(0)
-    G = Sequential([keras.Input((Z,)), layers.Dense(2048), layers.ReLU(), layers.Dense(256 * s * s),
-                    layers.BatchNormalization(), layers.ReLU(), layers.Reshape((s, s, 256)),
-                    layers.UpSampling2D(), layers.Conv2D(128, 5, padding="same"), layers.ReLU(),
-                    layers.UpSampling2D(), layers.Conv2D(64, 5, padding="same"), layers.ReLU(),
-                    layers.UpSampling2D(), layers.Conv2D(3, 5, padding="same"), layers.Activation("tanh")])
-    D = Sequential([keras.Input(data.shape[1:]), layers.Conv2D(128, 5, padding="same"), layers.LeakyReLU(0.2),
-                    layers.MaxPooling2D(), layers.Conv2D(256, 3), layers.LeakyReLU(0.2), layers.MaxPooling2D(),
-                    layers.Conv2D(512, 3), layers.LeakyReLU(0.2), layers.MaxPooling2D(), layers.Flatten(),
-                    layers.Dense(1024), layers.LeakyReLU(0.2), layers.Dense(1), layers.Activation("sigmoid")])
+    G = Sequential(
+        [
+            keras.Input((Z,)),
+            layers.Dense(2048),
+            layers.ReLU(),
+            layers.Dense(256 * s * s),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.Reshape((s, s, 256)),
+            layers.UpSampling2D(),
+            layers.Conv2D(128, 5, padding="same"),
+            layers.ReLU(),
+            layers.UpSampling2D(),
+            layers.Conv2D(64, 5, padding="same"),
+            layers.ReLU(),
+            layers.UpSampling2D(),
+            layers.Conv2D(3, 5, padding="same"),
+            layers.Activation("tanh"),
+        ]
+    )
+    D = Sequential(
+        [
+            keras.Input(data.shape[1:]),
+            layers.Conv2D(128, 5, padding="same"),
+            layers.LeakyReLU(0.2),
+            layers.MaxPooling2D(),
+            layers.Conv2D(256, 3),
+            layers.LeakyReLU(0.2),
+            layers.MaxPooling2D(),
+            layers.Conv2D(512, 3),
+            layers.LeakyReLU(0.2),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(1024),
+            layers.LeakyReLU(0.2),
+            layers.Dense(1),
+            layers.Activation("sigmoid"),
+        ]
+    )
     opt_d = keras.optimizers.SGD(lr, momentum=momentum, nesterov=True)
     opt_g = keras.optimizers.SGD(lr, momentum=momentum, nesterov=True)
     bce = keras.losses.BinaryCrossentropy()
@@ -64,7 +95,7 @@ def train(data_npy: str, steps: int, out: str, lr: float = 5e-4, momentum: float
             break
         if pos + B > len(data):
             perm, pos = rng.permutation(len(data)), 0
-        real = data[perm[pos:pos + B]]
+        real = data[perm[pos : pos + B]]
         pos += B
         fake = G(noise(B), training=False).numpy()  # predict_on_batch
         y_real = (1 - rng.random((B, 1)) * 0.2).astype("float32")

@@ -17,6 +17,7 @@ small-matrix overhead); when the rate itself is low, the matrices are too small 
 
 Usage: python benchmarks/profile_step.py RECIPE [RECIPE...] [--iters 3] [--out benchmarks/PROFILES.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,12 +33,59 @@ from roofline import build, flops_and_time, gemm_peak  # noqa: E402
 BINS = {
     "conv/GEMM": ("convolution", "conv1d", "conv2d", "conv3d", "conv_transpose", "mkldnn_"),  # + GEMMS below
     "norm": ("batch_norm", "instance_norm", "group_norm", "layer_norm", "native_norm"),
-    "layout": ("copy_", "aten::to", "_to_copy", "contiguous", "clone", "cat", "pad", "pixel_shuffle", "reflection",
-               "replication", "stack", "empty_strided", "as_strided", "permute", "transpose", "view"),
+    "layout": (
+        "copy_",
+        "aten::to",
+        "_to_copy",
+        "contiguous",
+        "clone",
+        "cat",
+        "pad",
+        "pixel_shuffle",
+        "reflection",
+        "replication",
+        "stack",
+        "empty_strided",
+        "as_strided",
+        "permute",
+        "transpose",
+        "view",
+    ),
     "optimizer": ("adam", "zero_", "_foreach", "lerp"),
-    "elementwise": ("add", "mul", "sub", "div", "relu", "leaky", "tanh", "sigmoid", "softplus", "exp", "log", "pow",
-                    "sqrt", "where", "clamp", "threshold", "neg", "abs", "mse", "l1_loss", "binary_cross", "dropout",
-                    "bernoulli", "fill", "sum", "mean", "rsub", "gelu", "silu", "upsample", "avg_pool", "max_pool"),
+    "elementwise": (
+        "add",
+        "mul",
+        "sub",
+        "div",
+        "relu",
+        "leaky",
+        "tanh",
+        "sigmoid",
+        "softplus",
+        "exp",
+        "log",
+        "pow",
+        "sqrt",
+        "where",
+        "clamp",
+        "threshold",
+        "neg",
+        "abs",
+        "mse",
+        "l1_loss",
+        "binary_cross",
+        "dropout",
+        "bernoulli",
+        "fill",
+        "sum",
+        "mean",
+        "rsub",
+        "gelu",
+        "silu",
+        "upsample",
+        "avg_pool",
+        "max_pool",
+    ),
 }
 GEMMS = {"mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "_addmm_activation"}
 ORDER = ["conv/GEMM", "norm", "layout", "elementwise", "optimizer", "other"]
@@ -75,9 +123,15 @@ def profile_recipe(recipe: str, iters: int) -> dict:
     total = sum(bins.values())
     ops.sort(reverse=True)
     gemm_s = bins["conv/GEMM"] / 1e6 / iters * (dt * iters * 1e6 / total)  # profiler time rescaled to wall time
-    return {"recipe": recipe, "batch": b, "step_ms": dt * 1e3, "tflop_s": flops / dt / 1e12,
-            "gemm_tflop_s": flops / gemm_s / 1e12 if gemm_s > 0 else float("nan"),
-            "bins": {k: v / total for k, v in bins.items()}, "top": [(k, t / total) for t, k in ops[:6]]}
+    return {
+        "recipe": recipe,
+        "batch": b,
+        "step_ms": dt * 1e3,
+        "tflop_s": flops / dt / 1e12,
+        "gemm_tflop_s": flops / gemm_s / 1e12 if gemm_s > 0 else float("nan"),
+        "bins": {k: v / total for k, v in bins.items()},
+        "top": [(k, t / total) for t, k in ops[:6]],
+    }
 
 
 def main():
@@ -87,17 +141,23 @@ def main():
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     a = ap.parse_args()
     peak = gemm_peak(torch.bfloat16)
-    lines = [f"bf16 GEMM peak on {torch.get_num_threads()} threads: {peak / 1e12:.3f} TFLOP/s\n",
-             "| recipe (default) | batch | step ms | share of peak | conv/GEMM kernels alone | "
-             + " | ".join(ORDER) + " | top operators (self time) |",
-             "|---|---:|---:|---:|---:|" + "---:|" * len(ORDER) + "---|"]
+    lines = [
+        f"bf16 GEMM peak on {torch.get_num_threads()} threads: {peak / 1e12:.3f} TFLOP/s\n",
+        "| recipe (default) | batch | step ms | share of peak | conv/GEMM kernels alone | "
+        + " | ".join(ORDER)
+        + " | top operators (self time) |",
+        "|---|---:|---:|---:|---:|" + "---:|" * len(ORDER) + "---|",
+    ]
     print(lines[0])
     for rec in a.recipes:
         p = profile_recipe(rec, a.iters)
         top = ", ".join(f"{k.replace('aten::', '')} {100 * s:.0f} %" for k, s in p["top"])
-        lines.append(f"| {rec} | {p['batch']} | {p['step_ms']:.0f} | {100 * p['tflop_s'] * 1e12 / peak:.0f} % | "
-                     f"{100 * p['gemm_tflop_s'] * 1e12 / peak:.0f} % | "
-                     + " | ".join(f"{100 * p['bins'][k]:.0f} %" for k in ORDER) + f" | {top} |")
+        lines.append(
+            f"| {rec} | {p['batch']} | {p['step_ms']:.0f} | {100 * p['tflop_s'] * 1e12 / peak:.0f} % | "
+            f"{100 * p['gemm_tflop_s'] * 1e12 / peak:.0f} % | "
+            + " | ".join(f"{100 * p['bins'][k]:.0f} %" for k in ORDER)
+            + f" | {top} |"
+        )
         print(lines[-1], flush=True)
     if a.out:
         a.out.write_text("\n".join(lines) + "\n")

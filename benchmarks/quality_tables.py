@@ -1,6 +1,7 @@
 """Write the budget tables of ``docs/quality.md`` from the committed JSONs: each table sits between
 ``<!-- MARKER -->`` and ``<!-- /MARKER -->`` and is exactly what ``budget_table.table`` makes of its folder (a test
 checks that). Run after any budget run:  ``python benchmarks/quality_tables.py``."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ def main():
         if not pat.search(doc):
             print(f"skipped {marker}: no <!-- {marker} --> ... <!-- /{marker} --> in {DOC.name}")
             continue
-        doc = pat.sub(lambda m: f"<!-- {marker} -->\n{t}<!-- /{marker} -->\n", doc, count=1)
+        doc = pat.sub(lambda m, marker=marker, t=t: f"<!-- {marker} -->\n{t}<!-- /{marker} -->\n", doc, count=1)
     DOC.write_text(doc)
 
 

@@ -11,6 +11,7 @@
 Usage: python benchmarks/roofline.py [--iters 3] [--only dcgan,pix2pix,inference] [--json out.json]
 Prints a Markdown table (and JSON lines with --json). Times are wall-clock on this machine: run it on an idle one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from gankit.models import RECIPES, recipe_class
+from gankit.models import RECIPES, recipe_class, resolve_config
 from gankit.train.fast import apply_fast_path, resolve_precision
-from gankit.models import resolve_config
 
 FAST = ["train.precision=auto", "train.channels_last=true", "train.fused=true"]
 SMALL_DATA = ["data.limit=64"]
@@ -36,7 +36,7 @@ def gemm_peak(dtype: torch.dtype, n: int = 4096, reps: int = 3) -> float:
         t = time.perf_counter()
         torch.matmul(a, b)
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def presets() -> list[tuple[str, str]]:
@@ -61,14 +61,17 @@ def build(recipe: str, preset: str, extra: list[str]):
     b = min(cfg.train.batch_size, len(data))
     batch = data.batch(torch.arange(b), torch.device("cpu"), torch.Generator().manual_seed(0))
     if cfg.train.channels_last:
-        batch = {k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v
-                 for k, v in batch.items()}
+        batch = {
+            k: v.contiguous(memory_format=torch.channels_last) if torch.is_tensor(v) and v.dim() == 4 else v
+            for k, v in batch.items()
+        }
     return cfg, r, ctx, batch, b
 
 
 def flops_and_time(r, ctx, batch, iters: int, sync=lambda: None) -> tuple[float, float]:
     """FLOPs of one training step of recipe ``r`` on ``batch`` (counted by torch.utils.flop_counter) and its mean
     wall time over ``iters`` timed steps after two warm-up steps."""
+
     def step(i):
         r.step = i
         with ctx():
@@ -90,9 +93,17 @@ def flops_and_time(r, ctx, batch, iters: int, sync=lambda: None) -> tuple[float,
 def measure_step(recipe: str, preset: str, fast: bool, iters: int) -> dict:
     cfg, r, ctx, batch, b = build(recipe, preset, FAST if fast else [])
     flops, dt = flops_and_time(r, ctx, batch, iters)
-    return {"recipe": recipe, "preset": preset, "mode": "fast" if fast else "preset",
-            "precision": resolve_precision(cfg.train.precision, torch.device("cpu")), "batch": b,
-            "img_per_s": b / dt, "step_ms": dt * 1e3, "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
+    return {
+        "recipe": recipe,
+        "preset": preset,
+        "mode": "fast" if fast else "preset",
+        "precision": resolve_precision(cfg.train.precision, torch.device("cpu")),
+        "batch": b,
+        "img_per_s": b / dt,
+        "step_ms": dt * 1e3,
+        "gflop": flops / 1e9,
+        "tflop_s": flops / dt / 1e12,
+    }
 
 
 INFERENCE = {  # row label -> (recipe whose default G runs, how the library runs it)
@@ -127,9 +138,17 @@ def measure_inference(label: str, fast: bool, iters: int = 1) -> dict:
         call()
     dt = (time.perf_counter() - t) / iters
     flops = fc.get_total_flops()
-    return {"recipe": label, "preset": "default", "mode": "fast" if fast else "fp32",
-            "precision": resolve_precision(precision, cpu), "batch": 1, "img_per_s": 1 / dt, "step_ms": dt * 1e3,
-            "gflop": flops / 1e9, "tflop_s": flops / dt / 1e12}
+    return {
+        "recipe": label,
+        "preset": "default",
+        "mode": "fast" if fast else "fp32",
+        "precision": resolve_precision(precision, cpu),
+        "batch": 1,
+        "img_per_s": 1 / dt,
+        "step_ms": dt * 1e3,
+        "gflop": flops / 1e9,
+        "tflop_s": flops / dt / 1e12,
+    }
 
 
 def main():
@@ -140,8 +159,10 @@ def main():
     ap.add_argument("--presets", default="default,paper", help="which presets to measure (gan3d's paper: minutes/step)")
     a = ap.parse_args()
     peaks = {"bf16": gemm_peak(torch.bfloat16), "fp32": gemm_peak(torch.float32)}
-    print(f"GEMM peak on {torch.get_num_threads()} threads: bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s, "
-          f"fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s\n")
+    print(
+        f"GEMM peak on {torch.get_num_threads()} threads: bf16 {peaks['bf16'] / 1e12:.3f} TFLOP/s, "
+        f"fp32 {peaks['fp32'] / 1e12:.3f} TFLOP/s\n"
+    )
     print("| recipe / preset | mode | precision | batch | img/s | GFLOP/step | TFLOP/s | share of bf16 peak |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     rows = []
@@ -153,24 +174,34 @@ def main():
             try:
                 m = measure_step(recipe, preset, fast, a.iters)
             except Exception as e:  # a family whose data or weights are missing here: say so, go on
-                print(f"| {recipe} / {preset} | {'fast' if fast else 'preset'} | not measured: "
-                      f"{str(e).splitlines()[0][:80]} | | | | | |")
+                print(
+                    f"| {recipe} / {preset} | {'fast' if fast else 'preset'} | not measured: "
+                    f"{str(e).splitlines()[0][:80]} | | | | | |"
+                )
                 continue
             m["share_bf16_peak"] = m["tflop_s"] * 1e12 / peaks["bf16"]
             rows.append(m)
-            print(f"| {recipe} / {preset} | {m['mode']} | {m['precision']} | {m['batch']} | {m['img_per_s']:.1f} | "
-                  f"{m['gflop']:.2f} | {m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |", flush=True)
+            print(
+                f"| {recipe} / {preset} | {m['mode']} | {m['precision']} | {m['batch']} | {m['img_per_s']:.1f} | "
+                f"{m['gflop']:.2f} | {m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |",
+                flush=True,
+            )
     if not only or "inference" in only:
-        print("\n| inference, one 1024×1024 image | mode | precision | batch | img/s | GFLOP/image | TFLOP/s | "
-              "share of bf16 peak |")
+        print(
+            "\n| inference, one 1024×1024 image | mode | precision | batch | img/s | GFLOP/image | TFLOP/s | "
+            "share of bf16 peak |"
+        )
         print("|---|---|---|---:|---:|---:|---:|---:|")
         for label in INFERENCE:
             for fast in (False, True):
                 m = measure_inference(label, fast)
                 m["share_bf16_peak"] = m["tflop_s"] * 1e12 / peaks["bf16"]
                 rows.append(m)
-                print(f"| {label} | {m['mode']} | {m['precision']} | 1 | {m['img_per_s']:.3f} | {m['gflop']:.1f} | "
-                      f"{m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |", flush=True)
+                print(
+                    f"| {label} | {m['mode']} | {m['precision']} | 1 | {m['img_per_s']:.3f} | {m['gflop']:.1f} | "
+                    f"{m['tflop_s']:.3f} | {100 * m['share_bf16_peak']:.0f} % |",
+                    flush=True,
+                )
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"peaks": peaks, "rows": rows}, f, indent=1)

@@ -11,6 +11,7 @@
 
 Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,13 +53,17 @@ def machine() -> str:
         pass
     flags = open("/proc/cpuinfo").read() if Path("/proc/cpuinfo").exists() else ""
     isa = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return (f"{model or platform.processor()}, {os.cpu_count()} cores, ISA {'/'.join(isa)}; Python "
-            f"{platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    return (
+        f"{model or platform.processor()}, {os.cpu_count()} cores, ISA {'/'.join(isa)}; Python "
+        f"{platform.python_version()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
 
 
 def dcgan_training(rounds: int, iters: int) -> tuple[list[str], dict]:
-    contenders = {"gankit": [PY, str(HERE / "bench_dcgan_step.py"), str(iters), "default-fast"],
-                  "torch-plain": [PY, str(REFS / "torch_dcgan_ref.py"), str(iters)]}
+    contenders = {
+        "gankit": [PY, str(HERE / "bench_dcgan_step.py"), str(iters), "default-fast"],
+        "torch-plain": [PY, str(REFS / "torch_dcgan_ref.py"), str(iters)],
+    }
     if KERAS_PY.exists():
         contenders["keras3-fixed"] = [str(KERAS_PY), str(REFS / "keras_dcgan_fixed.py"), str(iters)]
         contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
@@ -94,11 +99,28 @@ def peak_memory(quick: bool) -> tuple[list[str], dict]:
     res = {}
     for recipe in RECIPES:
         steps = 5 if quick else 20
-        code = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True); "
-                "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        code = (
+            "import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True); "
+            "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
         tmp = HERE / ".mem-runs"
-        cmd = [PY, "-c", code, PY, "-m", "gankit.cli", "train", recipe, "--steps", str(steps), "--out", str(tmp),
-               "--no-progress", "train.sample_every=100000", "train.ckpt_every=100000"]
+        cmd = [
+            PY,
+            "-c",
+            code,
+            PY,
+            "-m",
+            "gankit.cli",
+            "train",
+            recipe,
+            "--steps",
+            str(steps),
+            "--out",
+            str(tmp),
+            "--no-progress",
+            "train.sample_every=100000",
+            "train.ckpt_every=100000",
+        ]
         rc, kib = sh(cmd).split()
         if rc != "0":
             rows.append(f"| {recipe} | failed (exit {rc}) | |")
@@ -138,14 +160,27 @@ def main():
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.iters = 1, 8
-    lines = ["# Benchmarks", "", f"Machine: {machine()}", f"Date: {time.strftime('%Y-%m-%d %H:%M')}", "",
-             "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
-             "this one run; absolute CPU numbers depend on load.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {machine()}",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M')}",
+        "",
+        "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
+        "this one run; absolute CPU numbers depend on load.",
+        "",
+    ]
     print("DCGAN training throughput ...", flush=True)
     rows, train = dcgan_training(a.rounds, a.iters)
-    lines += ["## Seed CIFAR-10 DCGAN training throughput (CPU)", "",
-              "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
-              "references are `benchmarks/refs/*.py` with the same iteration.", "", *rows, ""]
+    lines += [
+        "## Seed CIFAR-10 DCGAN training throughput (CPU)",
+        "",
+        "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
+        "references are `benchmarks/refs/*.py` with the same iteration.",
+        "",
+        *rows,
+        "",
+    ]
     print("DCGAN sampling throughput ...", flush=True)
     rows, _ = dcgan_sampling(a.rounds)
     lines += ["## DCGAN generator sampling throughput (CPU, batch 256)", "", *rows, ""]
@@ -153,21 +188,56 @@ def main():
     rows, _ = peak_memory(a.quick)
     lines += ["## Peak memory of a short CPU training run, default presets", "", *rows, ""]
     print("image folder: mmap cache vs memory ...", flush=True)
-    lines += ["## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)", "",
-              "`python benchmarks/bench_data_cache.py` (each variant in a fresh process, alternated over rounds; the "
-              "cache already built and in the page cache).", "", *data_cache(a.quick), ""]
+    lines += [
+        "## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)",
+        "",
+        "`python benchmarks/bench_data_cache.py` (each variant in a fresh process, alternated over rounds; the "
+        "cache already built and in the page cache).",
+        "",
+        *data_cache(a.quick),
+        "",
+    ]
     print("roofline ...", flush=True)
     roof = sh([PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3"], timeout=3600)
-    lines += ["## Roofline: each recipe's training step against this machine's GEMM peaks (CPU)", "",
-              "`python benchmarks/roofline.py` (FLOPs by `torch.utils.flop_counter`; `preset` = the preset's own "
-              "precision and layout, `fast` = bf16/channels-last/fused forced on).", "", roof.strip(), ""]
+    lines += [
+        "## Roofline: each recipe's training step against this machine's GEMM peaks (CPU)",
+        "",
+        "`python benchmarks/roofline.py` (FLOPs by `torch.utils.flop_counter`; `preset` = the preset's own "
+        "precision and layout, `fast` = bf16/channels-last/fused forced on).",
+        "",
+        roof.strip(),
+        "",
+    ]
     print("profiles ...", flush=True)
-    prof = sh([PY, str(HERE / "profile_step.py"), "mlp-gan", "dcgan", "lsgan", "cgan", "pix2pix", "cyclegan", "srgan",
-               "agecgan", "stackgan", "r3gan", "gan3d", "--iters", "2"], timeout=3600)
-    lines += ["## Where each default training step's time goes (CPU)", "",
-              "`python benchmarks/profile_step.py RECIPE...` (torch.profiler self time per operator, binned; "
-              "explained in `benchmarks/ROOFLINE.md`).", "",
-              "\n".join(ln for ln in prof.splitlines() if ln.startswith(("|", "bf16"))), ""]
+    prof = sh(
+        [
+            PY,
+            str(HERE / "profile_step.py"),
+            "mlp-gan",
+            "dcgan",
+            "lsgan",
+            "cgan",
+            "pix2pix",
+            "cyclegan",
+            "srgan",
+            "agecgan",
+            "stackgan",
+            "r3gan",
+            "gan3d",
+            "--iters",
+            "2",
+        ],
+        timeout=3600,
+    )
+    lines += [
+        "## Where each default training step's time goes (CPU)",
+        "",
+        "`python benchmarks/profile_step.py RECIPE...` (torch.profiler self time per operator, binned; "
+        "explained in `benchmarks/ROOFLINE.md`).",
+        "",
+        "\n".join(ln for ln in prof.splitlines() if ln.startswith(("|", "bf16"))),
+        "",
+    ]
     if not a.quick:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]

@@ -11,6 +11,7 @@ stage II (its 128 px output resized to the encoder's 64 px), real held-out image
 Writes ``results.json``, ``results.md`` and ``heldout_grid.png`` (rows: held-out caption; columns: the real
 OpenMoji, three stage-I samples, three stage-II samples) into ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,13 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gankit import config as C  # noqa: E402
 from gankit.fileio import write_text_atomic  # noqa: E402
+from gankit.models import config_from_dict  # noqa: E402
 from gankit.models.stackgan import StackGAN  # noqa: E402
-from gankit.pipelines import TextPipeline  # noqa: E402
 from gankit.nn.text import ImageEmbedder, joint_embedding_loss  # noqa: E402
+from gankit.pipelines import TextPipeline  # noqa: E402
 from gankit.train import checkpoint as ckpt  # noqa: E402
 from gankit.viz.grid import save_grid  # noqa: E402
-from gankit.models import config_from_dict
 
 ENC_SIZE = 64
 
@@ -86,8 +86,8 @@ def r_precision(img_emb: torch.Tensor, cap_emb: torch.Tensor, groups: torch.Tens
     for i in range(n):
         others = torch.nonzero(groups != groups[i]).flatten()
         pick = others[torch.randperm(len(others), generator=g)[: cand - 1]]
-        c = torch.cat([cap_emb[i: i + 1], cap_emb[pick]])
-        s = F.normalize(img_emb[i: i + 1], dim=1) @ c.t()
+        c = torch.cat([cap_emb[i : i + 1], cap_emb[pick]])
+        s = F.normalize(img_emb[i : i + 1], dim=1) @ c.t()
         hits += int(s.argmax() == 0)
     return hits / n
 
@@ -105,7 +105,9 @@ def main():
     ap.add_argument("--grid-rows", type=int, default=10)
     ap.add_argument("--train-queries", type=int, default=0, help="also score N training emoji (memorisation)")
     ap.add_argument("--encoder-cache", help="load the image encoder from this file if it exists, else save it there")
-    ap.add_argument("--extractor", help="also FID/KID against the held-out images, e.g. domain:/path/twemoji.safetensors")
+    ap.add_argument(
+        "--extractor", help="also FID/KID against the held-out images, e.g. domain:/path/twemoji.safetensors"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -136,28 +138,33 @@ def main():
     items, caps = queries(test)
     emb = test.embeddings[torch.tensor(caps)]
     groups = test.groups[torch.tensor(items)]
-    embed = lambda x: torch.cat([enc(to_enc(x[i: i + 256])) for i in range(0, len(x), 256)])  # noqa: E731
+    embed = lambda x: torch.cat([enc(to_enc(x[i : i + 256])) for i in range(0, len(x), 256)])  # noqa: E731
     rows = {}
     g = torch.Generator().manual_seed(0)
-    rows["random image embedding (chance 1 %)"] = [r_precision(torch.randn(len(items), emb.shape[1], generator=g),
-                                                               emb, groups, args.candidates, s) for s in range(args.seeds)]
+    rows["random image embedding (chance 1 %)"] = [
+        r_precision(torch.randn(len(items), emb.shape[1], generator=g), emb, groups, args.candidates, s)
+        for s in range(args.seeds)
+    ]
     real = test.images[torch.tensor(items)].float() / 127.5 - 1
     with torch.no_grad():
-        rows["real held-out images (ceiling)"] = [r_precision(embed(real), emb, groups, args.candidates, s)
-                                                  for s in range(args.seeds)]
+        rows["real held-out images (ceiling)"] = [
+            r_precision(embed(real), emb, groups, args.candidates, s) for s in range(args.seeds)
+        ]
     m1 = TextPipeline.from_checkpoint(c1)
     samples = {}
     with torch.no_grad():
         x1 = [m1.generate(emb, seed=100 + s) for s in range(args.seeds)]
         rows[f"stage I ({c1.state['data_info']['shape'][-1]} px, step {c1.step})"] = [
-            r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x1)]
+            r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x1)
+        ]
         samples["stage1"] = x1
         if args.stage2:
             c2 = ckpt.load(args.stage2)
             m2 = TextPipeline.from_checkpoint(c2)
             x2 = [m2.generate(emb, seed=100 + s) for s in range(args.seeds)]
             rows[f"stage II ({c2.state['data_info']['shape'][-1]} px, step {c2.step}; stage I of its own G1)"] = [
-                r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x2)]
+                r_precision(embed(x), emb, groups, args.candidates, s) for s, x in enumerate(x2)
+            ]
             samples["stage2"] = x2
             samples["stage2_lo"] = [m2.generate(emb, seed=100 + s, output="stage1") for s in range(args.seeds)]
         if args.train_queries:  # the same protocol on training emoji: did it learn captions it has seen?
@@ -166,13 +173,18 @@ def main():
             ti, tc = [ti[i] for i in sel], [tc[i] for i in sel]
             temb, tgr = data.embeddings[torch.tensor(tc)], data.groups[torch.tensor(ti)]
             treal = data.images[torch.tensor(ti)].float() / 127.5 - 1
-            rows["real training images"] = [r_precision(embed(treal), temb, tgr, args.candidates, s)
-                                            for s in range(args.seeds)]
-            rows["stage I, training captions"] = [r_precision(embed(m1.generate(temb, seed=100 + s)), temb, tgr,
-                                                              args.candidates, s) for s in range(args.seeds)]
+            rows["real training images"] = [
+                r_precision(embed(treal), temb, tgr, args.candidates, s) for s in range(args.seeds)
+            ]
+            rows["stage I, training captions"] = [
+                r_precision(embed(m1.generate(temb, seed=100 + s)), temb, tgr, args.candidates, s)
+                for s in range(args.seeds)
+            ]
             if args.stage2:
-                rows["stage II, training captions"] = [r_precision(embed(m2.generate(temb, seed=100 + s)), temb, tgr,
-                                                                   args.candidates, s) for s in range(args.seeds)]
+                rows["stage II, training captions"] = [
+                    r_precision(embed(m2.generate(temb, seed=100 + s)), temb, tgr, args.candidates, s)
+                    for s in range(args.seeds)
+                ]
     log("R-precision done")
 
     fidkid = {}
@@ -199,15 +211,17 @@ def main():
             fidkid[k] = {"fid": round(fid(ref, f), 3), "kid": round(km, 5), "kid_std": round(ks, 5), "n": len(f)}
         log(f"FID/KID with {ex.name}: {fidkid}")
 
-    res = {"protocol": f"R-precision@1 among {args.candidates} captions (1 true + {args.candidates - 1} of other "
-                       f"held-out emoji), {len(items)} held-out emoji, {args.seeds} noise seeds",
-           "encoder": f"ImageEmbedder(width 32) -> {emb.shape[1]}-d, joint embedding loss, {args.encoder_steps} steps "
-                      f"x {args.batch} real training pairs at {ENC_SIZE} px",
-           "stage1": str(args.stage1), "stage2": args.stage2,
-           "rows": {k: {"mean": round(sum(v) / len(v), 4), "per_seed": [round(x, 4) for x in v]}
-                    for k, v in rows.items()},
-           "fid_kid": {"extractor": args.extractor, "reference": f"{len(test)} held-out images", "rows": fidkid},
-           "seconds": round(time.time() - t0, 1)}
+    res = {
+        "protocol": f"R-precision@1 among {args.candidates} captions (1 true + {args.candidates - 1} of other "
+        f"held-out emoji), {len(items)} held-out emoji, {args.seeds} noise seeds",
+        "encoder": f"ImageEmbedder(width 32) -> {emb.shape[1]}-d, joint embedding loss, {args.encoder_steps} steps "
+        f"x {args.batch} real training pairs at {ENC_SIZE} px",
+        "stage1": str(args.stage1),
+        "stage2": args.stage2,
+        "rows": {k: {"mean": round(sum(v) / len(v), 4), "per_seed": [round(x, 4) for x in v]} for k, v in rows.items()},
+        "fid_kid": {"extractor": args.extractor, "reference": f"{len(test)} held-out images", "rows": fidkid},
+        "seconds": round(time.time() - t0, 1),
+    }
     write_text_atomic(out / "results.json", json.dumps(res, indent=1) + "\n")
     md = ["| images scored | R-precision@1 (100 captions) |", "|---|---|"]
     md += [f"| {k} | {100 * v['mean']:.1f} % |" for k, v in res["rows"].items()]

@@ -9,6 +9,7 @@ should stay flat.
 
 tests/test_studio_browser.py runs the same driver, smaller, against its own server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,16 @@ def upload_pngs(k: int = 8, side: int = 64) -> list[bytes]:
     return out
 
 
-def run_load(url: str, pid: int, noise_id: str, image_id: str, requests: int = 200, concurrency: int = 6,
-             time_limit: float = 120.0, warmup: float = 0.2) -> dict:
+def run_load(
+    url: str,
+    pid: int,
+    noise_id: str,
+    image_id: str,
+    requests: int = 200,
+    concurrency: int = 6,
+    time_limit: float = 120.0,
+    warmup: float = 0.2,
+) -> dict:
     """Send ``requests`` requests (a third each: sample, interpolate, upload) from ``concurrency`` threads, or stop
     at ``time_limit`` seconds; sample the server's RSS every 0.2 s."""
     import httpx
@@ -77,8 +86,9 @@ def run_load(url: str, pid: int, noise_id: str, image_id: str, requests: int = 2
                 if kind == "sample":
                     r = client.get(f"/api/models/{noise_id}/sample.png", params={"seed": i, "n": 16})
                 elif kind == "interpolate":
-                    r = client.get(f"/api/models/{noise_id}/interpolate.png",
-                                   params={"seed_a": i, "seed_b": i + 1, "steps": 8})
+                    r = client.get(
+                        f"/api/models/{noise_id}/interpolate.png", params={"seed_a": i, "seed_b": i + 1, "steps": 8}
+                    )
                 else:
                     r = client.post(f"/api/models/{image_id}/apply", files={"file": (f"{i}.png", pngs[i % len(pngs)])})
                 code = r.status_code
@@ -105,13 +115,25 @@ def run_load(url: str, pid: int, noise_id: str, image_id: str, requests: int = 2
     warm = [r for r in rss if r[1] >= warmup * done[0]]
     after = warm[0][2] if warm else rss[-1][2]
     pct = lambda xs, q: round(1000 * statistics.quantiles(xs, n=20)[q], 1) if len(xs) >= 2 else None  # noqa: E731
-    return {"requests": done[0], "planned": requests, "concurrency": concurrency, "seconds": round(seconds, 1),
-            "time_limited": done[0] < requests, "requests_per_s": round(done[0] / seconds, 2),
-            "statuses": dict(statuses), "errors": errors,
-            "latency_ms": {k: {"n": len(v), "p50": pct(v, 9), "p95": pct(v, 18)} for k, v in lat.items()},
-            "rss_mb": {"start": round(rss[0][2], 1), "after_warmup": round(after, 1), "end": round(rss[-1][2], 1),
-                       "max_after_warmup": round(max(r[2] for r in warm), 1) if warm else None,
-                       "growth_after_warmup": round(rss[-1][2] - after, 1), "samples": len(rss)}}
+    return {
+        "requests": done[0],
+        "planned": requests,
+        "concurrency": concurrency,
+        "seconds": round(seconds, 1),
+        "time_limited": done[0] < requests,
+        "requests_per_s": round(done[0] / seconds, 2),
+        "statuses": dict(statuses),
+        "errors": errors,
+        "latency_ms": {k: {"n": len(v), "p50": pct(v, 9), "p95": pct(v, 18)} for k, v in lat.items()},
+        "rss_mb": {
+            "start": round(rss[0][2], 1),
+            "after_warmup": round(after, 1),
+            "end": round(rss[-1][2], 1),
+            "max_after_warmup": round(max(r[2] for r in warm), 1) if warm else None,
+            "growth_after_warmup": round(rss[-1][2] - after, 1),
+            "samples": len(rss),
+        },
+    }
 
 
 def start(runs: list[Path], threads: int | None = None):
@@ -126,8 +148,12 @@ def start(runs: list[Path], threads: int | None = None):
     cmd = [sys.executable, "-m", "gankit.cli", "serve", *map(str, runs), "--port", str(port)]
     if threads:
         cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": str(threads or 1)})
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads or 1)},
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:

@@ -44,7 +44,7 @@ def tiny_idx(tmp_path):
         labels = (np.arange(n) % 10).astype(np.uint8)
         images = rng.integers(0, 50, (n, 28, 28), dtype=np.uint8)
         for i, y in enumerate(labels):
-            images[i, y * 2: y * 2 + 4, :] = 255
+            images[i, y * 2 : y * 2 + 4, :] = 255
         write_idx(d / f"{split}-images-idx3-ubyte", images, gz=(split == "train"))
         write_idx(d / f"{split}-labels-idx1-ubyte", labels, gz=(split == "train"))
     return d
@@ -81,8 +81,9 @@ def png_folder(tmp_path):
 def gankit(*args, env=None, check=True, timeout=600):
     """Run the gankit CLI in a fresh process (as a user would)."""
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    p = subprocess.run([sys.executable, "-m", "gankit.cli", *map(str, args)], capture_output=True, text=True,
-                       env=e, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, "-m", "gankit.cli", *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout
+    )
     if check and p.returncode != 0:
         raise AssertionError(f"gankit {' '.join(map(str, args))} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
@@ -95,14 +96,21 @@ def gankit_killed(*args, at_step: int | None = None, in_write: str | None = None
 
     how = ["--at-step", str(at_step)] if at_step is not None else ["--in-write", in_write]
     e = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.run([sys.executable, str(ROOT / "tests" / "killed_run.py"), *how, *map(str, args)],
-                       capture_output=True, text=True, env=e, timeout=timeout)
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "killed_run.py"), *how, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=timeout,
+    )
     assert p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"{p.returncode}\n{p.stdout}\n{p.stderr}"
     return p
 
 
-needs_fmnist = pytest.mark.skipif(not (FMNIST / "train-images-idx3-ubyte.gz").exists(),
-                                  reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+needs_fmnist = pytest.mark.skipif(
+    not (FMNIST / "train-images-idx3-ubyte.gz").exists(),
+    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)",
+)
 
 
 def crash_and_resume(args, tmp_path, steps: int, crash_at: int | None = None):

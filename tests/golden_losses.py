@@ -9,6 +9,7 @@ fp32 kernels differ between CPU instruction sets (oneDNN picks AVX2 or AVX-512 c
 2 grows into another run within 20 steps), so the record holds one section per ``torch.backends.cpu.
 get_cpu_capability()``: a refactor is checked bit for bit on every kind of CPU that has a section.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,10 @@ PRECISIONS = ("fp32", "preset")
 # the memory layout and optimizer kernels the fp32 record was made with (the presets' own at the time): later presets
 # may turn the fast path on, and the bitwise comparison must keep the recorded layout
 _FAST_THEN = ("dcgan", "lsgan")
-FP32_LAYOUT = {r: [f"train.channels_last={str(r in _FAST_THEN).lower()}", f"train.fused={str(r in _FAST_THEN).lower()}"]
-               for r in RUNS}
+FP32_LAYOUT = {
+    r: [f"train.channels_last={str(r in _FAST_THEN).lower()}", f"train.fused={str(r in _FAST_THEN).lower()}"]
+    for r in RUNS
+}
 
 
 def losses_of(recipe: str, precision: str) -> dict[str, list[float]]:
@@ -43,9 +46,20 @@ def losses_of(recipe: str, precision: str) -> dict[str, list[float]]:
     torch.set_num_threads(1)
     extra = [] if precision == "preset" else [f"train.precision={precision}", *FP32_LAYOUT[recipe]]
     with tempfile.TemporaryDirectory() as d:
-        run = api.train(recipe, overrides=[*RUNS[recipe], *extra, f"train.steps={STEPS}", "train.log_every=1",
-                                           "train.sample_every=100000", "train.ckpt_every=100000",
-                                           "train.report_every_epochs=null", "train.seed=0"], out=d)
+        run = api.train(
+            recipe,
+            overrides=[
+                *RUNS[recipe],
+                *extra,
+                f"train.steps={STEPS}",
+                "train.log_every=1",
+                "train.sample_every=100000",
+                "train.ckpt_every=100000",
+                "train.report_every_epochs=null",
+                "train.seed=0",
+            ],
+            out=d,
+        )
         rows = [json.loads(ln) for ln in (Path(run) / "metrics.jsonl").read_text().splitlines() if ln.strip()]
     out: dict[str, list[float]] = {}
     for r in rows:

@@ -8,6 +8,7 @@ resume tests; ``conftest.gankit_killed`` runs it).
 The library holds no test hook: this wraps two of its functions before the command runs, and runs the command as
 ``python -m gankit.cli`` would.
 """
+
 import os
 import runpy
 import signal

@@ -6,6 +6,7 @@ RLIMIT_DATA (Linux >= 4.7) counts private writable memory: the heap and anonymou
 set lives. A read-only shared file map (the decoded cache) is not private memory and does not count; RLIMIT_AS
 would count it, although its pages belong to the page cache, and would forbid the very thing under test.
 """
+
 import resource
 import sys
 

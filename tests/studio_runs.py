@@ -6,6 +6,7 @@ the surface at a level some voxels cross (a quantile of the model's own output);
 ``agecgan`` is a stage-1 run (a noise model to the studio), ``agecgan-encoder`` the stage-2 run on top of it.
 
 Shared by test_serve.py, test_studio_browser.py, test_export.py and benchmarks/studio_load.py."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-COMMON = ["train.steps=3", "train.batch_size=4", "train.log_every=1", "train.sample_every=1", "train.threads=1",
-          "train.device=cpu"]
+COMMON = [
+    "train.steps=3",
+    "train.batch_size=4",
+    "train.log_every=1",
+    "train.sample_every=1",
+    "train.threads=1",
+    "train.device=cpu",
+]
 NOISE_NETS = ["model.g_base=16", "model.g_channels=[8]", "model.d_channels=[8]", "data.size=16", "model.init=torch"]
 
 
@@ -53,13 +60,39 @@ def hr_folder(root: Path, n: int = 12, side: int = 32) -> Path:
     return root
 
 
-AGE_NETS = ["model.g_dense=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "model.e_channels=[8,16]",
-            "model.e_dense=32", "data.size=16", "data.limit=24", "train.grid=2"]
-TEXT_NETS = ["data.limit=8", "data.size=16", "model.text_encoder=ngrams", "model.text_dim=32", "model.g_features=4",
-             "model.d_features=4", "model.condition_dim=8", "model.d_text_dim=8", "model.latent_dim=8",
-             "train.report_every_epochs=null", "train.grid=2"]
-VOXEL_NETS = ["data.size=16", "data.limit=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]",
-              "model.latent_dim=16", "model.conditional=true", "train.report_every_epochs=null", "train.grid=4"]
+AGE_NETS = [
+    "model.g_dense=32",
+    "model.g_channels=[16,8]",
+    "model.d_channels=[8,16]",
+    "model.e_channels=[8,16]",
+    "model.e_dense=32",
+    "data.size=16",
+    "data.limit=24",
+    "train.grid=2",
+]
+TEXT_NETS = [
+    "data.limit=8",
+    "data.size=16",
+    "model.text_encoder=ngrams",
+    "model.text_dim=32",
+    "model.g_features=4",
+    "model.d_features=4",
+    "model.condition_dim=8",
+    "model.d_text_dim=8",
+    "model.latent_dim=8",
+    "train.report_every_epochs=null",
+    "train.grid=2",
+]
+VOXEL_NETS = [
+    "data.size=16",
+    "data.limit=32",
+    "model.g_channels=[16,8]",
+    "model.d_channels=[8,16]",
+    "model.latent_dim=16",
+    "model.conditional=true",
+    "train.report_every_epochs=null",
+    "train.grid=4",
+]
 
 
 def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "mlp-gan", "lsgan")) -> dict:
@@ -74,19 +107,46 @@ def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan
         if k in ("dcgan", "lsgan"):
             ov = [*COMMON, *NOISE_NETS, f"data.name=folder:{class_folder(base / 'classes')}"]
         elif k == "mlp-gan":
-            ov = [*COMMON, f"data.name=folder:{class_folder(base / 'classes')}", "data.size=16",
-                  "model.g_hidden=[32]", "model.d_hidden=[32]"]
+            ov = [
+                *COMMON,
+                f"data.name=folder:{class_folder(base / 'classes')}",
+                "data.size=16",
+                "model.g_hidden=[32]",
+                "model.d_hidden=[32]",
+            ]
         elif k == "cgan":
             ov = [*COMMON, *NOISE_NETS, f"data.name=folder:{class_folder(base / 'classes')}"]
         elif k == "pix2pix":
-            ov = [*COMMON, f"data.name={aligned_pairs(base / 'pairs')}", "data.size=16", "model.g_ngf=4",
-                  "model.g_downs=4", "model.g_dropout_blocks=1", "model.d_ndf=4"]
+            ov = [
+                *COMMON,
+                f"data.name={aligned_pairs(base / 'pairs')}",
+                "data.size=16",
+                "model.g_ngf=4",
+                "model.g_downs=4",
+                "model.g_dropout_blocks=1",
+                "model.d_ndf=4",
+            ]
         elif k == "cyclegan":
-            ov = [*COMMON, f"data.name={aligned_pairs(base / 'pairs')}", "data.size=16", "model.g_ngf=4",
-                  "model.g_blocks=1", "model.d_ndf=4", "model.d_layers=2", "data.disjoint=false"]
+            ov = [
+                *COMMON,
+                f"data.name={aligned_pairs(base / 'pairs')}",
+                "data.size=16",
+                "model.g_ngf=4",
+                "model.g_blocks=1",
+                "model.d_ndf=4",
+                "model.d_layers=2",
+                "data.disjoint=false",
+            ]
         elif k == "srgan":
-            ov = [*COMMON, f"data.name=folder:{hr_folder(base / 'hr')}", "data.size=32", "model.crop=16",
-                  "model.g_features=8", "model.g_blocks=1", "train.report_every_epochs=null"]
+            ov = [
+                *COMMON,
+                f"data.name=folder:{hr_folder(base / 'hr')}",
+                "data.size=32",
+                "model.crop=16",
+                "model.g_features=8",
+                "model.g_blocks=1",
+                "train.report_every_epochs=null",
+            ]
             runs[k] = api.train("srgan", "srresnet", overrides=ov, out=out)
             continue
         elif k == "stackgan":
@@ -97,8 +157,12 @@ def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan
             ov = [*COMMON, *AGE_NETS]
         elif k == "agecgan-encoder":
             stage1 = runs.get("agecgan") or api.train("agecgan", overrides=[*COMMON, *AGE_NETS], out=base / "stage1")
-            runs[k] = api.train("agecgan", "encoder", overrides=[*COMMON, *AGE_NETS, f"model.init_from={stage1}",
-                                                                 "model.eval_images=2"], out=out)
+            runs[k] = api.train(
+                "agecgan",
+                "encoder",
+                overrides=[*COMMON, *AGE_NETS, f"model.init_from={stage1}", "model.eval_images=2"],
+                out=out,
+            )
             continue
         else:
             raise ValueError(k)

@@ -1,24 +1,30 @@
 """Age-cGAN: age arithmetic and bins, data records that must drop, emoji age groups, the encoder, stage-3 latent
 optimisation, bitwise resume, and the CLI's no-face error."""
+
 import json
 from datetime import date
 
 import numpy as np
 import pytest
 import torch
+from conftest import crash_and_resume, gankit, gankit_killed
 from PIL import Image
 
-from conftest import gankit, gankit_killed, crash_and_resume
-from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data.ages import age_bin, classify_person, datenum_to_age, load_ages, read_wiki_mat
-from gankit.models.agecgan import AgeCGAN
-from gankit.pipelines.age import AgePipeline, EmojiEmbedder
-from gankit.nn.identity import EmojiIdentityNet
 from gankit.models import resolve_config
+from gankit.models.agecgan import AgeCGAN
+from gankit.nn.identity import EmojiIdentityNet
+from gankit.pipelines.age import AgePipeline, EmojiEmbedder
 
-TINY = ["model.g_dense=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "model.e_channels=[8,16]",
-        "model.e_dense=32", "data.size=16"]
+TINY = [
+    "model.g_dense=32",
+    "model.g_channels=[16,8]",
+    "model.d_channels=[8,16]",
+    "model.e_channels=[8,16]",
+    "model.e_dense=32",
+    "data.size=16",
+]
 
 
 def matlab_datenum(d: date) -> int:
@@ -54,17 +60,27 @@ def _wiki(tmp_path):
     (root / "00" / "bad.jpg").write_bytes(b"not a jpeg")
     (root / "00" / "young.jpg").write_bytes((root / "00/a.jpg").read_bytes())
     (root / "00" / "noface.jpg").write_bytes((root / "00/a.jpg").read_bytes())
-    recs = [("00/a.jpg", date(1980, 3, 1), 2005, 1.5),  # 25 -> bin 1
-            ("00/missing.jpg", date(1980, 3, 1), 2005, 2.0),
-            ("00/b.jpg", date(1940, 9, 1), 2005, 3.0),  # 64 -> bin 5
-            ("00/young.jpg", date(2005, 3, 1), 2005, 2.0),  # age 0
-            ("00/noface.jpg", date(1980, 3, 1), 2005, -np.inf),
-            ("00/bad.jpg", date(1970, 1, 1), 2005, 2.0)]
+    recs = [
+        ("00/a.jpg", date(1980, 3, 1), 2005, 1.5),  # 25 -> bin 1
+        ("00/missing.jpg", date(1980, 3, 1), 2005, 2.0),
+        ("00/b.jpg", date(1940, 9, 1), 2005, 3.0),  # 64 -> bin 5
+        ("00/young.jpg", date(2005, 3, 1), 2005, 2.0),  # age 0
+        ("00/noface.jpg", date(1980, 3, 1), 2005, -np.inf),
+        ("00/bad.jpg", date(1970, 1, 1), 2005, 2.0),
+    ]
     fp = np.empty(len(recs), dtype=object)
     fp[:] = [np.array([r[0]]) for r in recs]
-    savemat(root / "wiki.mat", {"wiki": {"full_path": fp[None], "dob": np.array([[matlab_datenum(r[1]) for r in recs]], float),
-                                         "photo_taken": np.array([[r[2] for r in recs]]),
-                                         "face_score": np.array([[r[3] for r in recs]])}})
+    savemat(
+        root / "wiki.mat",
+        {
+            "wiki": {
+                "full_path": fp[None],
+                "dob": np.array([[matlab_datenum(r[1]) for r in recs]], float),
+                "photo_taken": np.array([[r[2] for r in recs]]),
+                "face_score": np.array([[r[3] for r in recs]]),
+            }
+        },
+    )
     return root
 
 
@@ -139,8 +155,18 @@ def test_latent_optimisation_lowers_the_identity_distance_it_optimises():
 
 
 N = 4
-COMMON = ["--steps", str(N), "--no-progress", "train.ckpt_every=2", "train.log_every=1", "train.sample_every=100",
-          "data.limit=30", "train.batch_size=8", "train.threads=1", *TINY]
+COMMON = [
+    "--steps",
+    str(N),
+    "--no-progress",
+    "train.ckpt_every=2",
+    "train.log_every=1",
+    "train.sample_every=100",
+    "data.limit=30",
+    "train.batch_size=8",
+    "train.threads=1",
+    *TINY,
+]
 
 
 def test_resume_is_bitwise_identical(tmp_path):
@@ -160,11 +186,26 @@ def test_cli_no_face_is_a_clear_error(tmp_path):
     rng = np.random.default_rng(0)
     for i, a in enumerate([5, 12, 25, 33, 45, 52, 65, 80] * 3):
         Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(utk / f"{a}_0_0_{i}.jpg")
-    s1 = api.train("agecgan", "default", [*TINY, f"data.name=utkface:{utk}", "train.steps=2", "train.batch_size=8",
-                                          "train.threads=1"], out=tmp_path / "s1")
-    s2 = api.train("agecgan", "encoder", [*TINY, f"data.name=utkface:{utk}", "train.steps=2", "train.batch_size=8",
-                                          "train.threads=1", f"model.init_from={s1}", "model.identity=none"],
-                   out=tmp_path / "s2")
+    s1 = api.train(
+        "agecgan",
+        "default",
+        [*TINY, f"data.name=utkface:{utk}", "train.steps=2", "train.batch_size=8", "train.threads=1"],
+        out=tmp_path / "s1",
+    )
+    s2 = api.train(
+        "agecgan",
+        "encoder",
+        [
+            *TINY,
+            f"data.name=utkface:{utk}",
+            "train.steps=2",
+            "train.batch_size=8",
+            "train.threads=1",
+            f"model.init_from={s1}",
+            "model.identity=none",
+        ],
+        out=tmp_path / "s2",
+    )
     flat = tmp_path / "wall.png"
     Image.new("L", (90, 60), 128).save(flat)  # greyscale, not square, no face
     r = gankit("age", s2, flat, "--out", tmp_path / "o", "--steps", "0", check=False)
@@ -184,7 +225,9 @@ def test_book_nets_match_the_book_parameter_counts():
     e = AgeCGAN(resolve_config("agecgan", "book-encoder", None, ["model.identity=none"]), (3, 64, 64), 6)
     assert (n(g.G), n(g.D), n(e.E)) == (34_852_099, 1_567_873, 18_278_180)
     y = torch.eye(6)[[0, 5]]
-    assert g.G.eval()(torch.randn(2, 100), y).shape == (2, 3, 64, 64) and g.D(torch.randn(2, 3, 64, 64), y).shape == (2,)
+    assert g.G.eval()(torch.randn(2, 100), y).shape == (2, 3, 64, 64) and g.D(torch.randn(2, 3, 64, 64), y).shape == (
+        2,
+    )
 
 
 def test_encoder_stage_resume_is_bitwise_identical(tmp_path):
@@ -194,8 +237,18 @@ def test_encoder_stage_resume_is_bitwise_identical(tmp_path):
 
     from gankit import api
 
-    s1 = api.train("agecgan", overrides=[*TINY, "train.steps=2", "train.batch_size=8", "data.limit=30",
-                                         "train.threads=1", "train.sample_every=100"], out=tmp_path / "s1")
+    s1 = api.train(
+        "agecgan",
+        overrides=[
+            *TINY,
+            "train.steps=2",
+            "train.batch_size=8",
+            "data.limit=30",
+            "train.threads=1",
+            "train.sample_every=100",
+        ],
+        out=tmp_path / "s1",
+    )
     copy = tmp_path / "s1-copy"
     shutil.copytree(s1, copy)
     args = ["train", "agecgan", "--preset", "encoder", *COMMON, f"model.init_from={copy}"]

@@ -1,10 +1,10 @@
 """benchmarks/refs/: the speed references are seed 000's DCGAN, layer for layer (checked against the seed's table)."""
+
 import ast
 import importlib.util
 from pathlib import Path
 
 import torch
-
 from test_seed_fidelity import SEED_000, keras_layers, torch_layers
 
 REFS = Path(__file__).resolve().parents[1] / "benchmarks" / "refs"
@@ -31,8 +31,12 @@ def keras_table(path: Path, fn: str) -> list[tuple]:
     (func,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == fn]
     out = []
     for call in ast.walk(func):
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                and isinstance(call.func.value, ast.Name) and call.func.value.id == "layers"):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "layers"
+        ):
             continue
         kind = call.func.attr
         args = [const(a) for a in call.args]
@@ -55,8 +59,10 @@ def keras_table(path: Path, fn: str) -> list[tuple]:
 
 def const(node):
     """A literal or constant arithmetic (``256 * 4 * 4``), nothing else."""
-    assert all(isinstance(n, (ast.Constant, ast.BinOp, ast.Tuple, ast.operator, ast.Load, ast.UnaryOp,
-                              ast.unaryop)) for n in ast.walk(node)), ast.dump(node)
+    assert all(
+        isinstance(n, (ast.Constant, ast.BinOp, ast.Tuple, ast.operator, ast.Load, ast.UnaryOp, ast.unaryop))
+        for n in ast.walk(node)
+    ), ast.dump(node)
     return eval(compile(ast.Expression(node), "<layer>", "eval"), {"__builtins__": {}})
 
 

@@ -1,11 +1,11 @@
 """`dcgan -p book-bn`: the book's 64 px nets with batch norm after each of G's convolutions, nothing else changed."""
+
 import pytest
 import torch
 
 from gankit import config as C
 from gankit.errors import ConfigError
-from gankit.models import DCGAN, recipe_class
-from gankit.models import resolve_config
+from gankit.models import DCGAN, recipe_class, resolve_config
 
 
 def build(preset):

@@ -1,22 +1,23 @@
 """cGAN: one grid row per class, `gankit sample --class`, and generated samples of the requested class."""
+
 import pytest
 import torch
+from conftest import gankit, needs_fmnist
 
 from gankit import api
-from gankit.models import resolve_config
 from gankit.config import DataConfig
 from gankit.data import load
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 from gankit.train.health import class_diversity
-
-from conftest import gankit, needs_fmnist
 
 TINY = ["model.g_base=64", "model.g_channels=[32,16]", "model.d_channels=[32,64]", "model.embed_dim=16"]
 
 
 @pytest.mark.parametrize("cond,g_cond", [("projection", "cbn"), ("concat", "input")])
 def test_conditional_nets_and_class_grid(cond, g_cond):
-    cfg = resolve_config("cgan", "default", overrides=TINY + [f"model.d_cond={cond}", f"model.g_cond={g_cond}", "train.grid=4"])
+    cfg = resolve_config(
+        "cgan", "default", overrides=TINY + [f"model.d_cond={cond}", f"model.g_cond={g_cond}", "train.grid=4"]
+    )
     r = recipe_class("cgan")(cfg, (1, 28, 28), 10)
     r.gen = torch.Generator().manual_seed(0)
     fixed = r.fixed_inputs(None, 16, torch.Generator().manual_seed(0))
@@ -39,6 +40,7 @@ def test_conditional_nets_and_class_grid(cond, g_cond):
 
 def test_cgan_needs_labels():
     from gankit.errors import ConfigError
+
     cfg = resolve_config("cgan", "default", overrides=TINY)
     with pytest.raises(ConfigError, match="labelled"):
         recipe_class("cgan")(cfg, (3, 32, 32), 0)
@@ -46,9 +48,20 @@ def test_cgan_needs_labels():
 
 @needs_fmnist
 def test_generated_samples_are_of_the_requested_class(tmp_path):
-    run = api.train("cgan", overrides=TINY + ["data.limit=6000", "train.steps=400", "train.batch_size=64",
-                                               "train.lr=1e-3", "train.ema=0.9", "train.log_every=100",
-                                               "train.threads=1"], out=tmp_path)
+    run = api.train(
+        "cgan",
+        overrides=TINY
+        + [
+            "data.limit=6000",
+            "train.steps=400",
+            "train.batch_size=64",
+            "train.lr=1e-3",
+            "train.ema=0.9",
+            "train.log_every=100",
+            "train.threads=1",
+        ],
+        out=tmp_path,
+    )
     # a softmax classifier on Fashion-MNIST pixels (about 80% on held-out data)
     train = load(DataConfig(name="fashion-mnist", limit=6000))
     x, y = train.batch(torch.arange(6000))["image"].flatten(1), train.labels[:6000]
@@ -91,15 +104,27 @@ def test_default_is_diverse_within_each_class(tmp_path):
     variety, and no class under health.md's collapse threshold."""
     from gankit.train.trainer import Trainer
 
-    cfg = resolve_config("cgan", "default", overrides=[
-        "data.limit=6000", "train.steps=200", "train.batch_size=32", "train.log_every=100", "train.threads=1",
-        "train.sample_every=100000", "train.ckpt_every=100000", "train.report_every_epochs=null"])
+    cfg = resolve_config(
+        "cgan",
+        "default",
+        overrides=[
+            "data.limit=6000",
+            "train.steps=200",
+            "train.batch_size=32",
+            "train.log_every=100",
+            "train.threads=1",
+            "train.sample_every=100000",
+            "train.ckpt_every=100000",
+            "train.report_every_epochs=null",
+        ],
+    )
     assert cfg.model.mode_seeking > 0
     tr = Trainer(cfg, out=tmp_path, progress=False)
     tr.fit()
     G, test = tr.ema["G"].eval(), load(DataConfig(name="fashion-mnist", split="test"))
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        ratios = class_diversity(lambda c, n: G(torch.randn(n, cfg.model.latent_dim, generator=g), torch.full((n,), c)),
-                                 test, 10)
+        ratios = class_diversity(
+            lambda c, n: G(torch.randn(n, cfg.model.latent_dim, generator=g), torch.full((n,), c)), test, 10
+        )
     assert sum(ratios) / 10 >= 0.5 and min(ratios) >= 0.25, [round(float(r), 2) for r in ratios]

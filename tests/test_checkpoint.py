@@ -1,5 +1,4 @@
 import json
-import os
 
 import pytest
 import torch
@@ -48,6 +47,7 @@ def test_crash_during_write_keeps_previous(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(ckpt, "save_file", boom)
     with pytest.raises(OSError):
         ckpt.write(d, "step-0000002", {"x": torch.zeros(2)}, {"step": 2, "config": {}})

@@ -1,8 +1,8 @@
 import pytest
 
 from gankit import config as C
-from gankit.models import config_from_dict, resolve_config
 from gankit.errors import ConfigError
+from gankit.models import config_from_dict, resolve_config
 
 
 def test_presets_listed_and_resolve():
@@ -15,17 +15,33 @@ def test_presets_listed_and_resolve():
 
 
 def test_dotted_overrides_are_typed():
-    cfg = resolve_config("dcgan", "default", overrides=["train.lr=1e-4", "data.size=64", "model.g_channels=[64,64,64,64]",
-                                                    "train.ema=0", "model.d_split_steps=true"])
+    cfg = resolve_config(
+        "dcgan",
+        "default",
+        overrides=[
+            "train.lr=1e-4",
+            "data.size=64",
+            "model.g_channels=[64,64,64,64]",
+            "train.ema=0",
+            "model.d_split_steps=true",
+        ],
+    )
     assert cfg.train.lr == pytest.approx(1e-4) and isinstance(cfg.train.lr, float)
     assert cfg.data.size == 64 and cfg.model.g_channels == [64, 64, 64, 64]
     assert cfg.train.ema == 0.0 and cfg.model.d_split_steps is True
 
 
-@pytest.mark.parametrize("override, key", [
-    ("train.lr=abc", "train.lr"), ("train.foo=1", "train.foo"), ("model.nope=3", "model.nope"),
-    ("train.precision=fp64", "train.precision"), ("data.size=3.5", "data.size"), ("train.steps=true", "train.steps"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("train.lr=abc", "train.lr"),
+        ("train.foo=1", "train.foo"),
+        ("model.nope=3", "model.nope"),
+        ("train.precision=fp64", "train.precision"),
+        ("data.size=3.5", "data.size"),
+        ("train.steps=true", "train.steps"),
+    ],
+)
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ConfigError) as e:
         resolve_config("mlp-gan", "default", overrides=[override])

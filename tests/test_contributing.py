@@ -1,5 +1,6 @@
 """docs/CONTRIBUTING.md's worked example is real code: taken out of the page, registered, trained, and better than
 an untrained generator. If the page's code or the protocol it describes breaks, this fails."""
+
 from __future__ import annotations
 
 import re
@@ -59,8 +60,10 @@ def add_preset(tmp_path, monkeypatch, recipe: str, comment: str) -> Path:
     return folder / f"{recipe}.default.yaml"
 
 
-SMALL = {"data": {"limit": 512}, "train": {"steps": 300, "log_every": 50, "sample_every": 300, "ckpt_every": 300,
-                                           "device": "cpu", "threads": 1}}
+SMALL = {
+    "data": {"limit": 512},
+    "train": {"steps": 300, "log_every": 50, "sample_every": 300, "ckpt_every": 300, "device": "cpu", "threads": 1},
+}
 
 
 @pytest.fixture
@@ -122,8 +125,10 @@ def test_the_example_family_trains_and_beats_an_untrained_generator(tmp_path, mo
 
 
 def test_the_new_modality_example_imports_only_downwards():
-    for path, allowed in (("models/denoise_mlp.py", {"__future__", "math", "dataclasses", "torch", "..", ".base"}),
-                          ("pipelines/denoise.py", {"__future__", ".base"})):
+    for path, allowed in (
+        ("models/denoise_mlp.py", {"__future__", "math", "dataclasses", "torch", "..", ".base"}),
+        ("pipelines/denoise.py", {"__future__", ".base"}),
+    ):
         code = code_of(path)
         assert set(re.findall(r"^from (\S+) import", code, re.M)) <= allowed, path
         assert ".backward(" not in code and "zero_grad" not in code and ".step(" not in code

@@ -1,11 +1,12 @@
 """CycleGAN: network sizes, instance norm over channels, cycle/identity losses, the image pool, bitwise resume."""
+
 import json
 
 import pytest
 import torch
+from conftest import crash_and_resume
 from torch import nn
 
-from conftest import gankit, crash_and_resume
 from gankit.models import resolve_config
 from gankit.models.cyclegan import CycleGAN, cycle_loss, identity_loss, translate_both
 from gankit.nn.image_pool import ImagePool
@@ -113,9 +114,22 @@ N = 8
 
 
 def test_resume_is_bitwise_identical_including_the_pool(tmp_path):
-    args = ["train", "cyclegan", "--steps", N, "--no-progress", *TINY, "data.limit=12", "train.batch_size=2",
-            "model.pool_size=3", "train.ckpt_every=4", "train.log_every=2", "train.sample_every=100",
-            "train.threads=1", "train.device=cpu"]
+    args = [
+        "train",
+        "cyclegan",
+        "--steps",
+        N,
+        "--no-progress",
+        *TINY,
+        "data.limit=12",
+        "train.batch_size=2",
+        "model.pool_size=3",
+        "train.ckpt_every=4",
+        "train.log_every=2",
+        "train.sample_every=100",
+        "train.threads=1",
+        "train.device=cpu",
+    ]
     a, b, full, run = crash_and_resume(args, tmp_path, N)
     assert {"net.pool.A.images", "net.pool.B.count", "optim.D_A.0.exp_avg"} <= set(a) and set(a) == set(b)
     assert int(a["net.pool.A.count"]) == 3  # the pool filled up before the crash, so random draws matter

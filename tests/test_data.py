@@ -3,8 +3,8 @@ import pickle
 import numpy as np
 import pytest
 import torch
-
 from conftest import needs_fmnist, write_idx
+
 from gankit.config import DataConfig
 from gankit.data import load
 from gankit.data.idx import read_idx
@@ -66,6 +66,7 @@ class _MakesADir:
 
     def __reduce__(self):
         import os
+
         return os.mkdir, (self.path,)
 
 
@@ -87,8 +88,12 @@ def test_one_restricted_unpickler_reads_every_data_pickle(tmp_path):
         load_plain(tmp_path / "bad.pickle")
     assert not (tmp_path / "made").exists()
     src = Path(gankit.__file__).parent
-    unpicklers = [str(f.relative_to(src)) for f in src.rglob("*.py") for node in ast.walk(ast.parse(f.read_text()))
-                  if isinstance(node, ast.ClassDef) and any("Unpickler" in ast.unparse(b) for b in node.bases)]
+    unpicklers = [
+        str(f.relative_to(src))
+        for f in src.rglob("*.py")
+        for node in ast.walk(ast.parse(f.read_text()))
+        if isinstance(node, ast.ClassDef) and any("Unpickler" in ast.unparse(b) for b in node.bases)
+    ]
     assert unpicklers == ["data/pickles.py"]
 
 
@@ -157,13 +162,15 @@ def _one_of_each_data_set():
     caps = CaptionSet(img(4), [f"caption {i}" for i in range(8)], [[0, 1], [2, 3], [4, 5], [6, 7]], two, "c", "src")
     caps.embeddings = torch.randn(8, 5, generator=g)
     vols = (torch.rand(4, 8, 8, 8, generator=g) > 0.5).numpy()
-    return [ImageSet(img(4), two, ["a", "b"], "images", "src"),
-            PairSet(img(4), img(4), True, 8, "paired", "src"),
-            PairSet(img(4), img(3), False, 8, "unpaired", "src"),
-            SRData(list(img(4, 16)), list(img(2, 16)), "sr", "src", crop=8, scale=2),
-            VoxelSet(pack(vols), 8, two, ["a", "b"], "voxels", "src"),
-            AgeSet(img(4), two, torch.tensor([0, 0, 1, 1]), ["young", "old"], "ages", "src"),
-            caps]
+    return [
+        ImageSet(img(4), two, ["a", "b"], "images", "src"),
+        PairSet(img(4), img(4), True, 8, "paired", "src"),
+        PairSet(img(4), img(3), False, 8, "unpaired", "src"),
+        SRData(list(img(4, 16)), list(img(2, 16)), "sr", "src", crop=8, scale=2),
+        VoxelSet(pack(vols), 8, two, ["a", "b"], "voxels", "src"),
+        AgeSet(img(4), two, torch.tensor([0, 0, 1, 1]), ["young", "old"], "ages", "src"),
+        caps,
+    ]
 
 
 def test_every_data_set_states_the_trainers_protocol():

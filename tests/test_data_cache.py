@@ -1,5 +1,6 @@
 """The decoded on-disk cache: same pixels as in memory, built once, rebuilt when the folder changes, read-only;
 training from a folder larger than the memory a process may allocate; bitwise resume from the cache."""
+
 import io
 import json
 import os
@@ -9,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, crash_and_resume
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import ROOT, gankit, crash_and_resume
 from gankit.config import DataConfig
 from gankit.data import cache, load
 from gankit.errors import DataError
@@ -50,7 +51,9 @@ def test_mmap_equals_memory(folder):
     assert mm.images.shape == mem.images.shape == (48, 3, 12, 12)
     assert torch.equal(mm.images, mem.images) and torch.equal(mm.labels, mem.labels)
     assert mm.classes == mem.classes == ["a", "b"] and mm.files == mem.files
-    assert mm.fingerprint() == mem.fingerprint() == load(DataConfig(name=f"folder:{folder}", cache="mmap")).fingerprint()
+    assert (
+        mm.fingerprint() == mem.fingerprint() == load(DataConfig(name=f"folder:{folder}", cache="mmap")).fingerprint()
+    )
     idx = torch.tensor([3, 0, 47, 3])
     for k in ("image", "label"):
         assert torch.equal(mm.batch(idx)[k], mem.batch(idx)[k])
@@ -132,10 +135,28 @@ N = 8
 @pytest.mark.slow
 def test_resume_is_bitwise_identical_from_the_cache(folder, tmp_path):
     """tests/test_resume.py's check, with the pixels read from the memory-mapped cache."""
-    args = ["train", "dcgan", "--data", f"folder:{folder}", "data.cache=mmap", "data.size=8", "--steps", N,
-            "--no-progress", "train.ckpt_every=4", "train.log_every=2", "train.sample_every=100", "train.batch_size=8",
-            "train.threads=1", "train.grid=2", "model.g_channels=[8,8,8]", "model.d_channels=[8,8,8]",
-            "model.g_base=8", "model.d_stem=0", "model.d_split_steps=true"]
+    args = [
+        "train",
+        "dcgan",
+        "--data",
+        f"folder:{folder}",
+        "data.cache=mmap",
+        "data.size=8",
+        "--steps",
+        N,
+        "--no-progress",
+        "train.ckpt_every=4",
+        "train.log_every=2",
+        "train.sample_every=100",
+        "train.batch_size=8",
+        "train.threads=1",
+        "train.grid=2",
+        "model.g_channels=[8,8,8]",
+        "model.d_channels=[8,8,8]",
+        "model.g_base=8",
+        "model.d_stem=0",
+        "model.d_split_steps=true",
+    ]
     a, b, full, run = crash_and_resume(args, tmp_path, N)
     assert json.loads((full / "run.json").read_text())["data"]["cache"].startswith("mmap ")
     assert [k for k in a if k.startswith("net.")] and set(a) == set(b)
@@ -152,14 +173,34 @@ def test_trains_from_a_folder_larger_than_allowed_memory(tmp_path):
     headroom = 512
     assert decoded > headroom * 2**20 * 1.25
     env = {**os.environ, "GANKIT_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    common = ["train", "dcgan", "--data", f"folder:{src}", "data.size=384", "--steps", "2", "--no-progress",
-              "train.batch_size=4", "train.threads=1", "train.sample_every=1000", "train.ckpt_every=1000",
-              "train.grid=2", "model.g_base=8", "model.g_channels=[8,8,8]", "model.d_stem=0",
-              "model.d_channels=[8,8,8]"]
+    common = [
+        "train",
+        "dcgan",
+        "--data",
+        f"folder:{src}",
+        "data.size=384",
+        "--steps",
+        "2",
+        "--no-progress",
+        "train.batch_size=4",
+        "train.threads=1",
+        "train.sample_every=1000",
+        "train.ckpt_every=1000",
+        "train.grid=2",
+        "model.g_base=8",
+        "model.g_channels=[8,8,8]",
+        "model.d_stem=0",
+        "model.d_channels=[8,8,8]",
+    ]
 
     def child(*extra):
-        return subprocess.run([sys.executable, str(ROOT / "tests" / "rlimit_child.py"), str(headroom), *common, *extra],
-                              capture_output=True, text=True, env=env, timeout=900)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "rlimit_child.py"), str(headroom), *common, *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
 
     mapped = child("data.cache=mmap", "--out", str(tmp_path / "runs"))
     assert mapped.returncode == 0, mapped.stderr[-3000:]
@@ -176,10 +217,27 @@ def test_two_ddp_ranks_share_one_cache_file(folder, tmp_path):
     """Both ranks start together on an unbuilt cache: one builds (the other waits on the lock), both map the same
     file, and DDP keeps the replicas identical (tests/ddp_worker.py)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GANKIT_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "ddp_worker.py"), "fit", "dcgan", str(tmp_path), "4", f"data.name=folder:{folder}",
-           "data.cache=mmap", "data.size=8", "train.batch_size=8", "model.g_channels=[8,8,8]",
-           "model.d_channels=[8,8,8]", "model.g_base=8", "model.d_stem=0", "train.grid=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "tests" / "ddp_worker.py"),
+        "fit",
+        "dcgan",
+        str(tmp_path),
+        "4",
+        f"data.name=folder:{folder}",
+        "data.cache=mmap",
+        "data.size=8",
+        "train.batch_size=8",
+        "model.g_channels=[8,8,8]",
+        "model.d_channels=[8,8,8]",
+        "model.g_base=8",
+        "model.d_stem=0",
+        "train.grid=2",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
     assert len(list((tmp_path / "cache" / "decoded").glob("*.u8"))) == 1

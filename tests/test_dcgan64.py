@@ -1,14 +1,12 @@
 """The 64 px DCGANs of book ch.4 (`book`) and of the DCGAN paper (`paper`), and the face-crop data step."""
+
 import numpy as np
 import pytest
 import torch
+from conftest import gankit
 from PIL import Image
 
-from gankit.models import resolve_config
-from gankit.errors import DataError
-from gankit.models import recipe_class
-
-from conftest import gankit
+from gankit.models import recipe_class, resolve_config
 
 
 def make(preset, *overrides):
@@ -52,6 +50,7 @@ def test_book_repo_preset_trains_g_on_the_smoothed_label(monkeypatch):
     """The companion repo's variant: lr 5e-3, momentum 0.5, constant 0.9 real targets, and G's target 0.9 too."""
     from gankit.errors import ConfigError
     from gankit.models import toolbox
+
     r, cfg = make("book-repo")
     assert count(r.G) == 34_839_427
     g = r.optim["G"].param_groups[0]
@@ -60,8 +59,9 @@ def test_book_repo_preset_trains_g_on_the_smoothed_label(monkeypatch):
     assert (o.real_label, o.fake_label, o.label_noise, o.g_label) == (0.9, 0.0, 0.0, 0.9)
     seen = []
     real_g_loss = toolbox.losses.g_loss
-    monkeypatch.setattr(toolbox.losses, "g_loss", lambda kind, out, target=1.0: seen.append(target) or
-                        real_g_loss(kind, out, target))
+    monkeypatch.setattr(
+        toolbox.losses, "g_loss", lambda kind, out, target=1.0: seen.append(target) or real_g_loss(kind, out, target)
+    )
     r.train_step({"image": torch.rand(4, 3, 64, 64) * 2 - 1})
     assert seen == [0.9]
     with pytest.raises(ConfigError, match="g_label"):
@@ -87,6 +87,7 @@ def test_paper_preset_all_convolutional():
 
 def test_64px_presets_need_64px_multiples():
     from gankit.errors import ConfigError
+
     with pytest.raises(ConfigError):
         resolve_config("dcgan", "paper", overrides=["data.size=40"])
 
@@ -113,6 +114,7 @@ def test_crop_faces_squares_margins_unique_names(tmp_path):
 
     def fake_detector(im):  # stands in for the cascade: keyed by the image's size
         return boxes[{(160, 100): "a", (80, 80): "b"}.get(im.size, "empty")]
+
     out = tmp_path / "faces"
     rep = crop_faces(drawings(tmp_path), out, None, size=32, detector=fake_detector)
     assert (rep.images, rep.faces, rep.no_face, rep.unreadable) == (3, 3, 1, 1)
@@ -137,12 +139,15 @@ def test_crop_faces_with_a_real_cascade(tmp_path):
     """With a real cascade file (GANKIT_TEST_CASCADE, or OpenCV's bundled Haar face cascade when the wheel has it)
     the whole OpenCV path runs: a blank drawing gives no face and no output file."""
     import os
+
     cv2 = pytest.importorskip("cv2")
-    path = os.environ.get("GANKIT_TEST_CASCADE") or os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""),
-                                                                 "haarcascade_frontalface_default.xml")
+    path = os.environ.get("GANKIT_TEST_CASCADE") or os.path.join(
+        getattr(getattr(cv2, "data", None), "haarcascades", ""), "haarcascade_frontalface_default.xml"
+    )
     if not os.path.isfile(path):
         pytest.skip("no cascade file (set GANKIT_TEST_CASCADE=/path/to/cascade.xml)")
     from gankit.data.prepare import crop_faces
+
     d = tmp_path / "blank"
     d.mkdir()
     Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(d / "white.png")

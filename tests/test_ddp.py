@@ -5,6 +5,7 @@ both halves together. The weights must match that run (and must have moved), the
 the learning rate (what a summed instead of averaged all-reduce gives under SGD) must not match. With batch norm,
 each replica keeps its own running statistics until the end-of-run sync hands every replica rank 0's.
 """
+
 import json
 import os
 import subprocess
@@ -19,22 +20,45 @@ HERE = Path(__file__).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 # mlp-gan with no batch statistics (batch norm; mode seeking, which pairs the halves of each rank's own batch) and no
 # dropout (per-rank randomness), plain SGD: the update is the gradient
-PLAIN = ["data.name=twemoji", "data.size=8", "train.batch_size=8", "model.g_norm=none", "model.dropout=0",
-         "model.g_hidden=[32,32]", "model.d_hidden=[32,32]", "train.optimizer=sgd", "train.momentum=0",
-         "train.lr=0.05", "train.ema=0.9", "model.mode_seeking=0"]
+PLAIN = [
+    "data.name=twemoji",
+    "data.size=8",
+    "train.batch_size=8",
+    "model.g_norm=none",
+    "model.dropout=0",
+    "model.g_hidden=[32,32]",
+    "model.d_hidden=[32,32]",
+    "train.optimizer=sgd",
+    "train.momentum=0",
+    "train.lr=0.05",
+    "train.ema=0.9",
+    "model.mode_seeking=0",
+]
 
 
 def torchrun(*args):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(HERE / "ddp_worker.py"), *map(str, args)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(HERE / "ddp_worker.py"),
+        *map(str, args),
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
 
 
 def single(*args):
     env = {k: v for k, v in ENV.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    p = subprocess.run([sys.executable, str(HERE / "ddp_worker.py"), *map(str, args)], capture_output=True,
-                       text=True, env=env, timeout=300)
+    p = subprocess.run(
+        [sys.executable, str(HERE / "ddp_worker.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
 
 
@@ -64,9 +88,21 @@ def test_two_processes_equal_one_process_on_the_concatenated_batch(tmp_path):
 
 
 def test_batch_norm_statistics_stay_per_replica_until_the_end_of_run_sync(tmp_path):
-    torchrun("fit", "dcgan", tmp_path, 4, "data.name=twemoji", "data.size=16", "train.batch_size=8",
-             "model.g_channels=[16,16]", "model.d_channels=[16,16]", "model.d_stem=8", "model.g_base=16",
-             "model.d_split_steps=false", "train.ckpt_every=4")
+    torchrun(
+        "fit",
+        "dcgan",
+        tmp_path,
+        4,
+        "data.name=twemoji",
+        "data.size=16",
+        "train.batch_size=8",
+        "model.g_channels=[16,16]",
+        "model.d_channels=[16,16]",
+        "model.d_stem=8",
+        "model.g_base=16",
+        "model.d_split_steps=false",
+        "train.ckpt_every=4",
+    )
     a, b = (load_file(str(tmp_path / f"rank{r}.safetensors")) for r in (0, 1))
     assert a["step"].item() == 4 == b["step"].item()
     means = [k for k in a if k.startswith("presync.") and k.endswith("running_mean")]
@@ -84,7 +120,7 @@ def test_batch_norm_statistics_stay_per_replica_until_the_end_of_run_sync(tmp_pa
     (run,) = (tmp_path / "runs-w2").iterdir()
     saved = load_file(str(run / "checkpoints" / "step-0000004" / "tensors.safetensors"))
     g_keys = [k for k in w if k.startswith("final.G.")]
-    assert g_keys and all(torch.equal(saved["net." + k[len("final."):]], a[k]) for k in g_keys)
+    assert g_keys and all(torch.equal(saved["net." + k[len("final.") :]], a[k]) for k in g_keys)
     # the logged losses and accuracies are the mean of what the two ranks measured on their shards
     local = [json.loads((tmp_path / f"stats{r}.json").read_text()) for r in (0, 1)]
     logged = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss/D_real" in r]

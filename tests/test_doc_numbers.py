@@ -3,6 +3,7 @@
 Preset comments carry no scores (FIDs go stale when a preset changes); the parameter counts they quote must be the
 built nets'.
 """
+
 import json
 import re
 from pathlib import Path
@@ -10,14 +11,17 @@ from pathlib import Path
 import pytest
 
 from gankit import config as C
-from gankit.models import recipe_class
-from gankit.models import resolve_config
+from gankit.models import recipe_class, resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BENCH = ROOT / "benchmarks"
-ROWS = {"mlp-gan / Fashion-MNIST": "mlp-gan-fmnist", "lsgan / Fashion-MNIST": "lsgan-fmnist",
-        "dcgan / Fashion-MNIST 32": "dcgan-fmnist32", "dcgan / Twemoji-32": "dcgan-twemoji32"}
+ROWS = {
+    "mlp-gan / Fashion-MNIST": "mlp-gan-fmnist",
+    "lsgan / Fashion-MNIST": "lsgan-fmnist",
+    "dcgan / Fashion-MNIST 32": "dcgan-fmnist32",
+    "dcgan / Twemoji-32": "dcgan-twemoji32",
+}
 
 
 def num(s: str) -> float:

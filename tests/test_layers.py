@@ -3,6 +3,7 @@ room on its own floor or below, and the rooms form no cycle. The picture is in d
 
 ``python tests/test_layers.py [SRC]`` prints the offending imports of any checkout (e.g. an old one).
 """
+
 from __future__ import annotations
 
 import ast
@@ -13,20 +14,33 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # room (first name under gankit) -> floor. A module may import rooms on its own floor or below, never above.
 FLOORS = {
-    "__init__": 0, "errors": 0, "fileio": 0,  # the ground: errors, atomic writes, versions, cache paths
-    "config": 1, "config_ranges": 1,  # knows no family: a recipe hands its Options class in
-    "nn": 2, "losses": 2, "data": 2,  # layers, losses, data sets
-    "viz": 3, "metrics": 3,  # grids and plots; metric maths and feature extractors on tensors (no checkpoints)
+    "__init__": 0,
+    "errors": 0,
+    "fileio": 0,  # the ground: errors, atomic writes, versions, cache paths
+    "config": 1,
+    "config_ranges": 1,  # knows no family: a recipe hands its Options class in
+    "nn": 2,
+    "losses": 2,
+    "data": 2,  # layers, losses, data sets
+    "viz": 3,
+    "metrics": 3,  # grids and plots; metric maths and feature extractors on tensors (no checkpoints)
     "models": 4,  # the families (Recipe)
     "train": 5,  # the Trainer, checkpoints, the checkpoint -> recipe loader
     "pipelines": 6,  # one inference class per modality, built from a checkpoint through train.loader
-    "api": 7, "export": 7,  # the Python API (train, load: the noise pipeline); export through a pipeline
-    "evaluation": 8, "cli": 8, "serve": 8, "studio": 8, "__main__": 8,  # end-to-end evaluation, commands, studio
+    "api": 7,
+    "export": 7,  # the Python API (train, load: the noise pipeline); export through a pipeline
+    "evaluation": 8,
+    "cli": 8,
+    "serve": 8,
+    "studio": 8,
+    "__main__": 8,  # end-to-end evaluation, commands, studio
 }
 # Downward, but barred all the same: the Trainer is handed its evaluator (api builds it) and imports no metric; a
 # recipe may use metric maths (metrics.task, metrics.sr, metrics.core) but no engine behind `gankit eval`.
-BARRED = {"train": ("gankit.metrics",),
-          "models": ("gankit.metrics.engine", "gankit.metrics.periodic", "gankit.metrics.extractors")}
+BARRED = {
+    "train": ("gankit.metrics",),
+    "models": ("gankit.metrics.engine", "gankit.metrics.periodic", "gankit.metrics.extractors"),
+}
 MODELS_BARRED_EXACT = ("gankit.metrics",)  # the package itself re-exports the engines
 
 
@@ -83,8 +97,10 @@ def scan(src: Path = SRC) -> tuple[list[str], dict[str, set[str]]]:
         room = _room(module)
         here = floor_of(room)
         if here is None:
-            bad.append(f"{path.relative_to(src)}: room '{room}' has no floor: add it to FLOORS in tests/test_layers.py "
-                       f"and to the picture in docs/CONTRIBUTING.md")
+            bad.append(
+                f"{path.relative_to(src)}: room '{room}' has no floor: add it to FLOORS in tests/test_layers.py "
+                f"and to the picture in docs/CONTRIBUTING.md"
+            )
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             for target in _targets(node, module, is_pkg, src):
@@ -93,8 +109,10 @@ def scan(src: Path = SRC) -> tuple[list[str], dict[str, set[str]]]:
                 if to != room:
                     graph.setdefault(room, set()).add(to)
                 if there is None or there > here:
-                    bad.append(f"{path.relative_to(src)}:{node.lineno}: {module} (floor {here}) imports {target} "
-                               f"(floor {there if there is not None else '?'})")
+                    bad.append(
+                        f"{path.relative_to(src)}:{node.lineno}: {module} (floor {here}) imports {target} "
+                        f"(floor {there if there is not None else '?'})"
+                    )
                 elif _barred(room, target):
                     bad.append(f"{path.relative_to(src)}:{node.lineno}: {module} imports {target} (barred: see BARRED)")
     return bad, graph
@@ -109,7 +127,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         stack.append(n)
         for m in sorted(graph.get(n, ())):
             if state.get(m) == 1:
-                found.append(stack[stack.index(m):] + [m])
+                found.append(stack[stack.index(m) :] + [m])
             elif m not in state:
                 visit(m, stack)
         stack.pop()

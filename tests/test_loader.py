@@ -1,4 +1,5 @@
 """The one checkpoint -> recipe -> weights loader (train/loader.py) behind api.load, translate, upscale, init_from."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,15 +10,24 @@ from gankit.cli import main
 from gankit.errors import CheckpointError
 from gankit.train import loader
 
-TINY = ["model.g_hidden=[16]", "model.d_hidden=[16]", "train.batch_size=16", "train.steps=3", "train.log_every=3",
-        "train.sample_every=1000", "train.device=cpu", "train.threads=1", "train.ema=0.5"]
+TINY = [
+    "model.g_hidden=[16]",
+    "model.d_hidden=[16]",
+    "train.batch_size=16",
+    "train.steps=3",
+    "train.log_every=3",
+    "train.sample_every=1000",
+    "train.device=cpu",
+    "train.threads=1",
+    "train.ema=0.5",
+]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     d = tmp_path_factory.mktemp("loader")
-    from conftest import write_idx
     import numpy as np
+    from conftest import write_idx
 
     rng = np.random.default_rng(0)
     (d / "mnist").mkdir()
@@ -53,8 +63,10 @@ def test_start_weights_hands_over_the_nets_of_the_same_family_only(run):
 
 def test_image_commands_refuse_a_noise_generator_in_one_line(run, tmp_path, capsys):
     (tmp_path / "x.png").write_bytes(b"")
-    for args in (["upscale", str(run), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")],
-                 ["translate", str(run), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")]):
+    for args in (
+        ["upscale", str(run), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")],
+        ["translate", str(run), str(tmp_path / "x.png"), "--out", str(tmp_path / "o")],
+    ):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.startswith("error:") and "mlp-gan checkpoint" in err and len(err.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """The maths of FID / KID / IS / precision-recall against closed forms, direct computations and torch-fidelity."""
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -124,8 +125,17 @@ def test_scores_equal_torch_fidelity_on_the_same_features():
     ref = tf_fid.fid_statistics_to_metric(st_r, st_f, False)["frechet_inception_distance"]
     assert core.fid(real, fake) == pytest.approx(ref, rel=1e-5)
 
-    kw = dict(kid_subsets=10, kid_subset_size=200, kid_degree=3, kid_kernel="poly", kid_kernel_poly_degree=3,
-              kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1, rng_seed=11, verbose=False)
+    kw = dict(
+        kid_subsets=10,
+        kid_subset_size=200,
+        kid_degree=3,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=11,
+        verbose=False,
+    )
     ref = kid_features_to_metric(real, fake, **kw)
     mean, std = core.kid(real, fake, subsets=10, subset_size=200, seed=11)
     assert mean == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-4, abs=1e-7)
@@ -137,7 +147,8 @@ def test_scores_equal_torch_fidelity_on_the_same_features():
     assert mean == pytest.approx(ref["inception_score_mean"], rel=1e-9)
     assert std == pytest.approx(ref["inception_score_std"], rel=1e-6)
 
-    ref = prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False,
-                                 verbose=False)
+    ref = prc_features_to_metric(
+        fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False
+    )
     p, r = core.precision_recall(real, fake, k=3, batch=128)
     assert (p, r) == pytest.approx((ref["precision"], ref["recall"]), abs=1e-6)

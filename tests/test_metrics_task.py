@@ -1,4 +1,5 @@
 """PSNR, SSIM, LPIPS (plumbing with random weights) and D accuracy."""
+
 import math
 
 import pytest
@@ -27,7 +28,7 @@ def test_ssim_identity_constant_images_and_noise():
     x = torch.rand(2, 3, 24, 24, generator=g) * 2 - 1
     assert ssim(x, x) == pytest.approx(1.0, abs=1e-9)
     # two constant images u, v (on [0, 1]): SSIM = (2uv + C1) / (u^2 + v^2 + C1) exactly
-    u, v, c1 = 0.25, 0.75, 0.01 ** 2
+    u, v, c1 = 0.25, 0.75, 0.01**2
     a, b = torch.full((1, 1, 16, 16), 2 * u - 1), torch.full((1, 1, 16, 16), 2 * v - 1)
     assert ssim(a, b, y=False) == pytest.approx((2 * u * v + c1) / (u * u + v * v + c1), rel=1e-9)
     noisy = (x + 0.3 * torch.randn(x.shape, generator=g)).clamp(-1, 1)
@@ -47,8 +48,7 @@ def test_lpips_plumbing_with_random_weights(tmp_path):
     sd = torchvision.models.alexnet().state_dict()
     torch.save(sd, backbone)
     lin = tmp_path / "alex-lin.pth"
-    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1)
-                for i, c in enumerate([64, 192, 384, 256, 256])}, lin)
+    torch.save({f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate([64, 192, 384, 256, 256])}, lin)
     m = LPIPS("alex", backbone, lin)
     assert torch.equal(m.slices[2][1].weight, sd["features.6.weight"])  # slice 2 = features[5:8]: pool, conv6, relu
     assert torch.equal(m.lin4.model[1].weight, torch.load(lin)["lin4.model.1.weight"])

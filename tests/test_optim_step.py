@@ -1,17 +1,16 @@
 """The one optimizer step (Recipe.update) and the LR schedulers: fp16 loss scaling, rollback cuts that hold."""
+
 import json
 import math
 
 import pytest
 import torch
+from conftest import needs_fmnist
 
-from gankit import config as C
+from gankit.models import resolve_config
 from gankit.models.pix2pix import lr_factor
 from gankit.train import checkpoint as ckpt
 from gankit.train.trainer import Trainer
-
-from conftest import needs_fmnist
-from gankit.models import resolve_config
 
 torch.set_num_threads(1)
 
@@ -49,7 +48,7 @@ def test_overflow_reads_as_calibration_above_scale_one_and_as_non_finite_below(t
     seen = {}
     r._report = lambda k, v: seen.__setitem__(k, float(v))
     x = torch.randn(4, *r.shape)
-    for scale, skipped in ((2.0 ** 16, 1.0), (1.0, 0.0)):
+    for scale, skipped in ((2.0**16, 1.0), (1.0, 0.0)):
         seen.clear()
         r.scalers["D"] = torch.amp.GradScaler("cpu", init_scale=scale)
         r.update("D", r.D(x).float().mean() * float("inf"))
@@ -84,13 +83,13 @@ def test_fp16_overflow_is_a_skipped_step_not_divergence(tmp_path):
     over = TINY_MLP + ["train.precision=fp16", "train.log_every=1", "train.steps=24", "model.mode_seeking=0"]
     tr = Trainer(resolve_config("mlp-gan", "default", overrides=over), out=tmp_path, progress=False)
     for s in tr.recipe.scalers.values():
-        s._init_scale = 2.0 ** 28  # past fp16's range (2^16): the first steps' scaled gradients overflow
+        s._init_scale = 2.0**28  # past fp16's range (2^16): the first steps' scaled gradients overflow
     run = tr.fit()
     rows = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "loss/G" in r]
     assert tr.step == 24 and not tr.health.rollbacks
     assert rows[0]["health/fp16_skipped_G"] == 1.0 and "health/grad_G" not in rows[0]
     assert rows[-1]["health/fp16_skipped_G"] == 0.0 and rows[-1]["health/grad_G"] > 0  # the scale came down
-    assert tr.recipe.scalers["G"].get_scale() < 2.0 ** 28
+    assert tr.recipe.scalers["G"].get_scale() < 2.0**28
 
 
 # ------------------------------------------------------------------------------- rollbacks hold
@@ -106,19 +105,50 @@ def poison_at(tr, step, net="G"):
             with torch.no_grad():
                 for p in getattr(tr.recipe, net).parameters():
                     p.fill_(float("nan"))
+
     tr.recipe.train_step = train_step
 
 
 ROLLBACK = {  # recipe: (overrides, schedule multiplier at a step given the budget)
-    "pix2pix": (["model.g_ngf=4", "model.g_downs=4", "model.g_dropout_blocks=1", "model.d_ndf=4", "data.size=16",
-                 "data.limit=24", "train.batch_size=2", "model.lr_decay_start=0.5"],
-                lambda s, total: lr_factor(s, total, 0.5)),
-    "cyclegan": (["model.g_ngf=4", "model.g_blocks=1", "model.d_ndf=4", "model.d_layers=2", "data.size=16",
-                  "data.limit=24", "train.batch_size=1"],
-                 lambda s, total: lr_factor(s, total, 0.5)),
-    "srgan": (["data.limit=24", "data.size=64", "model.crop=32", "model.g_features=8", "model.g_blocks=1",
-               "model.d_features=8", "model.d_dense=16", "train.batch_size=2", "model.lr_drop_at=0.5"],
-              lambda s, total: 0.1 if s >= 0.5 * total else 1.0),
+    "pix2pix": (
+        [
+            "model.g_ngf=4",
+            "model.g_downs=4",
+            "model.g_dropout_blocks=1",
+            "model.d_ndf=4",
+            "data.size=16",
+            "data.limit=24",
+            "train.batch_size=2",
+            "model.lr_decay_start=0.5",
+        ],
+        lambda s, total: lr_factor(s, total, 0.5),
+    ),
+    "cyclegan": (
+        [
+            "model.g_ngf=4",
+            "model.g_blocks=1",
+            "model.d_ndf=4",
+            "model.d_layers=2",
+            "data.size=16",
+            "data.limit=24",
+            "train.batch_size=1",
+        ],
+        lambda s, total: lr_factor(s, total, 0.5),
+    ),
+    "srgan": (
+        [
+            "data.limit=24",
+            "data.size=64",
+            "model.crop=32",
+            "model.g_features=8",
+            "model.g_blocks=1",
+            "model.d_features=8",
+            "model.d_dense=16",
+            "train.batch_size=2",
+            "model.lr_drop_at=0.5",
+        ],
+        lambda s, total: 0.1 if s >= 0.5 * total else 1.0,
+    ),
 }
 
 
@@ -126,9 +156,19 @@ ROLLBACK = {  # recipe: (overrides, schedule multiplier at a step given the budg
 def test_rollback_lr_cut_still_holds_ten_steps_later(recipe, tmp_path):
     over, schedule = ROLLBACK[recipe]
     total = 30
-    cfg = resolve_config(recipe, "default", overrides=over + [f"train.steps={total}", "train.log_every=1",
-                                                           "train.ckpt_every=10", "train.sample_every=1000",
-                                                           "train.report_every_epochs=null", "train.device=cpu"])
+    cfg = resolve_config(
+        recipe,
+        "default",
+        overrides=over
+        + [
+            f"train.steps={total}",
+            "train.log_every=1",
+            "train.ckpt_every=10",
+            "train.sample_every=1000",
+            "train.report_every_epochs=null",
+            "train.device=cpu",
+        ],
+    )
     tr = Trainer(cfg, out=tmp_path, progress=False)
     base = {n: s.base_lrs[0] for n, s in tr.schedulers.items()}
     poison_at(tr, 13)  # G's weights NaN after step 14 -> NaN losses at step 15 -> back to step 10, LR halved

@@ -1,9 +1,9 @@
 """Your own images: `data check` reports everything, greyscale folders train 1 channel, `data prepare` policies."""
+
 import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gankit.cli import main
@@ -74,8 +74,14 @@ def test_check_reports_everything_instead_of_stopping(messy):
     assert s["data.size"] == 32  # 90 % of the short sides (40..64 px) reach 32 without upscaling
     assert s["data.background"] in ("white", "black", "gray")
     text = format_text(rep)
-    for needle in ("unreadable: dogs/broken.jpg", "duplicates: cats/c0.png = dogs/same_as_c0.bmp",
-                   "beside the class folders", "16-bit", "data.skip_bad=true", "usable: yes"):
+    for needle in (
+        "unreadable: dogs/broken.jpg",
+        "duplicates: cats/c0.png = dogs/same_as_c0.bmp",
+        "beside the class folders",
+        "16-bit",
+        "data.skip_bad=true",
+        "usable: yes",
+    ):
         assert needle in text, needle
 
 
@@ -99,9 +105,25 @@ def test_check_suggestion_trains(messy, tmp_path, capsys):
         load(DataConfig(name=f"folder:{messy}", size=32))
     s = check_folder(messy).suggested
     flags = [f"{k}={v}" for k, v in s.items()]
-    code, out, err = run(capsys, "train", "dcgan", "--data", f"folder:{messy}", *flags, "--steps", 1, "--out",
-                         tmp_path / "runs", "--no-progress", "train.threads=1", "model.g_channels=[8,8,8]",
-                         "model.d_channels=[8,8,8]", "model.g_base=8", "model.d_stem=0", "train.grid=2")
+    code, out, err = run(
+        capsys,
+        "train",
+        "dcgan",
+        "--data",
+        f"folder:{messy}",
+        *flags,
+        "--steps",
+        1,
+        "--out",
+        tmp_path / "runs",
+        "--no-progress",
+        "train.threads=1",
+        "model.g_channels=[8,8,8]",
+        "model.d_channels=[8,8,8]",
+        "model.g_base=8",
+        "model.d_stem=0",
+        "train.grid=2",
+    )
     assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
     card = json.loads((run_dir / "run.json").read_text())["data"]
@@ -148,10 +170,26 @@ def test_one_colour_image_makes_three_channels(grey_folder, colour):
 
 
 def test_run_card_says_which_channels(grey_folder, tmp_path, capsys):
-    code, _, err = run(capsys, "train", "dcgan", "--data", f"folder:{grey_folder}", "data.size=8", "--steps", 2,
-                       "--out", tmp_path / "runs", "--no-progress", "train.batch_size=8", "train.threads=1",
-                       "train.grid=2", "model.g_channels=[8,8,8]", "model.d_channels=[8,8,8]", "model.g_base=8",
-                       "model.d_stem=0")
+    code, _, err = run(
+        capsys,
+        "train",
+        "dcgan",
+        "--data",
+        f"folder:{grey_folder}",
+        "data.size=8",
+        "--steps",
+        2,
+        "--out",
+        tmp_path / "runs",
+        "--no-progress",
+        "train.batch_size=8",
+        "train.threads=1",
+        "train.grid=2",
+        "model.g_channels=[8,8,8]",
+        "model.d_channels=[8,8,8]",
+        "model.g_base=8",
+        "model.d_stem=0",
+    )
     assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
     card = json.loads((run_dir / "run.json").read_text())["data"]
@@ -213,14 +251,16 @@ def test_prepare_pairs_pix2pix_layout(tmp_path, capsys):
         Image.fromarray(np.full((30, 40, 3), 20 * i, np.uint8)).save(a / f"img{i}.jpg")
         Image.fromarray(np.full((10, 10), 200 - 20 * i, np.uint8), "L").save(b / f"img{i}.png")
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(a / "lonely.png")
-    code, out, err = run(capsys, "data", "prepare", "--pairs", a, b, "--out", tmp_path / "pairs", "--size", 16,
-                         "--split", 0.2)
+    code, out, err = run(
+        capsys, "data", "prepare", "--pairs", a, b, "--out", tmp_path / "pairs", "--size", 16, "--split", 0.2
+    )
     assert code == 0, err
     assert "train/ 5, test/ 1" in out and "no partner" in out and "lonely" in out
     im = np.asarray(Image.open(tmp_path / "pairs" / "train" / "img2.png"))
     assert im.shape == (16, 32, 3)
     assert abs(int(im[8, 4, 0]) - 40) <= 1 and abs(int(im[8, 20, 0]) - 160) <= 1  # A on the left, B on the right
     from gankit.data.pairs import load_pairs
+
     p = load_pairs(DataConfig(name=f"folder:{tmp_path / 'pairs'}", size=16), paired=True)
     assert len(p) == 5 and p.test is not None and len(p.test) == 1
     rep = prepare_pairs(a, b, tmp_path / "nosize")  # different sizes and no --size: skipped, said why

@@ -1,4 +1,5 @@
 """Two-domain data: the emoji pairs and their fixed split, aligned A|B and trainA/trainB folders, jitter, errors."""
+
 import numpy as np
 import pytest
 import torch

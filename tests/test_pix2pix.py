@@ -1,10 +1,11 @@
 """pix2pix: U-Net and PatchGAN sizes, the 70x70 receptive field, a conditional D, and learning on held-out pairs."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gankit.models import resolve_config
 from gankit.errors import ConfigError
+from gankit.models import resolve_config
 from gankit.models.pix2pix import Pix2Pix, lr_factor
 from gankit.nn.patchgan import PatchDiscriminator
 from gankit.nn.unet import UNetGenerator
@@ -84,9 +85,23 @@ def test_lr_decays_linearly_over_the_second_half():
 def test_short_training_lowers_held_out_l1(tmp_path):
     from gankit.train.trainer import Trainer
 
-    cfg = resolve_config("pix2pix", "default", None, [*TINY, "data.limit=48", "train.batch_size=8", "train.steps=40",
-                                                 "train.log_every=20", "train.sample_every=1000", "train.lr=1e-3",
-                                                 "train.ckpt_every=1000", "train.threads=1", "train.device=cpu"])
+    cfg = resolve_config(
+        "pix2pix",
+        "default",
+        None,
+        [
+            *TINY,
+            "data.limit=48",
+            "train.batch_size=8",
+            "train.steps=40",
+            "train.log_every=20",
+            "train.sample_every=1000",
+            "train.lr=1e-3",
+            "train.ckpt_every=1000",
+            "train.threads=1",
+            "train.device=cpu",
+        ],
+    )
     t = Trainer(cfg, out=tmp_path, progress=False)
     held = t.data.test.batch(torch.arange(len(t.data.test.A)))
     assert held["A"].shape[0] == 48  # data.limit caps the held-out split too
@@ -101,5 +116,6 @@ def test_short_training_lowers_held_out_l1(tmp_path):
     grids = sorted((run / "samples").glob("*.png"))
     assert len(grids) == 2  # step 0 and the last step: rows of input | output | target
     from PIL import Image
+
     w, h = Image.open(grids[-1]).size
     assert (w, h) == (8 * 64 + 9 * 2 * 2, 6 * 64 + 7 * 2 * 2)  # 8 columns, 6 rows (2 x input|output|target)

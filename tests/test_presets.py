@@ -1,6 +1,7 @@
 """Presets as a base plus their differences: a family's Options defaults are its `default` preset, every other preset
 names its `base:` and holds only the keys that differ from it, and `gankit presets RECIPE --diff PRESET` says what
 each one changes."""
+
 import ast
 import dataclasses
 import inspect
@@ -21,7 +22,9 @@ def test_no_preset_restates_its_base(recipe, preset):
     """Every key a preset file sets changes what its base resolves to (for `default`: the dataclass defaults, so its
     data and train keys differ from DataConfig's and TrainConfig's, and it sets no model key: the Options are it)."""
     (own, *_) = C.preset_layers(RECIPES[recipe], preset)
-    assert own.restated == [], f"{recipe}.{preset} restates its base {own.base or '(dataclass defaults)'}: {own.restated}"
+    assert own.restated == [], (
+        f"{recipe}.{preset} restates its base {own.base or '(dataclass defaults)'}: {own.restated}"
+    )
     assert own.changes, f"{recipe}.{preset} changes nothing"
     if preset == "default":
         assert "model" not in C.read_preset(recipe, preset)
@@ -61,10 +64,13 @@ def test_defaults_names_only_inherited_fields():
     one, two = Child(), Child()
     assert (one.a, one.b, Base().a) == (2, [3, 4], 1) and one.b is not two.b
     with pytest.raises(TypeError, match="c="):
+
         @C.defaults(c="y")
         class Redeclared(Base):
             c: str = "x"
+
     with pytest.raises(ConfigError, match="a: expected an integer"):
+
         @C.defaults(a="many")
         class Wrong(Base):
             pass
@@ -73,10 +79,15 @@ def test_defaults_names_only_inherited_fields():
 def test_a_saved_config_without_a_newer_option_keeps_its_old_behaviour():
     """Checkpoints store their full config; one written before an option existed lacks its key and gets the value
     the code had then (config.added), not the default preset's."""
-    for recipe, key, before in [("r3gan", "g_out", "linear"), ("r3gan", "g_input", "basis"),
-                                ("r3gan", "mode_seeking", 0.0), ("r3gan", "beta2_start", None),
-                                ("cgan", "g_cond", "input"), ("dcgan", "reuse_fakes", False),
-                                ("mlp-gan", "mode_seeking", 0.0)]:
+    for recipe, key, before in [
+        ("r3gan", "g_out", "linear"),
+        ("r3gan", "g_input", "basis"),
+        ("r3gan", "mode_seeking", 0.0),
+        ("r3gan", "beta2_start", None),
+        ("cgan", "g_cond", "input"),
+        ("dcgan", "reuse_fakes", False),
+        ("mlp-gan", "mode_seeking", 0.0),
+    ]:
         new = resolve_config(recipe, "default")
         record = C.to_plain(new)
         assert config_from_dict(record) == new
@@ -89,13 +100,16 @@ def write(folder, name, text):
     (folder / f"dcgan.{name}.yaml").write_text(f"# {name}\n{textwrap.dedent(text)}")
 
 
-@pytest.mark.parametrize("files, preset, message", [
-    ({"a": "base: nope\n"}, "a", "dcgan.a.yaml: base 'nope' is not a dcgan preset (have: a, default)"),
-    ({"a": "base: b\n", "b": "base: a\n"}, "a", "base cycle a -> b -> a"),
-    ({"a": "base: a\n"}, "a", "base cycle a -> a"),
-    ({"a": "model: {d_norm: none}\n"}, "a", "dcgan.a.yaml: names no base"),
-    ({"a": "base: default\nrecipe: dcgan\n"}, "a", "a preset sets only base, data, train, model (not recipe)"),
-])
+@pytest.mark.parametrize(
+    "files, preset, message",
+    [
+        ({"a": "base: nope\n"}, "a", "dcgan.a.yaml: base 'nope' is not a dcgan preset (have: a, default)"),
+        ({"a": "base: b\n", "b": "base: a\n"}, "a", "base cycle a -> b -> a"),
+        ({"a": "base: a\n"}, "a", "base cycle a -> a"),
+        ({"a": "model: {d_norm: none}\n"}, "a", "dcgan.a.yaml: names no base"),
+        ({"a": "base: default\nrecipe: dcgan\n"}, "a", "a preset sets only base, data, train, model (not recipe)"),
+    ],
+)
 def test_a_bad_base_is_a_one_line_error(tmp_path, monkeypatch, capsys, files, preset, message):
     monkeypatch.setattr(C, "presets_dir", lambda: tmp_path)
     write(tmp_path, "default", "data: {name: twemoji, size: 32}\n")
@@ -114,7 +128,13 @@ def test_a_chain_resolves_base_first(tmp_path, monkeypatch):
     write(tmp_path, "a", "base: default\ndata: {size: 64}\nmodel: {d_norm: none}\n")
     write(tmp_path, "b", "base: a\ntrain: {lr: 5.0e-4}\n")
     cfg = resolve_config("dcgan", "b")
-    assert (cfg.preset, cfg.data.name, cfg.data.size, cfg.train.lr, cfg.model.d_norm) == ("b", "twemoji", 64, 5e-4, "none")
+    assert (cfg.preset, cfg.data.name, cfg.data.size, cfg.train.lr, cfg.model.d_norm) == (
+        "b",
+        "twemoji",
+        64,
+        5e-4,
+        "none",
+    )
     assert cfg.model.g_norm == DCGAN.Options().g_norm == "batch"  # what no preset sets: the dataclass default
     write(tmp_path, "c", "base: a\ndata: {size: 64, name: twemoji}\n")
     assert C.preset_layers(DCGAN, "c")[0].restated == ["data.size", "data.name"]

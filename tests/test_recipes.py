@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from gankit.models import resolve_config
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 
 
 def make(recipe, preset="tutorial", shape=None, overrides=()):
@@ -28,7 +27,9 @@ def test_mlp_and_lsgan_tutorial_nets():
     dims = [l.out_features for l in m.G.modules() if isinstance(l, torch.nn.Linear)]
     assert dims == [256, 512, 1024, 784]
     assert [l.out_features for l in m.D.modules() if isinstance(l, torch.nn.Linear)] == [1024, 512, 256, 1]
-    assert sum(isinstance(l, torch.nn.Dropout) and l.p == 0.3 for l in m.D.modules()) == 2  # seed 003: after 1024 and 512
+    assert (
+        sum(isinstance(l, torch.nn.Dropout) and l.p == 0.3 for l in m.D.modules()) == 2
+    )  # seed 003: after 1024 and 512
     ls = make("lsgan")
     assert ls.G(torch.randn(2, 100)).shape == (2, 1, 28, 28)
     assert isinstance(list(ls.D.modules())[-1], torch.nn.Linear)  # linear output, least squares
@@ -59,6 +60,7 @@ def test_each_step_updates_only_its_own_network(recipe, preset):
             out = orig(*a, **k)
             events.append((name, changed(g0, r.G), changed(d0, r.D)))
             return out
+
         opt.step = step
 
     wrap("G"), wrap("D")
@@ -74,8 +76,11 @@ def test_each_step_updates_only_its_own_network(recipe, preset):
     _, g_changed, d_changed = g_events[0]
     # seed 002 (lsgan tutorial): D's BN gamma/beta stay trainable in the combined model, as under Keras 2
     bn_train = getattr(r.opts, "d_bn_train_in_g", False)
-    bn_names = sorted(k for k, _ in r.D.named_parameters()
-                      if isinstance(r.D.get_submodule(k.rsplit(".", 1)[0]), torch.nn.modules.batchnorm._BatchNorm))
+    bn_names = sorted(
+        k
+        for k, _ in r.D.named_parameters()
+        if isinstance(r.D.get_submodule(k.rsplit(".", 1)[0]), torch.nn.modules.batchnorm._BatchNorm)
+    )
     assert sorted(d_changed) == (bn_names if bn_train else [])
     assert bn_train == (recipe == "lsgan" and preset == "tutorial") and (not bn_train or len(bn_names) == 4)
     assert len(g_changed) == len(list(r.G.parameters()))

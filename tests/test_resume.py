@@ -1,17 +1,28 @@
 """N steps in one run == N/2 steps, process killed (SIGKILL), resumed for N/2: bitwise-identical weights."""
+
 import json
 
 import pytest
+from conftest import gankit, gankit_killed
 from safetensors.torch import load_file
 
-from conftest import gankit, gankit_killed
-
 N = 8
-COMMON = [f"--steps", str(N), "--no-progress", "train.ckpt_every=4", "train.log_every=2", "train.sample_every=100",
-          "data.limit=256", "train.batch_size=16", "train.threads=1"]
-DATA = {"mlp-gan": ["--data", "twemoji", "data.size=16"],  # tiny embedded data; 3 channels exercise the MLP reshape
-        "dcgan": ["--data", "twemoji", "data.size=32"],
-        "lsgan": ["--data", "twemoji", "data.size=28", "data.channels=1"]}
+COMMON = [
+    "--steps",
+    str(N),
+    "--no-progress",
+    "train.ckpt_every=4",
+    "train.log_every=2",
+    "train.sample_every=100",
+    "data.limit=256",
+    "train.batch_size=16",
+    "train.threads=1",
+]
+DATA = {
+    "mlp-gan": ["--data", "twemoji", "data.size=16"],  # tiny embedded data; 3 channels exercise the MLP reshape
+    "dcgan": ["--data", "twemoji", "data.size=32"],
+    "lsgan": ["--data", "twemoji", "data.size=28", "data.channels=1"],
+}
 
 
 FAST = ["train.channels_last=true", "train.precision=bf16", "train.fused=true"]
@@ -20,17 +31,24 @@ FAST = ["train.channels_last=true", "train.precision=bf16", "train.fused=true"]
 # where the first process dies: right after the step-4 save; at step 6, between the saves at 4 and 8 (the log
 # holds steps 5-6 that no checkpoint has: resume must drop them); inside the step-8 save, after its tensors file is
 # written and before its state file is (the step-4 checkpoint must still load and resume bitwise)
-CRASH = {"after-save": {"at_step": N // 2}, "between-saves": {"at_step": N // 2 + 2},
-         "in-write": {"in_write": f"step-{N:07d}"}}
+CRASH = {
+    "after-save": {"at_step": N // 2},
+    "between-saves": {"at_step": N // 2 + 2},
+    "in-write": {"in_write": f"step-{N:07d}"},
+}
 
 
-@pytest.mark.parametrize("recipe, preset, extra, crash", [
-    ("mlp-gan", "default", [], "between-saves"),
-    ("dcgan", "default", ["model.d_split_steps=true"], "after-save"),
-    ("lsgan", "default", ["model.d_split_steps=true"], "in-write"),
-    ("lsgan", "tutorial", [], "between-saves"),  # G's optimizer also holds D's BN gamma/beta (seed 002)
-    ("dcgan", "default", FAST, "between-saves")],
-    ids=["mlp-gan", "dcgan", "lsgan", "lsgan-tutorial", "dcgan-fast-path"])
+@pytest.mark.parametrize(
+    "recipe, preset, extra, crash",
+    [
+        ("mlp-gan", "default", [], "between-saves"),
+        ("dcgan", "default", ["model.d_split_steps=true"], "after-save"),
+        ("lsgan", "default", ["model.d_split_steps=true"], "in-write"),
+        ("lsgan", "tutorial", [], "between-saves"),  # G's optimizer also holds D's BN gamma/beta (seed 002)
+        ("dcgan", "default", FAST, "between-saves"),
+    ],
+    ids=["mlp-gan", "dcgan", "lsgan", "lsgan-tutorial", "dcgan-fast-path"],
+)
 def test_resume_is_bitwise_identical(recipe, preset, extra, crash, tmp_path):
     args = ["train", recipe, "-p", preset, *COMMON, *DATA[recipe], *extra]
     gankit(*args, "--out", tmp_path / "full")

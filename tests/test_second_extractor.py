@@ -1,15 +1,15 @@
 """The second ruler (issue 18): `wide:<dataset>`, another architecture trained with another recipe, stored beside
 the domain extractor and reported next to it by `gankit eval`."""
+
 import json
 from pathlib import Path
 
 import torch
+from test_eval import TINY_MLP
 
 from gankit import api
 from gankit.cli import main
 from gankit.metrics import extractors
-
-from test_eval import TINY_MLP
 
 
 def test_shift_flip_moves_and_mirrors_each_image_by_its_own_draw():
@@ -17,8 +17,8 @@ def test_shift_flip_moves_and_mirrors_each_image_by_its_own_draw():
     y = extractors.shift_flip(x, torch.Generator().manual_seed(0), pad=2)
     assert y.shape == x.shape and not torch.equal(y, x)
     for i in range(2):  # every output row is a (possibly mirrored) shifted window of the edge-padded input
-        padded = torch.nn.functional.pad(x[i:i + 1], (2, 2, 2, 2), mode="replicate")[0, 0]
-        windows = [padded[a:a + 6, b:b + 6] for a in range(5) for b in range(5)]
+        padded = torch.nn.functional.pad(x[i : i + 1], (2, 2, 2, 2), mode="replicate")[0, 0]
+        windows = [padded[a : a + 6, b : b + 6] for a in range(5) for b in range(5)]
         assert any(torch.equal(y[i, 0], w) or torch.equal(y[i, 0], w.flip(-1)) for w in windows)
     z = extractors.shift_flip(x, torch.Generator().manual_seed(0), pad=2)
     assert torch.equal(y, z)  # seeded
@@ -37,7 +37,9 @@ def test_wide_extractor_trains_loads_and_is_reported_beside_the_domain_one(capsy
     names = [r["name"] for r in extractors.available()]
     assert "domain:mnist" in names and "wide:mnist" in names
 
-    run = api.train("mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=6", *TINY_MLP], out=tmp_path / "r")
+    run = api.train(
+        "mlp-gan", overrides=[f"data.name=mnist:{tiny_idx}", "train.steps=6", *TINY_MLP], out=tmp_path / "r"
+    )
     assert main(["eval", str(run), "--n", "30", "--metrics", "fid,kid"]) == 0
     out = capsys.readouterr().out
     assert "[domain:mnist] fid=" in out and "[wide:mnist] fid=" in out

@@ -6,71 +6,130 @@ epsilon 1e-7; ``'adam'`` as a string is lr 1e-3, beta_1 0.9), what each optimize
 loss. The test builds the preset's recipe and checks its nets, optimizers and one real training step against
 them. The differences that remain are named in docs/fidelity.md.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from gankit import config as C
-from gankit.models import recipe_class
-from gankit.models import resolve_config
+from gankit.models import recipe_class, resolve_config
 
 KERAS_ADAM = {"beta_2": 0.999, "epsilon": 1e-7}
 
 # seed 003 (medium, "GAN using Keras"): create_generator / create_discriminator / create_gan / training
 SEED_003 = {
-    "preset": ("mlp-gan", "tutorial"), "input": (1, 28, 28), "latent": 100,
-    "G": [("Dense", 256), ("LeakyReLU", 0.2), ("Dense", 512), ("LeakyReLU", 0.2), ("Dense", 1024),
-          ("LeakyReLU", 0.2), ("Dense", 784, "tanh")],
-    "D": [("Dense", 1024), ("LeakyReLU", 0.2), ("Dropout", 0.3), ("Dense", 512), ("LeakyReLU", 0.2),
-          ("Dropout", 0.3), ("Dense", 256), ("LeakyReLU", 0.2), ("Dense", 1, "sigmoid")],
+    "preset": ("mlp-gan", "tutorial"),
+    "input": (1, 28, 28),
+    "latent": 100,
+    "G": [
+        ("Dense", 256),
+        ("LeakyReLU", 0.2),
+        ("Dense", 512),
+        ("LeakyReLU", 0.2),
+        ("Dense", 1024),
+        ("LeakyReLU", 0.2),
+        ("Dense", 784, "tanh"),
+    ],
+    "D": [
+        ("Dense", 1024),
+        ("LeakyReLU", 0.2),
+        ("Dropout", 0.3),
+        ("Dense", 512),
+        ("LeakyReLU", 0.2),
+        ("Dropout", 0.3),
+        ("Dense", 256),
+        ("LeakyReLU", 0.2),
+        ("Dense", 1, "sigmoid"),
+    ],
     "kernel_init": "glorot_uniform",
-    "D_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},   # adam_optimizer()
-    "G_opt": {"lr": 0.001, "beta_1": 0.9, **KERAS_ADAM},    # gan.compile(optimizer='adam')
+    "D_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},  # adam_optimizer()
+    "G_opt": {"lr": 0.001, "beta_1": 0.9, **KERAS_ADAM},  # gan.compile(optimizer='adam')
     "loss": "binary_crossentropy",
     # one D train_on_batch on concatenate([128 real, 128 fake]) with y 0.9 / 0; G on 128 noise with y 1
-    "D_updates": [{"real": 128, "fake": 128, "real_y": 0.9, "fake_y": 0.0}], "G_batch": 128, "G_y": 1.0,
+    "D_updates": [{"real": 128, "fake": 128, "real_y": 0.9, "fake_y": 0.0}],
+    "G_batch": 128,
+    "G_y": 1.0,
     "combined_trainable_D": "none",  # discriminator.trainable=False before gan.compile
 }
 
 # seed 002 (LSGAN, MNIST): define_discriminator / define_generator / define_gan / train
 SEED_002 = {
-    "preset": ("lsgan", "tutorial"), "input": (1, 28, 28), "latent": 100,
-    "G": [("Dense", 256 * 7 * 7), ("BatchNormalization",), ("Activation", "relu"), ("Reshape", (7, 7, 256)),
-          ("Conv2DTranspose", 128, 4, 2), ("BatchNormalization",), ("Activation", "relu"),
-          ("Conv2DTranspose", 64, 4, 2), ("BatchNormalization",), ("Activation", "relu"),
-          ("Conv2D", 1, 7, 1), ("Activation", "tanh")],
-    "D": [("Conv2D", 64, 4, 2), ("BatchNormalization",), ("LeakyReLU", 0.2),
-          ("Conv2D", 128, 4, 2), ("BatchNormalization",), ("LeakyReLU", 0.2),
-          ("Flatten",), ("Dense", 1, "linear")],
+    "preset": ("lsgan", "tutorial"),
+    "input": (1, 28, 28),
+    "latent": 100,
+    "G": [
+        ("Dense", 256 * 7 * 7),
+        ("BatchNormalization",),
+        ("Activation", "relu"),
+        ("Reshape", (7, 7, 256)),
+        ("Conv2DTranspose", 128, 4, 2),
+        ("BatchNormalization",),
+        ("Activation", "relu"),
+        ("Conv2DTranspose", 64, 4, 2),
+        ("BatchNormalization",),
+        ("Activation", "relu"),
+        ("Conv2D", 1, 7, 1),
+        ("Activation", "tanh"),
+    ],
+    "D": [
+        ("Conv2D", 64, 4, 2),
+        ("BatchNormalization",),
+        ("LeakyReLU", 0.2),
+        ("Conv2D", 128, 4, 2),
+        ("BatchNormalization",),
+        ("LeakyReLU", 0.2),
+        ("Flatten",),
+        ("Dense", 1, "linear"),
+    ],
     "kernel_init": "RandomNormal(stddev=0.02)",  # BN: Keras defaults (gamma 1, beta 0, momentum 0.99, eps 1e-3)
     "D_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},
     "G_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},
     "loss": "mse",
     # n_batch 64, half_batch 32: d_model.train_on_batch(X_real, 1), then (X_fake, 0); gan on 64 with y 1
     "D_updates": [{"real": 32, "fake": 0, "real_y": 1.0}, {"real": 0, "fake": 32, "fake_y": 0.0}],
-    "G_batch": 64, "G_y": 1.0,
+    "G_batch": 64,
+    "G_y": 1.0,
     "combined_trainable_D": "batchnorm",  # `if not isinstance(layer, BatchNormalization): layer.trainable = False`
 }
 
 # seeds 000/001 (DCGAN, CIFAR-10): define_discriminator / define_generator / define_gan / train
 SEED_000 = {
-    "preset": ("dcgan", "tutorial"), "input": (3, 32, 32), "latent": 100,
-    "G": [("Dense", 256 * 4 * 4), ("LeakyReLU", 0.2), ("Reshape", (4, 4, 256)),
-          ("Conv2DTranspose", 128, 4, 2), ("LeakyReLU", 0.2),
-          ("Conv2DTranspose", 128, 4, 2), ("LeakyReLU", 0.2),
-          ("Conv2DTranspose", 128, 4, 2), ("LeakyReLU", 0.2),
-          ("Conv2D", 3, 3, 1, "tanh")],
-    "D": [("Conv2D", 64, 3, 1), ("LeakyReLU", 0.2), ("Conv2D", 128, 3, 2), ("LeakyReLU", 0.2),
-          ("Conv2D", 128, 3, 2), ("LeakyReLU", 0.2), ("Conv2D", 256, 3, 2), ("LeakyReLU", 0.2),
-          ("Flatten",), ("Dropout", 0.4), ("Dense", 1, "sigmoid")],
+    "preset": ("dcgan", "tutorial"),
+    "input": (3, 32, 32),
+    "latent": 100,
+    "G": [
+        ("Dense", 256 * 4 * 4),
+        ("LeakyReLU", 0.2),
+        ("Reshape", (4, 4, 256)),
+        ("Conv2DTranspose", 128, 4, 2),
+        ("LeakyReLU", 0.2),
+        ("Conv2DTranspose", 128, 4, 2),
+        ("LeakyReLU", 0.2),
+        ("Conv2DTranspose", 128, 4, 2),
+        ("LeakyReLU", 0.2),
+        ("Conv2D", 3, 3, 1, "tanh"),
+    ],
+    "D": [
+        ("Conv2D", 64, 3, 1),
+        ("LeakyReLU", 0.2),
+        ("Conv2D", 128, 3, 2),
+        ("LeakyReLU", 0.2),
+        ("Conv2D", 128, 3, 2),
+        ("LeakyReLU", 0.2),
+        ("Conv2D", 256, 3, 2),
+        ("LeakyReLU", 0.2),
+        ("Flatten",),
+        ("Dropout", 0.4),
+        ("Dense", 1, "sigmoid"),
+    ],
     "kernel_init": "glorot_uniform",
     "D_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},
     "G_opt": {"lr": 0.0002, "beta_1": 0.5, **KERAS_ADAM},
     "loss": "binary_crossentropy",
     "D_updates": [{"real": 64, "fake": 0, "real_y": 1.0}, {"real": 0, "fake": 64, "fake_y": 0.0}],
-    "G_batch": 128, "G_y": 1.0,
+    "G_batch": 128,
+    "G_y": 1.0,
     "combined_trainable_D": "none",  # d_model.trainable = False
     "params": {"G": 1_466_115, "D": 522_497},  # the seed's model.summary()
 }
@@ -79,6 +138,7 @@ SEEDS = {"003": SEED_003, "002": SEED_002, "000": SEED_000}
 
 
 # ---------------------------------------------------------------- the seed's layers in one vocabulary
+
 
 def keras_layers(table: list[tuple], in_shape: tuple[int, int, int]) -> tuple[list[tuple], int]:
     """Keras layers -> canonical (kind, ...) tuples and Keras' trainable parameter count."""
@@ -236,6 +296,7 @@ def test_one_training_step_feeds_each_update_as_the_seed(sid, monkeypatch):
     def spy_d(x, *a, **k):
         events.append(("D_in", x.shape[0], x.detach()))
         return d_forward(x, *a, **k)
+
     monkeypatch.setattr(r.D, "forward", spy_d)
     for fn in ("d_real", "d_fake", "g_loss"):
         orig = getattr(L, fn)
@@ -243,12 +304,14 @@ def test_one_training_step_feeds_each_update_as_the_seed(sid, monkeypatch):
         def spy(kind, out, target, _fn=fn, _orig=orig):
             events.append((_fn, out.shape[0], float(target)))
             return _orig(kind, out, target)
+
         monkeypatch.setattr(L, fn, spy)
     update = r.update
 
     def spy_update(name, loss):
         events.append(("step", name))
         return update(name, loss)
+
     monkeypatch.setattr(r, "update", spy_update)
     r.train_step({"image": real_batch})
 
@@ -258,8 +321,12 @@ def test_one_training_step_feeds_each_update_as_the_seed(sid, monkeypatch):
     assert d_in == [u["real"] + u["fake"] for u in seed["D_updates"]] + [seed["G_batch"]]
     reals = [e for e in events if e[0] == "d_real"]
     fakes = [e for e in events if e[0] == "d_fake"]
-    assert [(n, y) for _, n, y in reals] == [(u["real"], pytest.approx(u["real_y"])) for u in seed["D_updates"] if u["real"]]
-    assert [(n, y) for _, n, y in fakes] == [(u["fake"], pytest.approx(u["fake_y"])) for u in seed["D_updates"] if u["fake"]]
+    assert [(n, y) for _, n, y in reals] == [
+        (u["real"], pytest.approx(u["real_y"])) for u in seed["D_updates"] if u["real"]
+    ]
+    assert [(n, y) for _, n, y in fakes] == [
+        (u["fake"], pytest.approx(u["fake_y"])) for u in seed["D_updates"] if u["fake"]
+    ]
     assert [(e[1], e[2]) for e in events if e[0] == "g_loss"] == [(seed["G_batch"], pytest.approx(seed["G_y"]))]
     first = next(e[2] for e in events if e[0] == "D_in")  # D's first input starts with the real batch itself
     assert torch.equal(first[: seed["D_updates"][0]["real"]], real_batch)
@@ -274,6 +341,5 @@ def test_seed_002_generator_step_moves_d_batchnorm_with_gs_own_adam_state():
     d_state = r.optim["D"].state
     assert all(p in g_state and p in d_state for p in bn)  # two optimizers, two sets of moments
     assert all(not torch.equal(g_state[p]["exp_avg"], d_state[p]["exp_avg"]) for p in bn)
-    assert all(p not in g_state for m in r.D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
-               for p in m.parameters())
+    assert all(p not in g_state for m in r.D.modules() if isinstance(m, (nn.Conv2d, nn.Linear)) for p in m.parameters())
     assert all(p.requires_grad for p in r.D.parameters())  # the freeze was undone

@@ -2,6 +2,7 @@
 translation and SR models, captions to a text model, shapes and meshes from a 3D model, faces to an ageing model,
 the run's pictures, malformed uploads (each a 4xx, the server keeps serving), the bounded
 queue (429), and a hypothesis fuzz of every route that finds no 5xx."""
+
 from __future__ import annotations
 
 import io
@@ -17,12 +18,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from studio_runs import train_runs
 
 from gankit.serve.app import create_app
 from gankit.serve.gate import Busy, Gate
 from gankit.serve.panels import load_models
 from gankit.serve.uploads import Limits, decode, sniff
-from studio_runs import train_runs
 
 LIMITS = Limits(max_bytes=200_000, max_pixels=1_000_000)
 
@@ -31,8 +32,10 @@ LIMITS = Limits(max_bytes=200_000, max_pixels=1_000_000)
 def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return train_runs(tmp_path_factory.mktemp("serve"), ("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "stackgan",
-                                                             "gan3d", "agecgan", "agecgan-encoder"))
+        return train_runs(
+            tmp_path_factory.mktemp("serve"),
+            ("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "stackgan", "gan3d", "agecgan", "agecgan-encoder"),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +53,10 @@ def client(models):
 @pytest.fixture(scope="module")
 def ids(client):
     """{family: model id}; the stage-2 agecgan run (the ageing model) is ``agecgan-encoder``."""
-    return {m["family"] + ("-encoder" if m["kind"] == "age" else ""): m["id"]
-            for m in client.get("/api/models").json()["models"]}
+    return {
+        m["family"] + ("-encoder" if m["kind"] == "age" else ""): m["id"]
+        for m in client.get("/api/models").json()["models"]
+    }
 
 
 def png(arr: np.ndarray | None = None, mode="RGB", size=(24, 20), fmt="PNG") -> bytes:
@@ -76,31 +81,56 @@ def pixels(resp) -> np.ndarray:
 def tile(grid: np.ndarray, r: int, c: int, side: int = 16, k: int = 4) -> np.ndarray:
     """Image (r, c) of a grid made with 2 px padding at ``side`` px, then enlarged ``k`` times."""
     y, x = (2 + r * (side + 2)) * k, (2 + c * (side + 2)) * k
-    return grid[y: y + side * k, x: x + side * k]
+    return grid[y : y + side * k, x : x + side * k]
 
 
 def huge_header_png(w=50_000, h=50_000) -> bytes:
     """A 100-byte PNG whose header claims w x h pixels (RGB): a decompression bomb's calling card."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --------------------------------------------------------------------------- models and noise sampling
 
 
 def test_models_listing_describes_each_kind(client, ids):
-    info = {m["family"] + ("-encoder" if m["kind"] == "age" else ""): m
-            for m in client.get("/api/models").json()["models"]}
-    assert {f: m["kind"] for f, m in info.items()} == {"dcgan": "noise", "cgan": "noise", "pix2pix": "translate",
-                                                       "cyclegan": "translate", "srgan": "upscale", "stackgan": "text",
-                                                       "gan3d": "voxel", "agecgan": "noise", "agecgan-encoder": "age"}
+    info = {
+        m["family"] + ("-encoder" if m["kind"] == "age" else ""): m for m in client.get("/api/models").json()["models"]
+    }
+    assert {f: m["kind"] for f, m in info.items()} == {
+        "dcgan": "noise",
+        "cgan": "noise",
+        "pix2pix": "translate",
+        "cyclegan": "translate",
+        "srgan": "upscale",
+        "stackgan": "text",
+        "gan3d": "voxel",
+        "agecgan": "noise",
+        "agecgan-encoder": "age",
+    }
     assert info["stackgan"]["stage"] == "stage1" and info["stackgan"]["text_encoder"] == "ngrams"
     assert info["gan3d"]["resolution"] == 16 and info["gan3d"]["mesh_formats"] == ["obj", "ply"]
-    assert info["gan3d"]["conditional"] and info["gan3d"]["classes"] == ["chair", "table", "sofa", "bed", "shelf", "lamp"]
+    assert info["gan3d"]["conditional"] and info["gan3d"]["classes"] == [
+        "chair",
+        "table",
+        "sofa",
+        "bed",
+        "shelf",
+        "lamp",
+    ]
     assert info["agecgan"]["conditional"] and info["agecgan"]["classes"] == ["child", "adult", "older"]
-    assert info["agecgan-encoder"]["classes"] == ["child", "adult", "older"] and info["agecgan-encoder"]["source"] == "adult"
+    assert (
+        info["agecgan-encoder"]["classes"] == ["child", "adult", "older"]
+        and info["agecgan-encoder"]["source"] == "adult"
+    )
     assert info["agecgan-encoder"]["detect_faces"] is False  # an emoji model takes the whole picture
     assert info["dcgan"]["step"] == 3 and info["dcgan"]["ema"] is True and info["dcgan"]["sliders"] == 6
     assert info["cgan"]["conditional"] and info["cgan"]["classes"] == ["green", "red"]
@@ -155,11 +185,17 @@ def test_class_picker(client, ids):
 
 def test_bad_parameters_are_4xx_with_a_message(client, ids):
     mid = ids["dcgan"]
-    for params, code, text in (({"seed": -1}, 422, "seed"), ({"n": 0}, 422, "n"), ({"n": "x"}, 422, "n"),
-                               ({"truncation": "nan"}, 4, ""), ({"sliders": "1,a"}, 400, "sliders"),
-                               ({"sliders": "9"}, 400, "sliders"), ({"sliders": "1,1,1,1,1,1,1"}, 400, "at most")):
+    for params, code, text in (
+        ({"seed": -1}, 422, "seed"),
+        ({"n": 0}, 422, "n"),
+        ({"n": "x"}, 422, "n"),
+        ({"truncation": "nan"}, 4, ""),
+        ({"sliders": "1,a"}, 400, "sliders"),
+        ({"sliders": "9"}, 400, "sliders"),
+        ({"sliders": "1,1,1,1,1,1,1"}, 400, "at most"),
+    ):
         r = client.get(f"/api/models/{mid}/sample.png", params=params)
-        assert (r.status_code == code or (code == 4 and 400 <= r.status_code < 500)), (params, r.status_code)
+        assert r.status_code == code or (code == 4 and 400 <= r.status_code < 500), (params, r.status_code)
         assert text in r.json()["error"]
     assert client.get("/api/models/nope/sample.png").status_code == 404
     r = client.get(f"/api/models/{ids['pix2pix']}/sample.png")
@@ -203,8 +239,11 @@ def malformed() -> dict[str, tuple[bytes, int, str]]:
     return {
         "truncated.png": (good[: len(good) // 2], 400, "unreadable PNG"),
         "huge.png": (huge_header_png(), 413, "-pixel limit"),
-        "drawing.svg": (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
-                        415, "SVG"),
+        "drawing.svg": (
+            b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>',
+            415,
+            "SVG",
+        ),
         "inside.png": (b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>', 415, "SVG"),
         "archive.zip": (zbuf.getvalue(), 415, "zip"),
         "empty.png": (b"", 400, "empty"),
@@ -251,13 +290,17 @@ def test_missing_file_field_and_oversized_body(client, ids):
     url = f"/api/models/{ids['pix2pix']}/apply"
     r = client.post(url)
     assert r.status_code == 422 and "file" in r.json()["error"]
-    r = client.post(url, content=b"x" * (LIMITS.max_bytes + 100_000), headers={"content-type": "application/octet-stream"})
+    r = client.post(
+        url, content=b"x" * (LIMITS.max_bytes + 100_000), headers={"content-type": "application/octet-stream"}
+    )
     assert r.status_code == 413 and "200,000 bytes" in r.json()["error"]
 
     def streamed():  # no Content-Length: refused while it streams in, not after buffering it all
-        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+        yield b"Content-Type: image/png\r\n\r\n"
         for _ in range(100):
             yield b"\x89PNG" + bytes(10_000)
+
     r = client.post(url, content=streamed(), headers={"content-type": "multipart/form-data; boundary=xx"})
     assert r.status_code == 413 and "limited to" in r.json()["error"]
     assert client.get("/api/models").status_code == 200
@@ -273,8 +316,15 @@ def test_run_pictures_and_no_path_from_a_request(client, ids):
     assert "loss.png" in names and "samples/step-0000003.png" in names and "health.md" in names
     assert "step 3" in info["health"] or "3" in info["health"]
     assert as_image(client.get(f"/api/models/{mid}/run/samples/step-0000003.png")).size[0] > 16
-    for bad in ("../config.yaml", "config.yaml", "checkpoints/latest", "samples/../run.json", "%2e%2e/run.json",
-                "/etc/passwd", "samples/step-9.png"):
+    for bad in (
+        "../config.yaml",
+        "config.yaml",
+        "checkpoints/latest",
+        "samples/../run.json",
+        "%2e%2e/run.json",
+        "/etc/passwd",
+        "samples/step-9.png",
+    ):
         r = client.get(f"/api/models/{mid}/run/{bad}")
         assert r.status_code == 404, bad
 
@@ -343,15 +393,23 @@ def test_text_model_draws_the_caption_and_walks_between_captions(client, ids):
     other_caption = pixels(client.get(url, params={"caption": "a blue car", "seed": 3, "n": 4}))
     other_seed = pixels(client.get(url, params={"caption": "a red apple", "seed": 4, "n": 4}))
     assert np.abs(a - other_caption).mean() > 0.2 and np.abs(a - other_seed).mean() > 0.2
-    walk = pixels(client.get(f"/api/models/{ids['stackgan']}/text-interpolate.png",
-                             params={"caption_a": "a red apple", "caption_b": "a blue car", "seed": 3, "steps": 4}))
+    walk = pixels(
+        client.get(
+            f"/api/models/{ids['stackgan']}/text-interpolate.png",
+            params={"caption_a": "a red apple", "caption_b": "a blue car", "seed": 3, "steps": 4},
+        )
+    )
     assert walk.shape == (4 * 20, 4 * (2 + 4 * 18), 3)
     for k, caption in ((0, "a red apple"), (3, "a blue car")):  # the walk starts and ends at the two captions
         one = pixels(client.get(url, params={"caption": caption, "seed": 3, "n": 1}))
         assert np.abs(tile(walk, 0, k) - one).max() <= 1
     assert np.abs(tile(walk, 0, 0) - tile(walk, 0, 3)).mean() > 0.2
-    for params, code, text in (({"caption": "   "}, 400, "type a caption"), ({"caption": "x" * 201}, 422, "caption"),
-                               ({"caption": "a cat", "stage1": "true"}, 400, "stage-II"), ({}, 422, "caption")):
+    for params, code, text in (
+        ({"caption": "   "}, 400, "type a caption"),
+        ({"caption": "x" * 201}, 422, "caption"),
+        ({"caption": "a cat", "stage1": "true"}, 400, "stage-II"),
+        ({}, 422, "caption"),
+    ):
         r = client.get(url, params=params)
         assert r.status_code == code and text in r.json()["error"], (params, r.text)
     r = client.get(f"/api/models/{ids['dcgan']}/text.png", params={"caption": "a cat"})
@@ -368,14 +426,16 @@ def test_voxel_model_views_turntable_and_meshes(client, ids, models):
 
     mid = ids["gan3d"]
     thr = level(models[mid])
-    get = lambda route, **kw: client.get(f"/api/models/{mid}/{route}", params={"seed": 1, "n": 2, "threshold": thr, **kw})  # noqa: E731
+    get = lambda route, **kw: client.get(
+        f"/api/models/{mid}/{route}", params={"seed": 1, "n": 2, "threshold": thr, **kw}
+    )  # noqa: E731
     views = pixels(get("views.png"))
     assert views.shape == (2 + 2 * 98, 2 + 6 * 98, 3)  # one row of six 96 px views per shape
     assert np.array_equal(views, pixels(get("views.png")))
     assert (views < 250).any(axis=2).mean() > 0.01  # a shape is drawn, not an empty white field
     assert np.abs(views - pixels(get("views.png", seed=2))).mean() > 1
     assert np.abs(views - pixels(get("views.png", threshold=0.999))).mean() > 1  # the level moves the surface
-    view = lambda k: views[2: 98, 2 + 98 * k: 98 * (k + 1)]  # noqa: E731
+    view = lambda k: views[2:98, 2 + 98 * k : 98 * (k + 1)]  # noqa: E731
     assert np.abs(view(0) - view(3)).mean() > 1  # the views go around the shape
     r = get("turntable.gif", frames=6)
     assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
@@ -397,8 +457,11 @@ def test_voxel_model_views_turntable_and_meshes(client, ids, models):
     assert not np.array_equal(meshes["obj", 0].bounds, meshes["obj", 1].bounds)
     chair, lamp = (pixels(get("views.png", cls=k)) for k in (0, 5))
     assert np.abs(chair - lamp).mean() > 0.5  # the class picker reaches G
-    for params, code, text in (({"index": 2, "n": 2}, 400, "index must be in 0..1"),
-                               ({"cls": 6}, 400, "out of range"), ({"threshold": 1}, 422, "threshold")):
+    for params, code, text in (
+        ({"index": 2, "n": 2}, 400, "index must be in 0..1"),
+        ({"cls": 6}, 400, "out of range"),
+        ({"threshold": 1}, 422, "threshold"),
+    ):
         r = client.get(f"/api/models/{mid}/mesh.obj", params=params)
         assert r.status_code == code and text in r.json()["error"], (params, r.text)
     assert client.get(f"/api/models/{mid}/mesh.fbx").status_code == 422
@@ -435,8 +498,12 @@ def test_age_model_reages_an_uploaded_face(client, ids):
     assert np.abs(tile(strip, 0, 3) - older).max() <= 1  # the strip's last column is the "older" image
     assert np.abs(one(target="older", steps="0") - older).mean() > 0.1  # the identity steps move the latent
     assert np.abs(one(target="older", source="child") - older).mean() > 0.1  # the face's own age matters
-    for data, code, text in (({"target": "90+"}, 400, "not an age bin"), ({"source": "baby"}, 400, "source"),
-                             ({"steps": "999"}, 422, "steps"), ({"direction": "AtoB"}, 400, "no direction")):
+    for data, code, text in (
+        ({"target": "90+"}, 400, "not an age bin"),
+        ({"source": "baby"}, 400, "source"),
+        ({"steps": "999"}, 422, "steps"),
+        ({"direction": "AtoB"}, 400, "no direction"),
+    ):
         r = client.post(url, files={"file": ("face.png", face)}, data=data)
         assert r.status_code == code and text in r.json()["error"], (data, r.text)
     for name in ("truncated.png", "huge.png", "drawing.svg", "empty.png"):
@@ -457,26 +524,68 @@ def test_agecgan_stage1_is_a_noise_model_with_age_bins(client, ids):
 # --------------------------------------------------------------------------- fuzz
 
 
-ROUTES = ["/", "/api/models", "/api/models/{mid}", "/api/models/{mid}/sample.png", "/api/models/{mid}/interpolate.png",
-          "/api/models/{mid}/run", "/api/models/{mid}/run/{name}", "/api/models/{mid}/apply", "/static/{name}",
-          "/api/models/{mid}/text.png", "/api/models/{mid}/text-interpolate.png", "/api/models/{mid}/views.png",
-          "/api/models/{mid}/turntable.gif", "/api/models/{mid}/mesh.{name}"]
-PARAMS = ["seed", "n", "cls", "truncation", "sliders", "seed_a", "seed_b", "steps", "mode", "direction", "caption",
-          "caption_a", "caption_b", "stage1", "views", "frames", "index", "threshold", "target", "source"]
+ROUTES = [
+    "/",
+    "/api/models",
+    "/api/models/{mid}",
+    "/api/models/{mid}/sample.png",
+    "/api/models/{mid}/interpolate.png",
+    "/api/models/{mid}/run",
+    "/api/models/{mid}/run/{name}",
+    "/api/models/{mid}/apply",
+    "/static/{name}",
+    "/api/models/{mid}/text.png",
+    "/api/models/{mid}/text-interpolate.png",
+    "/api/models/{mid}/views.png",
+    "/api/models/{mid}/turntable.gif",
+    "/api/models/{mid}/mesh.{name}",
+]
+PARAMS = [
+    "seed",
+    "n",
+    "cls",
+    "truncation",
+    "sliders",
+    "seed_a",
+    "seed_b",
+    "steps",
+    "mode",
+    "direction",
+    "caption",
+    "caption_a",
+    "caption_b",
+    "stage1",
+    "views",
+    "frames",
+    "index",
+    "threshold",
+    "target",
+    "source",
+]
 text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-value = st.one_of(text, st.integers(-2**40, 2**40).map(str), st.floats(allow_nan=True).map(str),
-                  st.lists(st.floats(-10, 10), max_size=8).map(lambda v: ",".join(map(str, v))))
+value = st.one_of(
+    text,
+    st.integers(-(2**40), 2**40).map(str),
+    st.floats(allow_nan=True).map(str),
+    st.lists(st.floats(-10, 10), max_size=8).map(lambda v: ",".join(map(str, v))),
+)
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(route=st.sampled_from(ROUTES), mid=st.one_of(st.sampled_from(["dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d",
-                                                                    "agecgan-encoder"]), text),
-       name=text, method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
-       params=st.dictionaries(st.sampled_from(PARAMS), value, max_size=5),
-       body=st.one_of(st.none(), st.binary(max_size=300),
-                      st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b),
-                      st.binary(max_size=200).map(lambda b: b"\xff\xd8\xff" + b),
-                      st.binary(max_size=200).map(lambda b: b"RIFF\x00\x00\x00\x00WEBP" + b)))
+@given(
+    route=st.sampled_from(ROUTES),
+    mid=st.one_of(st.sampled_from(["dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d", "agecgan-encoder"]), text),
+    name=text,
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+    params=st.dictionaries(st.sampled_from(PARAMS), value, max_size=5),
+    body=st.one_of(
+        st.none(),
+        st.binary(max_size=300),
+        st.binary(max_size=200).map(lambda b: b"\x89PNG\r\n\x1a\n" + b),
+        st.binary(max_size=200).map(lambda b: b"\xff\xd8\xff" + b),
+        st.binary(max_size=200).map(lambda b: b"RIFF\x00\x00\x00\x00WEBP" + b),
+    ),
+)
 def test_fuzz_no_route_answers_5xx(client, ids, route, mid, name, method, params, body):
     from urllib.parse import quote
 
@@ -494,9 +603,11 @@ def test_fuzz_no_route_answers_5xx(client, ids, route, mid, name, method, params
 def test_cli_serve_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys):
     from gankit.cli import main as cli
 
-    for args, msg in (([str(tmp_path / "missing")], "checkpoint not found"),
-                      ([str(runs["dcgan"]), "--port", "0"], "--port must be in"),
-                      ([str(runs["dcgan"]), "--max-pixels", "0"], "must be positive")):
+    for args, msg in (
+        ([str(tmp_path / "missing")], "checkpoint not found"),
+        ([str(runs["dcgan"]), "--port", "0"], "--port must be in"),
+        ([str(runs["dcgan"]), "--max-pixels", "0"], "must be positive"),
+    ):
         rc = cli(["serve", *args])
         err = capsys.readouterr().err
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (args, err)

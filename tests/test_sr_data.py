@@ -1,4 +1,5 @@
 """Super-resolution data: LR is exactly the antialiased bicubic of the HR crop; crops, flips, split, layouts."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,6 @@ import torch.nn.functional as F
 from PIL import Image
 
 from gankit.config import DataConfig
-from gankit.data.images import to_float
 from gankit.data.sr import downscale, load_sr
 from gankit.errors import DataError
 
@@ -70,6 +70,7 @@ def test_heldout_split_is_fixed_and_keeps_skin_tones_together():
     assert a.heldout_names == b.heldout_names and 0 < len(a.heldout) < len(a) / 5
     assert not set(a.heldout_names) & set(a.train_names)
     from gankit.data.sr import _emoji_key
+
     assert _emoji_key("1F575-1F3FE-200D-2640-FE0F") == _emoji_key("1F575-200D-2640-FE0F")
     assert not {_emoji_key(n) for n in a.heldout_names} & {_emoji_key(n) for n in a.train_names}
 
@@ -115,7 +116,8 @@ def test_celeba_partition_file_and_too_small_images(tmp_path):
     for i in range(1, 5):
         _write(root / "img_align_celeba" / f"{i:06d}.jpg", (36, 44), i)
     (root / "img_align_celeba" / "list_eval_partition.txt").write_text(
-        "000001.jpg 0\n000002.jpg 0\n000003.jpg 1\n000004.jpg 2\n")
+        "000001.jpg 0\n000002.jpg 0\n000003.jpg 1\n000004.jpg 2\n"
+    )
     d = load_sr(DataConfig(name=str(root / "img_align_celeba")), crop=32, scale=4)
     assert d.heldout_names == ["000004.jpg"] and len(d) == 3
     with pytest.raises(DataError, match="smaller than the HR crop 40"):

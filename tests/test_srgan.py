@@ -1,4 +1,5 @@
 """SRResNet / SRGAN: parameter counts, x4 shapes, VGG plumbing, stage 1 -> 2, learning, bitwise resume."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -7,28 +8,39 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import gankit_killed
 from PIL import Image
 
-from conftest import gankit_killed
 from gankit import config as C
-from gankit.models import config_from_dict, resolve_config
 from gankit.errors import CheckpointError
 from gankit.metrics.sr import sr_scores
-from gankit.nn.vgg import VGG_CUT, VGGFeatures, load_vgg
+from gankit.models import config_from_dict, resolve_config
 from gankit.nn.srresnet import SRDiscriminator, SRResNet
+from gankit.nn.vgg import VGG_CUT, VGGFeatures, load_vgg
+from gankit.pipelines import UpscalePipeline
 from gankit.train import checkpoint as ckpt
 from gankit.train.trainer import Trainer
-from gankit.pipelines import UpscalePipeline
 
 torch.set_num_threads(1)
 
-TINY = ["data.limit=40", "data.size=64", "model.crop=32", "model.g_features=8", "model.g_blocks=1",
-        "model.d_features=8", "model.d_dense=16", "train.batch_size=4", "train.threads=1", "train.device=cpu",
-        "train.report_every_epochs=null", "train.sample_every=1000", "train.log_every=1"]
+TINY = [
+    "data.limit=40",
+    "data.size=64",
+    "model.crop=32",
+    "model.g_features=8",
+    "model.g_blocks=1",
+    "model.d_features=8",
+    "model.d_dense=16",
+    "train.batch_size=4",
+    "train.threads=1",
+    "train.device=cpu",
+    "train.report_every_epochs=null",
+    "train.sample_every=1000",
+    "train.log_every=1",
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -112,7 +124,10 @@ def test_vgg_features_get_imagenet_normalised_inputs(vgg_file):
     v = VGGFeatures(torch.load(vgg_file, weights_only=True), VGG_CUT["vgg22"])
     assert not any(p.requires_grad for p in v.parameters()) and len(v.net) == 9
     x = torch.rand(1, 3, 16, 16) * 2 - 1
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = (
+        torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1),
+        torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1),
+    )
     assert torch.allclose(v(x), v.net(((x + 1) / 2 - mean) / std))
     assert v(x).shape == (1, 128, 8, 8)
     with pytest.raises(CheckpointError, match="not a torchvision VGG19"):
@@ -153,8 +168,14 @@ def test_stage2_starts_from_stage1_and_trains_with_vgg(tmp_path, vgg_file):
 
 
 def test_short_srresnet_training_beats_bicubic_on_heldout(tmp_path):
-    over = ["data.limit=300", "model.g_features=16", "model.g_blocks=2", "train.batch_size=8", "train.lr=1e-3",
-            "train.log_every=100"]
+    over = [
+        "data.limit=300",
+        "model.g_features=16",
+        "model.g_blocks=2",
+        "train.batch_size=8",
+        "train.lr=1e-3",
+        "train.log_every=100",
+    ]
     cfg = resolve_config("srgan", "srresnet", overrides=TINY + ["train.steps=200"] + over)
     t = Trainer(cfg, out=tmp_path, progress=False)
     before = sr_scores(t.recipe.G, t.data, 4)
@@ -177,7 +198,9 @@ def _cli(args, env_extra=None, check=True):
 def test_resume_of_srgan_is_bitwise_equal(tmp_path, vgg_file):
     over = [*TINY, "train.steps=4", "train.ckpt_every=2", "model.content=vgg22", f"model.vgg_weights={vgg_file}"]
     args = ["train", "srgan", "--no-progress", *over]
-    Trainer(resolve_config("srgan", "default", overrides=over), out=tmp_path / "a", progress=False).fit()  # uninterrupted
+    Trainer(
+        resolve_config("srgan", "default", overrides=over), out=tmp_path / "a", progress=False
+    ).fit()  # uninterrupted
     gankit_killed(*args, "--out", str(tmp_path / "b"), at_step=2)  # SIGKILLed right after the step-2 checkpoint
     (run_b,) = (tmp_path / "b").iterdir()
     assert ckpt.load(run_b).step == 2

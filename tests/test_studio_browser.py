@@ -5,6 +5,7 @@ picker) and to an SR model (drag and drop), move the compare slider, type a capt
 model's shapes and change their seed, drop a face on an ageing model. Every check asserts that the picture on the page
 really changed (element screenshots differ); a model of each modality shows its own panel's controls and no other's.
 Screenshots are kept as test artefacts under the pytest temp dir (``.../studio-shots/``)."""
+
 from __future__ import annotations
 
 import io
@@ -19,13 +20,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from studio_runs import train_runs
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (make test installs it)")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is not installed (make test installs it)"
+)
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WAIT_MS = 60_000
 
 
@@ -41,8 +51,12 @@ def start_server(runs: list[Path], log: Path, **env) -> tuple[subprocess.Popen, 
         port = free_port()
         e = {**os.environ, "OMP_NUM_THREADS": "1", **env}
         with open(log, "w") as out:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen([sys.executable, "-m", "gankit.cli", "serve", *map(str, runs), "--port",
-                                     str(port), "--threads", "1"], stdout=out, stderr=subprocess.STDOUT, env=e)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gankit.cli", "serve", *map(str, runs), "--port", str(port), "--threads", "1"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=e,
+            )
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
@@ -65,8 +79,14 @@ def server(tmp_path_factory):
         runs = train_runs(base, ("dcgan", "cgan", "pix2pix", "srgan", "stackgan", "gan3d", "agecgan-encoder"))
     log = base / "serve.log"
     proc, url = start_server(list(runs.values()), log, GANKIT_CACHE=str(base / "cache"))
-    yield {"url": url, "log": log, "shots": tmp_path_factory.mktemp("studio-shots"), "base": base, "pid": proc.pid,
-           "runs": runs}
+    yield {
+        "url": url,
+        "log": log,
+        "shots": tmp_path_factory.mktemp("studio-shots"),
+        "base": base,
+        "pid": proc.pid,
+        "runs": runs,
+    }
     proc.terminate()
     try:
         proc.wait(10)
@@ -82,8 +102,9 @@ def page(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=str(CHROMIUM), headless=True, args=ARGS,
-                                                   viewport={"width": 1200, "height": 1000})
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=ARGS, viewport={"width": 1200, "height": 1000}
+        )
         pg = ctx.new_page()
         pg.set_default_timeout(WAIT_MS)
         pg.console_errors = []
@@ -101,8 +122,9 @@ def version(page, img: str) -> int:
 
 
 def wait_new(page, img: str, before: int) -> None:
-    page.wait_for_function("([id, v]) => Number(document.getElementById(id).dataset.version || 0) > v",
-                           arg=[img, before])
+    page.wait_for_function(
+        "([id, v]) => Number(document.getElementById(id).dataset.version || 0) > v", arg=[img, before]
+    )
     page.wait_for_function("id => !window.studio.pending[id]", arg=img)
 
 
@@ -115,8 +137,9 @@ def differs(a: np.ndarray, b: np.ndarray, min_mean: float = 0.5) -> bool:
 
 
 def pick(page, family: str) -> None:
-    value = page.eval_on_selector("#model", "(s, f) => Array.from(s.options).find(o => o.textContent.startsWith(f + ' ')).value",
-                                  family)
+    value = page.eval_on_selector(
+        "#model", "(s, f) => Array.from(s.options).find(o => o.textContent.startsWith(f + ' ')).value", family
+    )
     page.select_option("#model", value)
     page.wait_for_function("f => window.studio.current && window.studio.current.family === f", arg=family)
 
@@ -198,18 +221,21 @@ def test_upload_to_a_translation_model_and_compare(page, server):
 
 def test_drop_an_image_on_an_sr_model(page, server):
     pick(page, "srgan")
-    data = (server["base"] / "drop.png")
+    data = server["base"] / "drop.png"
     _upload_png(data, size=(24, 16))
     import base64
 
     b64 = base64.b64encode(data.read_bytes()).decode()
     v = version(page, "out-img")
     before = shot(page, "#image-panel")
-    dt = page.evaluate_handle("""b64 => {
+    dt = page.evaluate_handle(
+        """b64 => {
         const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
         const dt = new DataTransfer();
         dt.items.add(new File([bytes], 'drop.png', { type: 'image/png' }));
-        return dt; }""", b64)
+        return dt; }""",
+        b64,
+    )
     page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
     wait_new(page, "out-img", v)
     dims = page.eval_on_selector("#out-img", "el => [el.naturalWidth, el.naturalHeight]")
@@ -268,7 +294,9 @@ def test_3d_model_turntable_appears_and_follows_the_seed(page, server):
     wait_new(page, "views", v)
     settled(page, "views")
     assert differs(before, shot(page, "#views"), 1), "changing the seed did not change the shapes"
-    assert "seed=5" in page.get_attribute("#download-mesh", "href") and "threshold=0." in page.get_attribute("#download-mesh", "href")
+    assert "seed=5" in page.get_attribute("#download-mesh", "href") and "threshold=0." in page.get_attribute(
+        "#download-mesh", "href"
+    )
     with page.expect_download() as dl:
         page.click("#download-mesh")
     path = dl.value.path()
@@ -316,8 +344,14 @@ CONTROLS = {
     "text": ["#caption", "#text-seed", "#text-grid", "#caption-b", "#text-interp"],
     "voxel": ["#voxel-seed", "#voxel-threshold", "#views", "#turntable", "#mesh-index"],
 }
-OPENED = {"noise": "dcgan", "translate": "pix2pix", "upscale": "srgan", "text": "stackgan", "voxel": "gan3d",
-          "age": "agecgan"}  # the server's agecgan run is the stage-2 (ageing) one
+OPENED = {
+    "noise": "dcgan",
+    "translate": "pix2pix",
+    "upscale": "srgan",
+    "text": "stackgan",
+    "voxel": "gan3d",
+    "age": "agecgan",
+}  # the server's agecgan run is the stage-2 (ageing) one
 
 
 @pytest.mark.parametrize("kind", list(CONTROLS))

@@ -1,16 +1,15 @@
 """The training toolbox (book ch.1 §1.7 + modern practice): each option's mechanism, shown working."""
+
 import json
 
 import pytest
 import torch
+from conftest import gankit, needs_fmnist
 
-from gankit.models import resolve_config
 from gankit import losses
-from gankit.models import recipe_class
+from gankit.models import recipe_class, resolve_config
 from gankit.nn import HistoricalAverage, MinibatchDiscrimination, diff_augment
 from gankit.nn import augment as A
-
-from conftest import gankit, needs_fmnist
 
 TINY_MLP = ["model.g_hidden=[64]", "model.d_hidden=[64]"]
 
@@ -23,8 +22,9 @@ def make(recipe, preset="default", shape=(1, 28, 28), overrides=(), classes=0):
 
 
 def fmnist(n=256):
-    from gankit.data import load
     from gankit.config import DataConfig
+    from gankit.data import load
+
     d = load(DataConfig(name="fashion-mnist", limit=n))
     return d.batch(torch.arange(n))["image"]
 
@@ -52,14 +52,27 @@ def test_minimax_loss_saturates_where_non_saturating_does_not():
 
 
 def test_wgan_gp_with_n_critic_updates_g_every_nth_step():
-    r = make("dcgan", "default", (3, 32, 32), ["model.loss=wgan", "model.gp=10", "model.n_critic=3", "model.d_norm=none",
-                                              "model.d_dropout=0", "model.d_channels=[16,16,16]", "model.d_stem=0",
-                                              "model.g_base=16", "model.g_channels=[16,16,16]"])
+    r = make(
+        "dcgan",
+        "default",
+        (3, 32, 32),
+        [
+            "model.loss=wgan",
+            "model.gp=10",
+            "model.n_critic=3",
+            "model.d_norm=none",
+            "model.d_dropout=0",
+            "model.d_channels=[16,16,16]",
+            "model.d_stem=0",
+            "model.g_base=16",
+            "model.g_channels=[16,16,16]",
+        ],
+    )
     seen, steps = {}, {"G": 0, "D": 0}
     r._report = lambda k, v: seen.setdefault(k, []).append(float(v))
     for n in ("G", "D"):
         orig = r.optim[n].step
-        r.optim[n].step = (lambda o, n: lambda *a, **k: (steps.__setitem__(n, steps[n] + 1), o(*a, **k)))(orig, n)
+        r.optim[n].step = (lambda o, n: lambda *a, **k: (steps.__setitem__(n, steps[n] + 1), o(*a, **k)))(orig, n)  # noqa: B023
     for s in range(6):
         r.step = s
         r.train_step({"image": torch.rand(8, 3, 32, 32) * 2 - 1})
@@ -71,21 +84,30 @@ def test_relativistic_pairing_pairs_each_fake_with_a_real(monkeypatch):
     """loss=rp: D's loss is softplus(-(D(x) - D(G(z)))) over pairs; G's pairs its batch (here twice D's) with the
     same reals re-scored by the updated D, each real used in turn; label options are refused."""
     from gankit.errors import ConfigError
+
     with pytest.raises(ConfigError, match="loss=rp"):
         resolve_config("mlp-gan", "default", overrides=["model.loss=rp"])  # the default smooths real labels to 0.9
-    r = make("mlp-gan", "default", overrides=TINY_MLP + ["model.loss=rp", "model.real_label=1", "model.dropout=0",
-                                                          "model.g_batch_mult=2"])
+    r = make(
+        "mlp-gan",
+        "default",
+        overrides=TINY_MLP + ["model.loss=rp", "model.real_label=1", "model.dropout=0", "model.g_batch_mult=2"],
+    )
     calls, seen = {}, {}
     for name in ("rp_d", "rp_g"):
-        monkeypatch.setattr(losses, name, (lambda f, name: lambda a, b: (calls.setdefault(name, (a, b)), f(a, b))[1])(
-            getattr(losses, name), name))
+        monkeypatch.setattr(
+            losses,
+            name,
+            (lambda f, name: lambda a, b: (calls.setdefault(name, (a, b)), f(a, b))[1])(getattr(losses, name), name),  # noqa: B023
+        )
     r._report = lambda k, v: seen.__setitem__(k, float(v))
     real = torch.rand(8, 1, 28, 28) * 2 - 1
     r.step = 0
     r.train_step({"image": real})
     d_real, d_fake = calls["rp_d"]
     assert d_real.shape == d_fake.shape == (8, 1)
-    assert seen["loss/D_real"] == pytest.approx(torch.nn.functional.softplus(-(d_real - d_fake)).mean().item(), rel=1e-5)
+    assert seen["loss/D_real"] == pytest.approx(
+        torch.nn.functional.softplus(-(d_real - d_fake)).mean().item(), rel=1e-5
+    )
     ref, out = calls["rp_g"]
     assert ref.shape == out.shape == (16, 1)
     assert torch.equal(ref[:8], ref[8:])  # the 8 reals, scored once per half of G's batch
@@ -96,6 +118,7 @@ def test_relativistic_pairing_pairs_each_fake_with_a_real(monkeypatch):
 
 def test_wgan_without_a_lipschitz_constraint_is_refused():
     from gankit.errors import ConfigError
+
     with pytest.raises(ConfigError, match="Lipschitz"):
         resolve_config("dcgan", "default", overrides=["model.loss=wgan"])
 
@@ -119,8 +142,11 @@ def test_one_sided_label_smoothing_caps_d_confidence():
     real = fmnist(128)
     conf = {}
     for label in (1.0, 0.9):
-        r = make("mlp-gan", "tutorial", overrides=TINY_MLP + [f"model.real_label={label}", "model.dropout=0",
-                                                             "train.lr=0", "train.lr_d=2e-3"])
+        r = make(
+            "mlp-gan",
+            "tutorial",
+            overrides=TINY_MLP + [f"model.real_label={label}", "model.dropout=0", "train.lr=0", "train.lr_d=2e-3"],
+        )
         for s in range(150):
             r.step = s
             r.train_step({"image": real})
@@ -134,8 +160,11 @@ def test_feature_matching_pulls_fake_feature_means_to_real():
     real = fmnist(128)
     dist = {}
     for w in (0.0, 10.0):
-        r = make("mlp-gan", "default", overrides=TINY_MLP + [f"model.feature_matching={w}", "train.lr_d=0",
-                                                            "train.lr=1e-3", "model.dropout=0"])
+        r = make(
+            "mlp-gan",
+            "default",
+            overrides=TINY_MLP + [f"model.feature_matching={w}", "train.lr_d=0", "train.lr=1e-3", "model.dropout=0"],
+        )
         torch.manual_seed(0)
         for s in range(120):
             r.step = s
@@ -163,8 +192,12 @@ def test_minibatch_discrimination_lets_d_spot_a_collapsed_batch():
     acc = {}
     for k in (0, 16):
         torch.manual_seed(0)
-        r = make("mlp-gan", "tutorial", overrides=TINY_MLP + [f"model.minibatch_disc={k}", "model.dropout=0",
-                                                             "model.real_label=1.0", "train.lr_d=1e-3"])
+        r = make(
+            "mlp-gan",
+            "tutorial",
+            overrides=TINY_MLP
+            + [f"model.minibatch_disc={k}", "model.dropout=0", "model.real_label=1.0", "train.lr_d=1e-3"],
+        )
         opt, g = r.optim["D"], torch.Generator().manual_seed(1)
         for _ in range(200):
             idx = torch.randperm(512, generator=g)[:32]
@@ -217,14 +250,24 @@ def test_historical_averaging_keeps_weights_near_their_running_mean():
 def test_mode_seeking_pairs_share_classes_and_punish_a_g_that_ignores_z():
     """MSGAN: G's batch is two halves with the same classes; the term is weight / (|dG| / |dz|), so a G whose output
     does not move with z pays 1 / eps."""
-    r = make("cgan", overrides=["model.g_base=32", "model.g_channels=[16,8]", "model.d_channels=[8,16]",
-                                "model.embed_dim=8", "model.mode_seeking=1.0"], classes=10)
+    r = make(
+        "cgan",
+        overrides=[
+            "model.g_base=32",
+            "model.g_channels=[16,8]",
+            "model.d_channels=[8,16]",
+            "model.embed_dim=8",
+            "model.mode_seeking=1.0",
+        ],
+        classes=10,
+    )
     z = torch.randn(6, r.opts.latent_dim)
     same = torch.zeros(6, 1, 28, 28)
     assert float(r.ms_term(same, z)) > 1e4  # output independent of z: 1 / 1e-5
     moving = z[:, :1, None, None].expand(6, 1, 28, 28)
-    assert float(r.ms_term(moving, z)) == pytest.approx(1 / (float((moving[:3] - moving[3:]).abs().mean()
-                                                                  / (z[:3] - z[3:]).abs().mean()) + 1e-5), rel=1e-5)
+    assert float(r.ms_term(moving, z)) == pytest.approx(
+        1 / (float((moving[:3] - moving[3:]).abs().mean() / (z[:3] - z[3:]).abs().mean()) + 1e-5), rel=1e-5
+    )
     r._report = lambda *a, **k: None
     captured = {}
     G = r.G
@@ -233,14 +276,24 @@ def test_mode_seeking_pairs_share_classes_and_punish_a_g_that_ignores_z():
     def spy(zz, lab):
         captured["lab"] = lab.clone()
         return orig(zz, lab)
+
     G.forward = spy
     x = fmnist(16)
     r.train_step({"image": x, "label": torch.arange(16) % 10})
     lab = captured["lab"]
     assert torch.equal(lab[:8], lab[8:16])  # the pairs of the G step share their classes
     # the one-G-forward path (dcgan's reuse_fakes) carries its latents to the term too
-    d = make("dcgan", shape=(1, 32, 32), overrides=["model.g_base=16", "model.g_channels=[8,8,8]", "model.d_stem=8",
-                                                    "model.d_channels=[8,8,8]", "model.mode_seeking=1.0"])
+    d = make(
+        "dcgan",
+        shape=(1, 32, 32),
+        overrides=[
+            "model.g_base=16",
+            "model.g_channels=[8,8,8]",
+            "model.d_stem=8",
+            "model.d_channels=[8,8,8]",
+            "model.mode_seeking=1.0",
+        ],
+    )
     assert d.opts.reuse_fakes
     seen = {}
     d._report = lambda name, v: seen.__setitem__(name, float(v))
@@ -279,8 +332,12 @@ def test_diffaugment_transforms():
     x = torch.rand(16, 3, 16, 16) * 2 - 1
     t = A.translation(x, 0.125, g)
     for i in range(16):  # each output is its input shifted by at most 2 px with zero fill
-        hits = [(dx, dy) for dx in range(-2, 3) for dy in range(-2, 3)
-                if torch.allclose(t[i, :, 3:13, 3:13], x[i, :, 3 + dx:13 + dx, 3 + dy:13 + dy])]
+        hits = [
+            (dx, dy)
+            for dx in range(-2, 3)
+            for dy in range(-2, 3)
+            if torch.allclose(t[i, :, 3:13, 3:13], x[i, :, 3 + dx : 13 + dx, 3 + dy : 13 + dy])
+        ]
         assert hits
     assert not torch.equal(t, x)
     c = A.cutout(x, 0.5, g)
@@ -310,6 +367,7 @@ def test_diffaugment_is_what_d_sees_in_both_steps():
 
 def test_bad_diffaug_policy_is_a_config_error():
     from gankit.errors import ConfigError
+
     with pytest.raises(ConfigError, match="diffaug"):
         resolve_config("dcgan", "default", overrides=["model.diffaug=rotate"])
 
@@ -320,15 +378,49 @@ def test_bad_diffaug_policy_is_a_config_error():
 @needs_fmnist
 def test_every_option_trains_from_the_cli(tmp_path):
     common = ["--steps", "4", "train.log_every=2", "train.batch_size=8", "data.limit=64", "--out", tmp_path]
-    gankit("train", "mlp-gan", *common, *TINY_MLP, "model.feature_matching=1", "model.minibatch_disc=8",
-           "model.historical_avg=0.01", "model.label_noise=0.1", "model.label_flip=0.05", "model.diffaug=color,cutout",
-           "model.d_norm=spectral", "model.g_norm=batch", "model.r1=1")
-    gankit("train", "dcgan", *common, "data.name=twemoji", "data.size=32", "model.g_base=16",
-           "model.g_channels=[16,16,16]", "model.d_stem=0", "model.d_channels=[16,16,16]", "model.loss=wgan",
-           "model.gp=10", "model.n_critic=2", "model.d_norm=instance", "model.g_norm=instance",
-           "model.minibatch_disc=4", "model.feature_matching=1", "model.diffaug=color,translation,cutout")
-    gankit("train", "lsgan", *common, "model.d_norm=spectral", "model.historical_avg=0.01", "model.real_label=0.9",
-           "model.loss=hinge")
+    gankit(
+        "train",
+        "mlp-gan",
+        *common,
+        *TINY_MLP,
+        "model.feature_matching=1",
+        "model.minibatch_disc=8",
+        "model.historical_avg=0.01",
+        "model.label_noise=0.1",
+        "model.label_flip=0.05",
+        "model.diffaug=color,cutout",
+        "model.d_norm=spectral",
+        "model.g_norm=batch",
+        "model.r1=1",
+    )
+    gankit(
+        "train",
+        "dcgan",
+        *common,
+        "data.name=twemoji",
+        "data.size=32",
+        "model.g_base=16",
+        "model.g_channels=[16,16,16]",
+        "model.d_stem=0",
+        "model.d_channels=[16,16,16]",
+        "model.loss=wgan",
+        "model.gp=10",
+        "model.n_critic=2",
+        "model.d_norm=instance",
+        "model.g_norm=instance",
+        "model.minibatch_disc=4",
+        "model.feature_matching=1",
+        "model.diffaug=color,translation,cutout",
+    )
+    gankit(
+        "train",
+        "lsgan",
+        *common,
+        "model.d_norm=spectral",
+        "model.historical_avg=0.01",
+        "model.real_label=0.9",
+        "model.loss=hinge",
+    )
     runs = sorted(tmp_path.iterdir())
     assert len(runs) == 3
     for run in runs:

@@ -1,31 +1,59 @@
 """`gankit translate`: any size, greyscale and RGBA files and folders; directions; held-out grids and scores."""
+
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import gankit
+from PIL import Image
+from test_pairs import make_aligned
+
 from gankit import api
 from gankit.cli import main as cli
 from gankit.data.images import to_float, to_tensor_u8
 from gankit.errors import GankitError
 from gankit.pipelines import TranslatePipeline
 from gankit.pipelines.translate import evaluate
-from test_pairs import make_aligned
 
-COMMON = ["train.steps=2", "train.batch_size=2", "train.log_every=1", "train.sample_every=100", "train.threads=1",
-          "train.device=cpu", "data.size=16"]
+COMMON = [
+    "train.steps=2",
+    "train.batch_size=2",
+    "train.log_every=1",
+    "train.sample_every=100",
+    "train.threads=1",
+    "train.device=cpu",
+    "data.size=16",
+]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("translate")
     data = make_aligned(base / "ab", n_train=4, n_test=3)
-    p2p = api.train("pix2pix", overrides=[*COMMON, f"data.name={data}", "model.g_ngf=4", "model.g_downs=4",
-                                          "model.g_dropout_blocks=1", "model.d_ndf=4"], out=base / "runs")
-    cyc = api.train("cyclegan", overrides=[*COMMON, f"data.name={data}", "model.g_ngf=4", "model.g_blocks=1",
-                                           "model.d_ndf=4", "model.d_layers=2", "data.disjoint=false"],
-                    out=base / "runs")
+    p2p = api.train(
+        "pix2pix",
+        overrides=[
+            *COMMON,
+            f"data.name={data}",
+            "model.g_ngf=4",
+            "model.g_downs=4",
+            "model.g_dropout_blocks=1",
+            "model.d_ndf=4",
+        ],
+        out=base / "runs",
+    )
+    cyc = api.train(
+        "cyclegan",
+        overrides=[
+            *COMMON,
+            f"data.name={data}",
+            "model.g_ngf=4",
+            "model.g_blocks=1",
+            "model.d_ndf=4",
+            "model.d_layers=2",
+            "data.disjoint=false",
+        ],
+        out=base / "runs",
+    )
     return {"pix2pix": p2p, "cyclegan": cyc, "base": base}
 
 
@@ -51,8 +79,12 @@ def test_translate_cli_any_size_grey_and_rgba(runs, odd_inputs, tmp_path):
             assert "4 image(s) AtoB" in p.stdout
         else:
             assert cli(["translate", str(runs["pix2pix"]), str(odd_inputs), "--out", str(out), "--fit", fit]) == 0
-        for src, dst in (("odd.jpg", "odd.png"), ("grey.png", "grey.png"), ("sub/alpha.png", "sub/alpha.png"),
-                         ("sub/palette.gif", "sub/palette.png")):
+        for src, dst in (
+            ("odd.jpg", "odd.png"),
+            ("grey.png", "grey.png"),
+            ("sub/alpha.png", "sub/alpha.png"),
+            ("sub/palette.gif", "sub/palette.png"),
+        ):
             with Image.open(odd_inputs / src) as a, Image.open(out / dst) as b:
                 assert b.size == a.size and b.mode == "RGB", (fit, src)
 
@@ -101,12 +133,15 @@ def test_test_grid_and_scores(runs, tmp_path, capsys):
 def test_translate_eval_table(runs, tmp_path, capsys):
     """`gankit translate-eval`: identity baseline first, one row per run, JSON beside; mismatched runs refused."""
     out = tmp_path / "rows.json"
-    assert cli(["translate-eval", str(runs["pix2pix"]), str(runs["cyclegan"]), "--extractor", "none",
-                "--json", str(out)]) == 0
+    assert (
+        cli(["translate-eval", str(runs["pix2pix"]), str(runs["cyclegan"]), "--extractor", "none", "--json", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert text.splitlines()[0] == "| model | PSNR (dB) | SSIM | L1 | FID |"
     assert "identity (input as output)" in text and "pix2pix (default, step 2)" in text and "3 held-out pairs" in text
     import json
+
     rows = json.loads(out.read_text())
     assert [r["model"].split()[0] for r in rows] == ["identity", "pix2pix", "cyclegan"] and "fid" not in rows[0]
     rc = cli(["translate-eval", str(runs["pix2pix"]), str(tmp_path / "nope")])
@@ -117,8 +152,9 @@ def test_inference_fast_path_tracks_fp32(runs):
     """`--precision` (default auto: bf16 + channels-last on CPUs fast at bf16): close to fp32, not the same numbers;
     the fp32 net itself stays untouched (export and scores use it)."""
     for name, direction in (("pix2pix", "AtoB"), ("cyclegan", "BtoA")):
-        ref, fast = (TranslatePipeline.from_checkpoint(runs[name], direction=direction, precision=p)
-                     for p in ("fp32", "bf16"))
+        ref, fast = (
+            TranslatePipeline.from_checkpoint(runs[name], direction=direction, precision=p) for p in ("fp32", "bf16")
+        )
         x = torch.rand(2, 3, 32, 48) * 2 - 1
         a, b = ref(x), fast(x)
         assert a.dtype == b.dtype == torch.float32 and a.shape == b.shape

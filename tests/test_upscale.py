@@ -1,4 +1,5 @@
 """`gankit upscale`: tiled equals untiled; RGBA, greyscale, 16-bit and odd sizes; bad input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.models import resolve_config
 from gankit.cli import main
-from gankit.pipelines.upscale import UpscalePipeline, upscale_tensor
+from gankit.models import resolve_config
 from gankit.nn.srresnet import SRResNet
+from gankit.pipelines.upscale import UpscalePipeline, upscale_tensor
 from gankit.train.trainer import Trainer
 
 torch.set_num_threads(1)
@@ -19,11 +20,21 @@ torch.set_num_threads(1)
 def run_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        over = ["data.limit=20", "data.size=64", "model.crop=32", "model.g_features=8", "model.g_blocks=1",
-                "train.batch_size=4", "train.steps=2", "train.threads=1", "train.device=cpu",
-                "train.report_every_epochs=null"]
-        return Trainer(resolve_config("srgan", "srresnet", overrides=over), out=tmp_path_factory.mktemp("runs"),
-                       progress=False).fit()
+        over = [
+            "data.limit=20",
+            "data.size=64",
+            "model.crop=32",
+            "model.g_features=8",
+            "model.g_blocks=1",
+            "train.batch_size=4",
+            "train.steps=2",
+            "train.threads=1",
+            "train.device=cpu",
+            "train.report_every_epochs=null",
+        ]
+        return Trainer(
+            resolve_config("srgan", "srresnet", overrides=over), out=tmp_path_factory.mktemp("runs"), progress=False
+        ).fit()
 
 
 def test_tiled_equals_untiled_within_tolerance():
@@ -48,7 +59,7 @@ def _img(mode, size, seed=0):
     base = np.kron(rs.randint(0, 256, (h // 4 + 1, w // 4 + 1, 4)), np.ones((4, 4, 1)))[:h, :w].astype(np.uint8)
     if mode == "RGBA":
         base[..., 3] = 0
-        base[h // 4: 3 * h // 4, w // 4: 3 * w // 4, 3] = 255  # an opaque window in a transparent frame
+        base[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4, 3] = 255  # an opaque window in a transparent frame
         return Image.fromarray(base, "RGBA")
     if mode == "L":
         return Image.fromarray(base[..., 0], "L")
@@ -60,8 +71,12 @@ def _img(mode, size, seed=0):
 def test_upscale_rgba_grey_16bit_and_odd_sizes(run_dir, tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
-    cases = {"rgba.png": ("RGBA", (37, 23)), "grey.png": ("L", (19, 31)), "deep.png": ("I;16", (9, 7)),
-             "rgb.jpg": ("RGB", (41, 29))}
+    cases = {
+        "rgba.png": ("RGBA", (37, 23)),
+        "grey.png": ("L", (19, 31)),
+        "deep.png": ("I;16", (9, 7)),
+        "rgb.jpg": ("RGB", (41, 29)),
+    }
     for name, (mode, size) in cases.items():
         _img(mode, size).save(src / name)
     out = tmp_path / "out"
@@ -87,6 +102,7 @@ def test_upscale_bad_input(run_dir, tmp_path, capsys):
 
 def test_upscale_fast_path_tracks_fp32(run_dir, tmp_path, capsys):
     from gankit.errors import GankitError
+
     lr = torch.rand(1, 3, 40, 56) * 2 - 1
     ref, fast = (UpscalePipeline.from_checkpoint(run_dir, precision=p) for p in ("fp32", "bf16"))
     a, b = upscale_tensor(ref, lr, 4, tile=24, overlap=8), upscale_tensor(fast, lr, 4, tile=24, overlap=8)

@@ -7,6 +7,7 @@ one JSON row per mark to ``round9-r3gan.jsonl`` beside this file (``--round 10``
     PYTHONPATH=src python benchmarks/quality/round9_screen.py NAME 2,5 SEED [--raw] [--wide] [--round N] \
         [--data D] [key=value ...]
 """
+
 import argparse
 import json
 import sys

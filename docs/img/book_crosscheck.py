@@ -2,6 +2,7 @@
 usage: python docs/img/book_crosscheck.py OUT.png STEPS LABEL=RUN [LABEL=RUN ...]
 STEPS is a comma list (0,25,50); RUN is a gankit run directory (samples/step-*.png grids) or a folder of
 benchmarks/keras_book_ch4.py outputs (step-*.npy)."""
+
 import sys
 from pathlib import Path
 

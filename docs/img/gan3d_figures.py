@@ -5,6 +5,7 @@
 Writes docs/img/gan3d_real_vs_generated.png (left: held-out shapes, right: samples of the checkpoint's EMA
 generator, seed ``--seed``) and docs/img/gan3d_furniture64.png (the first 24 training shapes at 64^3).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,9 @@ def main():
     both.paste(right, (left.width + 12, 0))
     both.save(HERE / "gan3d_real_vs_generated.png")
     v64 = load_voxels(DataConfig(name="voxel-furniture", size=64, limit=24)).voxels().float()
-    titled(grid(v64, 96, 8), "voxel-furniture at 64^3 (training split, shapes 0-23)").save(HERE / "gan3d_furniture64.png")
+    titled(grid(v64, 96, 8), "voxel-furniture at 64^3 (training split, shapes 0-23)").save(
+        HERE / "gan3d_furniture64.png"
+    )
     print(HERE / "gan3d_real_vs_generated.png", HERE / "gan3d_furniture64.png")
 
 

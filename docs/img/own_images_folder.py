@@ -6,6 +6,7 @@ another name, a truncated download and a stray image beside the class folders.
 
 Usage: python docs/img/own_images_folder.py OUT_DIR
 """
+
 import shutil
 import sys
 from pathlib import Path

@@ -1,8 +1,11 @@
 """docs/img/sr_example.png: held-out OpenMoji, columns LR (nearest x4) | bicubic | SRResNet | SRGAN | HR."""
+
 import sys
+
 import torch
+
 from gankit.config import DataConfig
-from gankit.data.sr import load_sr, bicubic_up
+from gankit.data.sr import bicubic_up, load_sr
 from gankit.pipelines import UpscalePipeline
 from gankit.viz.grid import grid_image
 

@@ -8,6 +8,7 @@ writes studio-noise.png (seed 11, slider d1 moved, a class-free grid and an inte
 (a held-out Twemoji uploaded to the translation model, input | output and the compare view); with ``--voxel``,
 studio-3d.png (a gan3d model's turntable and six views of four shapes of one seed, one class per shape).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,16 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def held_out_emoji(k: int = 3) -> Path:
@@ -49,8 +58,13 @@ def main(argv=None) -> int:
     proc, url = start([a.noise_run, a.translate_run], threads=1)
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            ctx = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", headless=True,
-                                                       args=ARGS, viewport={"width": 1100, "height": 900})
+            ctx = p.chromium.launch_persistent_context(
+                profile,
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=ARGS,
+                viewport={"width": 1100, "height": 900},
+            )
             page = ctx.new_page()
             page.set_default_timeout(120_000)
             page.goto(url + "/")
@@ -86,8 +100,13 @@ def voxel_shot(run: Path, seed: int, out: Path) -> None:
     proc, url = start([run], threads=1)
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            ctx = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", headless=True,
-                                                       args=ARGS, viewport={"width": 1100, "height": 700})
+            ctx = p.chromium.launch_persistent_context(
+                profile,
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=ARGS,
+                viewport={"width": 1100, "height": 700},
+            )
             page = ctx.new_page()
             page.set_default_timeout(120_000)
             page.goto(url + "/")

@@ -8,6 +8,7 @@
 Every other way of using a checkpoint is a pipeline too (``gankit.pipelines``: ``pipelines.load(path)`` picks the
 one of its modality).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,14 @@ def trainer(cfg: C.Config, out="runs", resume=None, progress: bool | None = None
     return Trainer(cfg, out=out, resume=resume, progress=progress, data=data, evaluator=PeriodicEval)
 
 
-def train(recipe: str, preset: str = "default", overrides: list[str] | None = None, config_file=None,
-          out="runs", progress: bool = False) -> Path:
+def train(
+    recipe: str,
+    preset: str = "default",
+    overrides: list[str] | None = None,
+    config_file=None,
+    out="runs",
+    progress: bool = False,
+) -> Path:
     cfg = resolve_config(recipe, preset, config_file, overrides)
     return trainer(cfg, out=out, progress=progress).fit()
 
@@ -42,7 +49,6 @@ def load(path, device: str = "cpu", ema: bool = True) -> NoisePipeline:
     return NoisePipeline.from_checkpoint(path, device, ema)
 
 
-def interpolate(gen: NoisePipeline, steps: int = 10, rows: int = 1, mode: str = "slerp", seed: int = 0
-                ) -> torch.Tensor:
+def interpolate(gen: NoisePipeline, steps: int = 10, rows: int = 1, mode: str = "slerp", seed: int = 0) -> torch.Tensor:
     """``rows`` latent walks of ``steps`` frames each: images of shape (rows * steps) x C x H x W."""
     return gen.interpolate(steps, rows, mode, seed)

@@ -9,6 +9,7 @@ and TrainConfig's. Every other preset names its ``base:`` (another preset of the
 that differ from it, as StyleGAN3's cfg table and nanoGPT's config files do; ``preset_layers`` says what each one
 changes (``gankit presets RECIPE --diff PRESET``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -340,8 +341,10 @@ def preset_chain(recipe: str, preset: str) -> list[tuple[str, dict]]:
         chain.append((name, raw))
         if name == "default":
             if base is not None:
-                raise ConfigError(f"{preset_path(recipe, name)}: the default preset has no base (it starts from the "
-                                  f"dataclass defaults)")
+                raise ConfigError(
+                    f"{preset_path(recipe, name)}: the default preset has no base (it starts from the "
+                    f"dataclass defaults)"
+                )
             return chain[::-1]
         where = preset_path(recipe, name)
         if base is None:
@@ -362,8 +365,12 @@ def preset_raw(recipe: str, preset: str) -> dict:
     return raw
 
 
-def resolve(recipe_cls, preset: str = "default", config_file: str | Path | None = None,
-            overrides: list[str] | dict | None = None) -> Config:
+def resolve(
+    recipe_cls,
+    preset: str = "default",
+    config_file: str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+) -> Config:
     """Dataclass defaults <- preset chain (``default`` ... ``preset``) <- user config file <- dotted overrides,
     validated into a Config.
 
@@ -409,6 +416,7 @@ class Layer:
     """One preset of a chain: what it changes relative to its base (``None``: the dataclass defaults).
     ``changes``: dotted key -> (the base's value, this preset's); ``restated``: keys its file sets to the value the
     base already has (a well-kept preset has none)."""
+
     preset: str
     base: str | None
     changes: dict[str, tuple[Any, Any]]
@@ -436,7 +444,7 @@ def preset_layers(recipe_cls, preset: str) -> list[Layer]:
 
 
 def _spell(value) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10 ** 6).removesuffix("\n").removesuffix("\n...")
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).removesuffix("\n").removesuffix("\n...")
 
 
 def preset_diff(recipe_cls, preset: str) -> list[str]:

@@ -9,6 +9,7 @@
 returns a plain dict of scores with its provenance card. The maths and the feature cache are in ``gankit.metrics``;
 this module sits above ``api`` because it reads checkpoints.
 """
+
 from __future__ import annotations
 
 import sys
@@ -37,11 +38,28 @@ def _is_checkpoint(x) -> bool:
         return False
 
 
-def evaluate(fake, ref=None, *, metrics=("fid", "kid", "is", "pr"), n: int = 10000, n_ref: int | None = None,
-             extractor: str | Extractor = "auto", split: str | None = None, seed: int = 0, batch: int = 250,
-             device: str = "cpu", inception_weights=None, cache: bool = True, ema: bool = True,
-             kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, pr_k: int = 3,
-             size: int | None = None, log=None) -> dict:
+def evaluate(
+    fake,
+    ref=None,
+    *,
+    metrics=("fid", "kid", "is", "pr"),
+    n: int = 10000,
+    n_ref: int | None = None,
+    extractor: str | Extractor = "auto",
+    split: str | None = None,
+    seed: int = 0,
+    batch: int = 250,
+    device: str = "cpu",
+    inception_weights=None,
+    cache: bool = True,
+    ema: bool = True,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    is_splits: int = 10,
+    pr_k: int = 3,
+    size: int | None = None,
+    log=None,
+) -> dict:
     """Score ``fake`` against ``ref``. Returns ``{"fid": .., "kid": .., "kid_std": .., "is": .., "is_std": ..,
     "precision": .., "recall": .., "card": {...}, "seconds": ..}`` (only the requested metrics).
 
@@ -61,8 +79,14 @@ def evaluate(fake, ref=None, *, metrics=("fid", "kid", "is", "pr"), n: int = 100
     ref_set, split = load_reference(ref, like, split, n_ref, size)
 
     if gen is not None:
-        fake_info = {"kind": "checkpoint", "path": str(gen.checkpoint.path), "recipe": gen.config.recipe,
-                     "step": gen.checkpoint.step, "ema": gen.ema, "latent_seed": seed}
+        fake_info = {
+            "kind": "checkpoint",
+            "path": str(gen.checkpoint.path),
+            "recipe": gen.config.recipe,
+            "step": gen.checkpoint.step,
+            "ema": gen.ema,
+            "latent_seed": seed,
+        }
         fake_shape = list(gen.recipe.shape)
     elif isinstance(fake, ImageSet):
         fake_info = {"kind": "images", "name": fake.name, "fingerprint": fake.fingerprint()}
@@ -84,8 +108,10 @@ def evaluate(fake, ref=None, *, metrics=("fid", "kid", "is", "pr"), n: int = 100
         spec = auto_spec(ref_set.name, inception_weights) if extractor == "auto" else extractor
         extractor = load_extractor(spec, device, inception_weights, channels=ref_set.shape[0], size=ref_set.shape[-1])
     if extractor.kind == "random":
-        print("warning: the random extractor checks plumbing only; its scores say nothing about image quality",
-              file=sys.stderr)
+        print(
+            "warning: the random extractor checks plumbing only; its scores say nothing about image quality",
+            file=sys.stderr,
+        )
     say(f"extractor {extractor.name} ({extractor.sha256[:12]}), reference {ref_set.name} [{split}] n={len(ref_set)}")
     real, hit = reference_features(ref_set, split, extractor, batch, cache)
     say(f"reference features {'from cache' if hit else 'computed'} ({time.time() - t0:.1f}s)")
@@ -102,8 +128,12 @@ def evaluate(fake, ref=None, *, metrics=("fid", "kid", "is", "pr"), n: int = 100
     n_fake = len(fake_images)
     feats, logits = extract(extractor, fake_images, batch)
     say(f"fake features ({time.time() - t0:.1f}s)")
-    options = {"kid_subsets": kid_subsets, "kid_subset_size": min(kid_subset_size, len(real), n_fake),
-               "is_splits": min(is_splits, n_fake), "pr_k": pr_k}
+    options = {
+        "kid_subsets": kid_subsets,
+        "kid_subset_size": min(kid_subset_size, len(real), n_fake),
+        "is_splits": min(is_splits, n_fake),
+        "pr_k": pr_k,
+    }
     scores = score(real, feats, logits, metrics, seed, kid_subsets, kid_subset_size, is_splits, pr_k)
     card = make_card(extractor, ref_set, split, len(real), n_fake, fake_info, fake_shape, seed, options, metrics)
     return {**scores, "card": card, "seconds": round(time.time() - t0, 2)}

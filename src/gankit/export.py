@@ -9,6 +9,7 @@ out — names, shapes, dtypes, value ranges, class names — is written into the
 ONNX uses PyTorch's TorchScript-based exporter (``dynamo=False``): the newer ``torch.export`` exporter needs the
 ``onnxscript`` package, which the ``export`` extra does not install. Opset ``OPSET`` unless ``--opset`` says else.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,17 @@ def _onnx(ex: Exportable, out: Path, opset: int, meta: dict) -> None:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter announces its deprecation and traces with warnings
-        torch.onnx.export(ex.module, ex.args, buf, dynamo=False, opset_version=opset, input_names=ex.input_names,
-                          output_names=ex.output_names, dynamic_axes=ex.dynamic_axes, do_constant_folding=True)
+        torch.onnx.export(
+            ex.module,
+            ex.args,
+            buf,
+            dynamo=False,
+            opset_version=opset,
+            input_names=ex.input_names,
+            output_names=ex.output_names,
+            dynamic_axes=ex.dynamic_axes,
+            do_constant_folding=True,
+        )
     model = onnx.load_from_string(buf.getvalue())
     model.doc_string = f"gankit {meta['recipe']} generator (step {meta['step']}); metadata key 'gankit' describes it"
     model.producer_name = "gankit"
@@ -76,7 +86,9 @@ def _torchscript(ex: Exportable, out: Path, meta: dict) -> None:
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(ex.module, ex.args, check_trace=True)
     with atomic_path(out) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # PyTorch marks TorchScript deprecated; ONNX is the future-proof format
+        warnings.simplefilter(
+            "ignore", FutureWarning
+        )  # PyTorch marks TorchScript deprecated; ONNX is the future-proof format
         torch.jit.save(traced, str(tmp), _extra_files={"gankit.json": json.dumps(meta)})
 
 

@@ -2,6 +2,7 @@
 
 Nothing here imports another gankit module except ``errors``.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ from pathlib import Path
 
 def gankit_version() -> str:
     from . import __version__
+
     return __version__
 
 

@@ -5,6 +5,7 @@ objectives ``bce`` (non-saturating G), ``minimax`` (G minimises log(1 - D(G(z)))
 ``hinge`` and ``wgan`` (use with ``gradient_penalty``: WGAN-GP); ``r1_penalty``, ``feature_matching`` and
 ``targets`` (one-sided smoothing, noisy labels) complete the toolbox.
 """
+
 from __future__ import annotations
 
 import torch
@@ -72,8 +73,9 @@ def d_accuracy(real: torch.Tensor, fake: torch.Tensor, kind: str = "bce") -> tup
 # --------------------------------------------------------------------------- penalties and auxiliary losses
 
 
-def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None,
-                     center: float = 1.0, **d_kwargs) -> torch.Tensor:
+def gradient_penalty(
+    D, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None, center: float = 1.0, **d_kwargs
+) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al.): E[(||grad_x D(x_hat)|| - center)^2] on random interpolates x_hat of real and fake.
 
     ``D`` is called as ``D(x_hat, **d_kwargs)`` (a conditional critic gets its labels that way)."""
@@ -96,14 +98,14 @@ def mode_seeking_halves(t: torch.Tensor) -> torch.Tensor:
     """MSGAN's pairing: ``t`` with its second half a copy of its first (an odd last element kept), so the two halves
     of G's batch share their classes (and, for the relativistic loss, their reals)."""
     n = t.shape[0]
-    return torch.cat([t[: n // 2]] * 2 + [t[2 * (n // 2):]])
+    return torch.cat([t[: n // 2]] * 2 + [t[2 * (n // 2) :]])
 
 
 def mode_seeking(fake: torch.Tensor, z: torch.Tensor, weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """MSGAN (Mao et al. 2019): the ratio of the image distance between the two halves of G's batch to their latent
     distance, and G's extra loss ``weight / ratio`` (a G that ignores z pays ``weight / eps``)."""
     h = fake.shape[0] // 2
-    ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (z[:h] - z[h:2 * h]).abs().mean()
+    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
     return weight / (ratio.float() + 1e-5), ratio
 
 
@@ -112,8 +114,15 @@ def feature_matching(f_real: torch.Tensor, f_fake: torch.Tensor) -> torch.Tensor
     return (f_real.detach().float().flatten(1).mean(0) - f_fake.float().flatten(1).mean(0)).pow(2).mean()
 
 
-def targets(n: int, value: float, noise: float = 0.0, flip: float = 0.0, flip_to: float | None = None,
-            generator: torch.Generator | None = None, device=None) -> torch.Tensor | float:
+def targets(
+    n: int,
+    value: float,
+    noise: float = 0.0,
+    flip: float = 0.0,
+    flip_to: float | None = None,
+    generator: torch.Generator | None = None,
+    device=None,
+) -> torch.Tensor | float:
     """Label targets for D (book §1.7.4 and ch.4). ``value`` alone is constant (1.0 hard, 0.9 one-sided smoothing);
     ``noise`` > 0 draws each target uniformly from an interval of that width next to ``value`` on the side
     towards 0.5 (real 1.0 with noise 0.2 -> (0.8, 1.0]; fake 0.0 -> [0, 0.2)); ``flip`` swaps that fraction of

@@ -7,6 +7,7 @@ is used through its pipeline, ``gankit.pipelines``). Bad input: one line on stde
 - ``voxels``: voxels                       - ``age``: age
 - ``text``: text2img                       - ``studio``: serve, export
 """
+
 from __future__ import annotations
 
 import typer
@@ -14,8 +15,12 @@ import typer
 from ..errors import GankitError
 from . import age, data, eval, sample, studio, text, train, translate, upscale, voxels
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Train, evaluate and use generative adversarial networks.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train, evaluate and use generative adversarial networks.",
+)
 for group in (train, sample, data, upscale, eval, translate, voxels, age, text, studio):
     group.register(app)
 

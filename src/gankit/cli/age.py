@@ -8,6 +8,7 @@ latent optimised for identity (stage 3, ``--steps``), and drawn at every age bin
 input first, then one column per bin; ``--to BIN`` writes ``<stem>-<BIN>.png`` only, ``--all`` both the strip
 and one file per bin.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,16 +23,22 @@ from ..errors import GankitError
 
 
 def age(
-    ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="stage-2 agecgan run dir, checkpoints dir or step folder"),
+    ckpt_path: Path = typer.Argument(
+        ..., metavar="CKPT", help="stage-2 agecgan run dir, checkpoints dir or step folder"
+    ),
     image: Path = typer.Argument(..., metavar="FACE", help="image file (any size; greyscale and RGBA are fine)"),
     out: Path = typer.Option(..., "--out", help="output folder"),
     to: Optional[str] = typer.Option(None, "--to", help="one target age bin, e.g. 60+ (photos) or older (emoji)"),
     all_bins: bool = typer.Option(False, "--all", help="the strip and one image per bin"),
-    age_of_input: Optional[str] = typer.Option(None, "--from", help="the input's own age bin, the y0 of the latent "
-                                               "optimisation (default: the middle bin)"),
+    age_of_input: Optional[str] = typer.Option(
+        None, "--from", help="the input's own age bin, the y0 of the latent optimisation (default: the middle bin)"
+    ),
     steps: Optional[int] = typer.Option(None, "--steps", help="latent optimisation steps (stage 3; 0: encoder only)"),
-    detect: Optional[bool] = typer.Option(None, "--detect/--no-detect", help="crop the largest face first "
-                                          "(default: on for photo models, off for emoji models)"),
+    detect: Optional[bool] = typer.Option(
+        None,
+        "--detect/--no-detect",
+        help="crop the largest face first (default: on for photo models, off for emoji models)",
+    ),
     identity: Optional[str] = typer.Option(None, "--identity", help="identity embedder: emoji, dlib or none"),
     device: str = typer.Option("cpu", "--device"),
 ):
@@ -57,16 +64,28 @@ def age(
     out.mkdir(parents=True, exist_ok=True)
     stem, written = image.stem, []
     if target is None:
-        written.append(save_grid(torch.cat([x.float().cpu()] + [o.cpu() for o in outs]), out / f"{stem}-ages.png",
-                                 nrow=len(classes) + 1))
+        written.append(
+            save_grid(
+                torch.cat([x.float().cpu()] + [o.cpu() for o in outs]), out / f"{stem}-ages.png", nrow=len(classes) + 1
+            )
+        )
     if target is not None or all_bins:
-        for b in ([target] if target is not None else range(len(classes))):
+        for b in [target] if target is not None else range(len(classes)):
             arr = to_uint8(outs[b][0].cpu()).permute(1, 2, 0).numpy()
             safe = classes[b].replace("+", "plus").replace("/", "-")
             written.append(save_png(Image.fromarray(arr), out / f"{stem}-{safe}.png"))
-    typer.echo(json.dumps({"input": str(image), "columns": ["input"] + classes if target is None else [classes[target]],
-                           "assumed_input_bin": classes[y0], "latent_steps": model.opts.latent_steps if steps is None else steps,
-                           "identity": getattr(model.identity, "name", "none"), "files": [str(p) for p in written]}))
+    typer.echo(
+        json.dumps(
+            {
+                "input": str(image),
+                "columns": ["input"] + classes if target is None else [classes[target]],
+                "assumed_input_bin": classes[y0],
+                "latent_steps": model.opts.latent_steps if steps is None else steps,
+                "identity": getattr(model.identity, "name", "none"),
+                "files": [str(p) for p in written],
+            }
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
 """``gankit eval`` and ``gankit metrics ...``: scores with provenance cards, feature extractors, card comparison."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,9 @@ from typing import List, Optional
 
 import typer
 
-metrics_app = typer.Typer(no_args_is_help=True, help="Metrics: train a domain feature extractor, list extractors, "
-                                                     "compare score cards.")
+metrics_app = typer.Typer(
+    no_args_is_help=True, help="Metrics: train a domain feature extractor, list extractors, compare score cards."
+)
 
 SCORE_KEYS = ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall")
 
@@ -30,15 +32,20 @@ def _slug(s: str) -> str:
 def eval_cmd(
     target: Optional[Path] = typer.Argument(None, metavar="CKPT|DIR", help="run dir, checkpoint or image folder"),
     metrics: str = typer.Option("fid,kid,is,pr", "--metrics", help="comma list of fid, kid, is, pr"),
-    ref: Optional[str] = typer.Option(None, "--ref", help="reference: dataset name, folder:PATH or a folder "
-                                                         "(default: the checkpoint's training dataset)"),
+    ref: Optional[str] = typer.Option(
+        None,
+        "--ref",
+        help="reference: dataset name, folder:PATH or a folder (default: the checkpoint's training dataset)",
+    ),
     real: Optional[Path] = typer.Option(None, "--real", help="reference image folder (folder-vs-folder)"),
     fake: Optional[Path] = typer.Option(None, "--fake", help="generated image folder (folder-vs-folder)"),
     n: int = typer.Option(10000, "--n", help="number of generated images"),
     n_ref: Optional[int] = typer.Option(None, "--n-ref", help="use only the first N reference images"),
     size: Optional[int] = typer.Option(None, "--size", help="compare at SIZE x SIZE (folders are resized to it)"),
     split: Optional[str] = typer.Option(None, "--split", help="reference split (default: test where it exists)"),
-    extractor: str = typer.Option("auto", "--extractor", help="auto, inception, domain:<dataset>, wide:<dataset>, random"),
+    extractor: str = typer.Option(
+        "auto", "--extractor", help="auto, inception, domain:<dataset>, wide:<dataset>, random"
+    ),
     inception_weights: Optional[Path] = typer.Option(None, "--inception-weights", help="pt_inception-2015-12-05 file"),
     seed: int = typer.Option(0, "--seed", help="latents, KID subsets and IS split order"),
     batch: int = typer.Option(250, "--batch"),
@@ -48,13 +55,12 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="result JSON (default: RUN/eval/... for a checkpoint)"),
     compare: Optional[List[Path]] = typer.Option(None, "--compare", help="warn if this result's card differs"),
     as_json: bool = typer.Option(False, "--json", help="print the result JSON"),
-    also: bool = typer.Option(True, "--second/--no-second", help="also score with the second extractor "
-                                                                "(wide:<dataset>) when it is trained"),
+    also: bool = typer.Option(
+        True, "--second/--no-second", help="also score with the second extractor (wide:<dataset>) when it is trained"
+    ),
 ):
     """Score generated images (FID, KID, IS, precision/recall) with a provenance card; fully offline."""
-    from ..metrics import card as cards
     from ..evaluation import evaluate
-    from ..train import checkpoint as ckpt
 
     if fake is not None and target is not None:
         _fail("give CKPT|DIR or --fake DIR, not both")
@@ -68,15 +74,28 @@ def eval_cmd(
     if n < 2:
         _fail("--n must be at least 2")
     log = (lambda m: typer.echo(m, err=True)) if not as_json else None
-    kw = dict(metrics=metrics, n=n, n_ref=n_ref, split=split, seed=seed, batch=batch, device=device,
-              inception_weights=inception_weights, cache=not no_cache, ema=not no_ema, size=size, log=log)
+    kw = dict(
+        metrics=metrics,
+        n=n,
+        n_ref=n_ref,
+        split=split,
+        seed=seed,
+        batch=batch,
+        device=device,
+        inception_weights=inception_weights,
+        cache=not no_cache,
+        ema=not no_ema,
+        size=size,
+        log=log,
+    )
     res = evaluate(subject, ref if real is None else str(real), extractor=extractor, **kw)
     result = _record(res, out, compare)
     second = _second_ruler(res["card"]) if also else None
     if second is not None:  # the second, independently built extractor, scored on the same protocol
         res2 = evaluate(subject, ref if real is None else str(real), extractor=second, **kw)
-        result["second"] = _record(res2, None if out is None else out.with_name(out.stem + "-" + _slug(second) + ".json"),
-                                   None)
+        result["second"] = _record(
+            res2, None if out is None else out.with_name(out.stem + "-" + _slug(second) + ".json"), None
+        )
     if as_json:
         typer.echo(json.dumps(result, indent=1))
         return
@@ -106,8 +125,14 @@ def _record(res: dict, out: Optional[Path], compare) -> dict:
         step_dir = Path(card["fake"]["path"])
         run_dir = step_dir.parent.parent
         if out is None:
-            out = run_dir / "eval" / (f"{step_dir.name}-{_slug(card['extractor']['name'])}-n{card['n_fake']}"
-                                      f"-{card['reference']['split']}.json")
+            out = (
+                run_dir
+                / "eval"
+                / (
+                    f"{step_dir.name}-{_slug(card['extractor']['name'])}-n{card['n_fake']}"
+                    f"-{card['reference']['split']}.json"
+                )
+            )
     result = {"scores": {k: res[k] for k in SCORE_KEYS if k in res}, "card": card, "seconds": res["seconds"]}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -124,10 +149,12 @@ def _print(result: dict) -> None:
     card = result["card"]
     ex = card["extractor"]
     typer.echo(f"[{ex['name']}] " + "  ".join(_fmt(k, v) for k, v in result["scores"].items()))
-    typer.echo(f"card: extractor {ex['name']} sha256:{ex['sha256'][:12]}  {ex['resizer']} -> {ex['input_size']}px  "
-               f"images {card['image_size']}  n_real={card['n_real']} ({card['reference']['dataset']} "
-               f"[{card['reference']['split']}] {card['reference']['fingerprint']})  n_fake={card['n_fake']}  "
-               f"seed={card['seed']}  gankit {card['gankit']} torch {card['torch']}")
+    typer.echo(
+        f"card: extractor {ex['name']} sha256:{ex['sha256'][:12]}  {ex['resizer']} -> {ex['input_size']}px  "
+        f"images {card['image_size']}  n_real={card['n_real']} ({card['reference']['dataset']} "
+        f"[{card['reference']['split']}] {card['reference']['fingerprint']})  n_fake={card['n_fake']}  "
+        f"seed={card['seed']}  gankit {card['gankit']} torch {card['torch']}"
+    )
     if "warning" in card:
         typer.echo(f"warning: {card['warning']}", err=True)
     if "path" in result:
@@ -148,8 +175,12 @@ def _log_to_run(path: Path, card: dict, scores: dict):
             prev = row
     if prev is not None:
         cards.warn_if_different(card, prev["eval_card"], f"the eval at step {prev.get('step')} in {path}")
-    row = {"step": card["fake"]["step"], **{f"eval/{k}": v for k, v in scores.items()},
-           "eval_source": "gankit eval", "eval_card": card}
+    row = {
+        "step": card["fake"]["step"],
+        **{f"eval/{k}": v for k, v in scores.items()},
+        "eval_source": "gankit eval",
+        "eval_card": card,
+    }
     with open(path, "a") as f:
         f.write(json.dumps(row) + "\n")
 
@@ -165,15 +196,19 @@ def train_extractor_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", help="train on the first N images only"),
     out: Optional[Path] = typer.Option(None, "--out", help="default: $GANKIT_CACHE/extractors/<dataset>.safetensors"),
     device: str = typer.Option("cpu", "--device"),
-    arch: str = typer.Option("domain", "--arch", help="domain (the small CNN) or wide (the second ruler: a wider "
-                                                      "ResNet trained with augmentation)"),
+    arch: str = typer.Option(
+        "domain",
+        "--arch",
+        help="domain (the small CNN) or wide (the second ruler: a wider ResNet trained with augmentation)",
+    ),
 ):
     """Train the domain classifier used as `--extractor domain:<dataset>` (or, with --arch wide, the second
     extractor `wide:<dataset>`) and store it in the cache."""
     from ..metrics.extractors import train_extractor
 
-    train_extractor(dataset, epochs, batch_size, lr, seed, size, limit, out, device, log=lambda m: typer.echo(m),
-                    arch=arch)
+    train_extractor(
+        dataset, epochs, batch_size, lr, seed, size, limit, out, device, log=lambda m: typer.echo(m), arch=arch
+    )
 
 
 @metrics_app.command("list")
@@ -199,11 +234,11 @@ def compare_cmd(results: List[Path] = typer.Argument(..., help="result JSON file
         c = cards.load(p)
         data = json.loads(p.read_text())
         loaded.append((p, c, data.get("scores", {})))
-    for p, c, s in loaded:
+    for p, _c, s in loaded:
         typer.echo(f"{str(p):60s} " + "  ".join(f"{k}={v:.5g}" for k, v in s.items()))
     differ = False
     base_p, base, _ = loaded[0]
-    for p, c, _ in loaded[1:]:
+    for _p, c, _ in loaded[1:]:
         d = cards.warn_if_different(c, base, str(base_p), file=sys.stdout)
         differ |= bool(d)
     if not differ and len(loaded) > 1:

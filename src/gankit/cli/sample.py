@@ -1,4 +1,5 @@
 """``gankit sample`` and ``gankit interpolate``: a noise model's grid and latent walks (``pipelines.NoisePipeline``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,7 @@ def _parse_latent(value: str, dim: int):
     try:
         nums = [float(v) for v in value.split(",")]
     except ValueError:
-        raise GankitError(f"--latent takes a number or {dim} comma-separated numbers, got '{value}'")
+        raise GankitError(f"--latent takes a number or {dim} comma-separated numbers, got '{value}'") from None
     if len(nums) == 1:
         return torch.full((1, dim), nums[0])
     if len(nums) != dim:
@@ -48,11 +49,15 @@ def sample(
     images = gen.sample(n, seed=seed, cls=cls, z=z)
     if images.dim() == 5:  # voxels (a VoxelPipeline): shaded renders; `gankit voxels` exports meshes
         from ..viz.voxels import render
+
         images = render(images)
     nrow = grid or max(1, round(math.sqrt(n)))
     run = gen.checkpoint.run_dir
-    tag = f"step{gen.checkpoint.step}-seed{seed}" + (f"-class{cls}" if cls is not None else "") + \
-          ("-latent" if latent is not None else "")
+    tag = (
+        f"step{gen.checkpoint.step}-seed{seed}"
+        + (f"-class{cls}" if cls is not None else "")
+        + ("-latent" if latent is not None else "")
+    )
     out = out or run / "generated" / f"sample-{tag}.png"
     save_grid(images, out, nrow)
     typer.echo(f"grid: {out}")

@@ -1,4 +1,5 @@
 """``gankit serve`` (the local web studio) and ``gankit export`` (a generator to ONNX / TorchScript)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,13 +24,22 @@ def serve(
         from ..serve.app import serve as run
         from ..serve.uploads import Limits
     except ImportError as e:
-        raise GankitError(f"gankit serve needs the serve extra ({e.name} is missing): pip install 'gankit[serve]'") from None
+        raise GankitError(
+            f"gankit serve needs the serve extra ({e.name} is missing): pip install 'gankit[serve]'"
+        ) from None
     if not 1 <= port <= 65535:
         raise GankitError(f"--port must be in 1..65535, got {port}")
     if max_upload_mb <= 0 or max_pixels <= 0:
         raise GankitError("--max-upload-mb and --max-pixels must be positive")
-    run(ckpts, host=host, port=port, device=device, threads=threads,
-        limits=Limits(int(max_upload_mb * 1024 * 1024), max_pixels), log=typer.echo)
+    run(
+        ckpts,
+        host=host,
+        port=port,
+        device=device,
+        threads=threads,
+        limits=Limits(int(max_upload_mb * 1024 * 1024), max_pixels),
+        log=typer.echo,
+    )
 
 
 def export(
@@ -45,8 +55,11 @@ def export(
     path, meta = run(ckpt_path, fmt, out, opset, direction)
     ins = ", ".join(f"{i['name']} {i['shape']}" for i in meta["inputs"])
     outs = ", ".join(f"{o['name']} {o['shape']}" for o in meta["outputs"])
-    typer.echo(f"{path}: {meta['recipe']} step {meta['step']}{' (EMA)' if meta['ema'] else ''}, {fmt}"
-               + (f" opset {meta['opset']}" if "opset" in meta else "") + f"; in: {ins}; out: {outs}")
+    typer.echo(
+        f"{path}: {meta['recipe']} step {meta['step']}{' (EMA)' if meta['ema'] else ''}, {fmt}"
+        + (f" opset {meta['opset']}" if "opset" in meta else "")
+        + f"; in: {ins}; out: {outs}"
+    )
 
 
 def register(app: typer.Typer) -> None:

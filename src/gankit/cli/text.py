@@ -4,6 +4,7 @@ Any caption works, seen in training or not: the text encoder the model was train
 embeds it. ``--interpolate "cat" "dog"`` walks from one caption's embedding to the other's (slerp) with the
 noise of each row held fixed.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,9 @@ def text2img(
     n: int = typer.Option(16, "-n", help="images per caption (interpolation: rows)"),
     seed: int = typer.Option(0, "--seed"),
     out: Optional[Path] = typer.Option(None, "--out", help="grid PNG (default: RUN/generated/text2img-...png)"),
-    interpolate: Optional[List[str]] = typer.Option(None, "--interpolate", help="two captions: --interpolate A --interpolate B, or --interpolate A B"),
+    interpolate: Optional[List[str]] = typer.Option(
+        None, "--interpolate", help="two captions: --interpolate A --interpolate B, or --interpolate A B"
+    ),
     steps: int = typer.Option(8, "--steps", help="interpolation frames per row"),
     stage1: bool = typer.Option(False, "--stage1", help="stage II model: show its stage-I images instead"),
     no_ema: bool = typer.Option(False, "--no-ema", help="the raw generator instead of its EMA copy"),
@@ -38,7 +41,7 @@ def text2img(
     if walk and len(walk) != 2:
         raise GankitError(f"--interpolate takes two captions, got {len(walk)}")
     if not texts and not walk:
-        raise GankitError("give a caption, e.g. gankit text2img RUN \"a red apple\"")
+        raise GankitError('give a caption, e.g. gankit text2img RUN "a red apple"')
     if n < 1 or n > 1024:
         raise GankitError(f"-n must be between 1 and 1024, got {n}")
     if walk and steps < 2:

@@ -1,4 +1,5 @@
 """``gankit train`` (a recipe, or ``--resume RUN``), ``gankit presets`` and ``gankit info CKPT``."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def train(
     skip_bad: bool = typer.Option(False, "--skip-bad", help="skip unreadable images and count them"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the resolved config and exit"),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Rich progress bar"),
-    vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="srgan: torchvision VGG19 state_dict (model.vgg_weights)"),
+    vgg_weights: Optional[Path] = typer.Option(
+        None, "--vgg-weights", help="srgan: torchvision VGG19 state_dict (model.vgg_weights)"
+    ),
 ):
     """Train a recipe (or resume a run) and write runs/NNNNN-<recipe>-<data>/."""
     from .. import config as C
@@ -37,9 +40,15 @@ def train(
     if recipe is not None and "=" in recipe:  # `gankit train --resume RUN train.steps=9`: no recipe given
         flags.insert(0, recipe)
         recipe = None
-    for key, val in (("data.name", data), ("train.steps", steps), ("train.epochs", epochs),
-                     ("train.minutes", minutes), ("train.seed", seed), ("train.device", device),
-                     ("model.vgg_weights", vgg_weights)):
+    for key, val in (
+        ("data.name", data),
+        ("train.steps", steps),
+        ("train.epochs", epochs),
+        ("train.minutes", minutes),
+        ("train.seed", seed),
+        ("train.device", device),
+        ("model.vgg_weights", vgg_weights),
+    ):
         if val is not None:
             flags.append(f"{key}={val}")
     if skip_bad:
@@ -48,11 +57,26 @@ def train(
         c = ckpt.load(resume)
         raw = C.merge(c.config, C.parse_overrides(flags))
         changed = {k.split("=")[0] for k in flags}
-        not_budget = [k for k in changed if k not in ("train.steps", "train.epochs", "train.minutes", "train.device",
-                                                      "train.threads", "train.log_every", "train.sample_every",
-                                                      "train.ckpt_every", "train.keep")]
+        not_budget = [
+            k
+            for k in changed
+            if k
+            not in (
+                "train.steps",
+                "train.epochs",
+                "train.minutes",
+                "train.device",
+                "train.threads",
+                "train.log_every",
+                "train.sample_every",
+                "train.ckpt_every",
+                "train.keep",
+            )
+        ]
         if not_budget:
-            raise GankitError(f"--resume keeps the run's config; only budgets and logging can change (not {', '.join(not_budget)})")
+            raise GankitError(
+                f"--resume keeps the run's config; only budgets and logging can change (not {', '.join(not_budget)})"
+            )
         if recipe is not None and recipe != raw["recipe"]:
             raise GankitError(f"--resume: the run is a {raw['recipe']} run, not {recipe}")
         cfg = config_from_dict(raw)
@@ -75,8 +99,9 @@ def train(
 
 def presets(
     recipe: Optional[str] = typer.Argument(None, help="only this recipe's presets"),
-    diff: Optional[str] = typer.Option(None, "--diff", metavar="PRESET",
-                                       help="the keys PRESET changes, down its bases to the dataclass defaults"),
+    diff: Optional[str] = typer.Option(
+        None, "--diff", metavar="PRESET", help="the keys PRESET changes, down its bases to the dataclass defaults"
+    ),
 ):
     """List the bundled presets, or what one changes (`gankit presets dcgan --diff book`)."""
     from ..config import list_presets, preset_diff
@@ -115,13 +140,23 @@ def info(ckpt_path: Path = typer.Argument(..., metavar="CKPT"), as_json: bool = 
         groups = {f"net.{n}": v for n, v in s["param_counts"].items()}
         groups.update({f"ema.{n}": s["param_counts"][n] for n in s.get("ema_nets", []) if n in s["param_counts"]})
     summary = {
-        "path": str(c.path), "recipe": s["config"]["recipe"], "preset": s["config"].get("preset"),
-        "step": s["step"], "epoch": s.get("epoch"), "train_seconds": round(s.get("elapsed", 0), 1),
-        "gankit": s.get("gankit"), "torch": s.get("torch"), "created": s.get("created"),
-        "data": s.get("data_info"), "parameters": dict(groups),
-        "optimizers": {n: {"lr": m["param_groups"][0].get("lr"), "states": len(m["state"])} for n, m in s.get("optim", {}).items()},
+        "path": str(c.path),
+        "recipe": s["config"]["recipe"],
+        "preset": s["config"].get("preset"),
+        "step": s["step"],
+        "epoch": s.get("epoch"),
+        "train_seconds": round(s.get("elapsed", 0), 1),
+        "gankit": s.get("gankit"),
+        "torch": s.get("torch"),
+        "created": s.get("created"),
+        "data": s.get("data_info"),
+        "parameters": dict(groups),
+        "optimizers": {
+            n: {"lr": m["param_groups"][0].get("lr"), "states": len(m["state"])} for n, m in s.get("optim", {}).items()
+        },
         "rng_saved": sorted({k.split(".")[1] for k in c.tensors if k.startswith("rng.")} | set(s.get("rng", {}))),
-        "data_position": s.get("data"), "best": s.get("best"),
+        "data_position": s.get("data"),
+        "best": s.get("best"),
     }
     if as_json:
         typer.echo(json.dumps({**summary, "config": s["config"]}, indent=1))

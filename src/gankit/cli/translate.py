@@ -1,5 +1,6 @@
 """``gankit translate CKPT INPUT... --direction AtoB --out DIR`` and ``gankit translate-eval RUN...`` (parsing only:
 the work is in ``gankit.pipelines.translate``)."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def translate(
     fit: str = typer.Option("scale", "--fit", help="scale: to the model's size and back; native: own resolution"),
     test_grid_n: int = typer.Option(0, "--test-grid", help="also write a grid of N held-out input|output|target"),
     device: str = typer.Option("cpu", "--device"),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 + channels-last where the hardware is "
-                                  "fast at it), fp32, bf16 or fp16"),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto (bf16 + channels-last where the hardware is fast at it), fp32, bf16 or fp16"
+    ),
 ):
     """Translate images with a pix2pix or CycleGAN checkpoint (any size; outputs keep the input's size)."""
     from ..data.images import input_images
@@ -63,8 +65,10 @@ def translate_eval(
     for run, tr in zip(runs, trs):
         c = tr.recipe.cfg
         if (c.data.name, c.data.direction, c.data.size) != (first.name, first.direction, first.size):
-            raise GankitError(f"{run}: trained on {c.data.name} {c.data.direction} at {c.data.size} px, unlike "
-                              f"{runs[0]}: the rows would not share a test set")
+            raise GankitError(
+                f"{run}: trained on {c.data.name} {c.data.direction} at {c.data.size} px, unlike "
+                f"{runs[0]}: the rows would not share a test set"
+            )
         rows.append({"model": f"{c.recipe} ({c.preset}, step {tr.checkpoint.step})", **evaluate(tr, c.data, ext)})
     typer.echo("| model | PSNR (dB) | SSIM | L1 | FID |")
     typer.echo("|---|---|---|---|---|")

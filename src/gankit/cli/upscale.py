@@ -3,6 +3,7 @@
 Parsing only: the tiling, the image modes and the held-out scores are in ``gankit.pipelines.upscale`` and
 ``gankit.metrics.sr``.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ from typing import List, Optional
 import typer
 
 from ..errors import GankitError
-
 
 # --------------------------------------------------------------------------- commands
 
@@ -25,13 +25,14 @@ def upscale(
     overlap: int = typer.Option(16, "--overlap", help="overlap of neighbouring tiles in input pixels"),
     device: str = typer.Option("cpu", "--device"),
     no_ema: bool = typer.Option(False, "--no-ema", help="use the raw generator instead of its EMA copy"),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 + channels-last where the hardware is "
-                                  "fast at it), fp32, bf16 or fp16"),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto (bf16 + channels-last where the hardware is fast at it), fp32, bf16 or fp16"
+    ),
 ):
     """Enlarge images x4 (any size; alpha kept; greyscale stays greyscale)."""
     from ..data.images import input_images
-    from ..train.fast import check_precision
     from ..pipelines import UpscalePipeline
+    from ..train.fast import check_precision
 
     check_precision(precision)  # option values first: a bad one is named before any file is read
     files = [f for f, _ in input_images(inputs)]
@@ -45,15 +46,21 @@ def upscale(
 
 
 def sr_eval(
-    ckpts: Optional[List[Path]] = typer.Argument(None, metavar="CKPT...", help="srgan checkpoints (none: bicubic only)"),
+    ckpts: Optional[List[Path]] = typer.Argument(
+        None, metavar="CKPT...", help="srgan checkpoints (none: bicubic only)"
+    ),
     data: str = typer.Option("openmoji", "--data", help="HR data whose held-out split is scored"),
     size: Optional[int] = typer.Option(128, "--size", help="data.size (OpenMoji render size)"),
     limit: Optional[int] = typer.Option(None, "--limit", help="score only the first N held-out images"),
     device: str = typer.Option("cpu", "--device"),
     as_json: bool = typer.Option(False, "--json", help="print the score cards as JSON"),
-    dump: Optional[Path] = typer.Option(None, "--dump", help="also write the held-out HR images and every method's "
-                                        "outputs as PNG folders (DIR/hr, DIR/bicubic, DIR/model-K), e.g. for "
-                                        "`gankit eval --real DIR/hr --fake DIR/model-1`"),
+    dump: Optional[Path] = typer.Option(
+        None,
+        "--dump",
+        help="also write the held-out HR images and every method's "
+        "outputs as PNG folders (DIR/hr, DIR/bicubic, DIR/model-K), e.g. for "
+        "`gankit eval --real DIR/hr --fake DIR/model-1`",
+    ),
 ):
     """Score cards on the fixed held-out split: PSNR/SSIM (Y, border = scale) of bicubic and each checkpoint."""
     from ..config import DataConfig
@@ -83,8 +90,10 @@ def sr_eval(
         return
     typer.echo(f"held-out {data} ({n} images); PSNR/SSIM on {head['metric']}")
     for c in cards:
-        typer.echo(f"  {c['model']}: PSNR {c['psnr_y']:.2f} dB  SSIM {c['ssim_y']:.4f}  (RGB PSNR {c['psnr_rgb']:.2f})"
-                   + (f"  [{c['stage']}, content {c['content']}, step {c['step']}]" if "stage" in c else ""))
+        typer.echo(
+            f"  {c['model']}: PSNR {c['psnr_y']:.2f} dB  SSIM {c['ssim_y']:.4f}  (RGB PSNR {c['psnr_rgb']:.2f})"
+            + (f"  [{c['stage']}, content {c['content']}, step {c['step']}]" if "stage" in c else "")
+        )
         if "warning" in c:
             typer.echo(f"  warning: {c['warning']}")
 

@@ -1,5 +1,6 @@
 """``gankit voxels CKPT``: sample shapes from a 3D model (``VoxelPipeline``: gan3d) and export meshes (or voxel
 arrays), a shaded grid and an optional turntable GIF."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,9 @@ def voxels(
     ckpt_path: Path = typer.Argument(..., metavar="CKPT", help="run dir, checkpoints dir or step folder of a 3D run"),
     n: int = typer.Option(8, "-n", help="number of shapes (frames with --interpolate)"),
     seed: int = typer.Option(0, "--seed"),
-    export: str = typer.Option("obj", "--export", help="obj, ply, stl (marching-cubes meshes), npy or binvox (voxels), none"),
+    export: str = typer.Option(
+        "obj", "--export", help="obj, ply, stl (marching-cubes meshes), npy or binvox (voxels), none"
+    ),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: RUN/generated/voxels-...)"),
     interpolate: bool = typer.Option(False, "--interpolate", help="walk (slerp) from seed's latent to seed+1's"),
     cls: Optional[str] = typer.Option(None, "--class", help="class name or index (conditional models)"),
@@ -64,6 +67,7 @@ def voxels(
             import io
 
             import numpy as np
+
             buf = io.BytesIO()
             np.save(buf, (v >= threshold).astype(np.uint8))
             write_bytes_atomic(out / f"{name}.npy", buf.getvalue())
@@ -77,19 +81,34 @@ def voxels(
                 row["file"], row["note"] = None, f"empty: no voxel above {threshold}"
             else:
                 write_bytes_atomic(out / f"{name}.{export}", mesh_bytes(mesh, export))
-                row.update(file=f"{name}.{export}", vertices=len(mesh.vertices), faces=len(mesh.faces),
-                           watertight=bool(mesh.is_watertight), parts=len(mesh.split(only_watertight=False)))
+                row.update(
+                    file=f"{name}.{export}",
+                    vertices=len(mesh.vertices),
+                    faces=len(mesh.faces),
+                    watertight=bool(mesh.is_watertight),
+                    parts=len(mesh.split(only_watertight=False)),
+                )
         rows.append(row)
-    nrow = n if interpolate else max(1, round(n ** 0.5))
+    nrow = n if interpolate else max(1, round(n**0.5))
     save_grid(render(vox, size=96 if vox.shape[-1] > 32 else 64, threshold=threshold), out / "grid.png", nrow)
     if turntable:
         save_turntable(vox, out / "turntable.gif", threshold=threshold)
-    summary = {"checkpoint": str(gen.checkpoint.path), "step": gen.checkpoint.step, "seed": seed,
-               "class": cls, "interpolate": interpolate, "threshold": threshold, "shapes": rows}
+    summary = {
+        "checkpoint": str(gen.checkpoint.path),
+        "step": gen.checkpoint.step,
+        "seed": seed,
+        "class": cls,
+        "interpolate": interpolate,
+        "threshold": threshold,
+        "shapes": rows,
+    }
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=1))
     made = sum(1 for r in rows if r.get("file"))
-    typer.echo(f"{made} of {len(rows)} shape(s) -> {out}" + (f" ({export})" if export != "none" else "")
-               + ("; turntable.gif" if turntable else ""))
+    typer.echo(
+        f"{made} of {len(rows)} shape(s) -> {out}"
+        + (f" ({export})" if export != "none" else "")
+        + ("; turntable.gif" if turntable else "")
+    )
 
 
 def _class_index(cls: str, classes: list[str]) -> int:

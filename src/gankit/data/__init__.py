@@ -4,6 +4,7 @@ and float [-1, 1] batches on demand.
 ``load(cfg.data)`` accepts a name (``fashion-mnist``, ``mnist``, ``cifar10``, ``twemoji``), a name with an
 explicit folder (``mnist:/data/mnist``), ``folder:PATH`` or a plain path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -97,7 +98,8 @@ def load(cfg: DataConfig) -> ImageSet | voxels.VoxelSet:
     spec = cfg.name.strip()
     name, _, where = spec.partition(":")
     if name in ("voxel-furniture", "voxels", "shapenet") or (
-            name not in ("fashion-mnist", "mnist", "cifar10", "twemoji", "folder") and voxels.is_voxel_spec(spec)):
+        name not in ("fashion-mnist", "mnist", "cifar10", "twemoji", "folder") and voxels.is_voxel_spec(spec)
+    ):
         return voxels.load_voxels(cfg)
     path = Path(where).expanduser() if where else None
     if name not in ("fashion-mnist", "mnist", "cifar10", "twemoji", "folder"):
@@ -112,8 +114,9 @@ def load(cfg: DataConfig) -> ImageSet | voxels.VoxelSet:
         if path is None:
             raise DataError("folder: needs a path, e.g. folder:~/pictures")
         f = folder.load(path, cfg.size, cfg.channels, cfg.background, cfg.fit, cfg.skip_bad, cfg.limit, cfg.cache)
-        return ImageSet(f.images, f.labels, list(f.classes), spec, str(path), f.skipped, f.files, f.channels, f.cache,
-                        f.fingerprint)
+        return ImageSet(
+            f.images, f.labels, list(f.classes), spec, str(path), f.skipped, f.files, f.channels, f.cache, f.fingerprint
+        )
     if cfg.cache == "mmap":
         raise DataError(f"data.cache=mmap applies to image folders (folder:PATH); '{spec}' is read into memory")
     labels, files, skipped = None, [], 0

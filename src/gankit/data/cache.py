@@ -14,6 +14,7 @@ one decodes and the others wait, then all of them map the same file: its pages l
 each process holds only the rows of its current batch. Opened read-only (``MAP_SHARED``), the map is not private
 memory: a data set larger than RAM trains, with the kernel paging rows in and out.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -54,7 +55,7 @@ def hash_rows(images, labels=None, chunk_bytes: int = 32 << 20) -> str:
     row = max(1, int(np.prod(images.shape[1:])))
     step = max(1, chunk_bytes // row)
     for i in range(0, images.shape[0], step):
-        part = images[i: i + step]
+        part = images[i : i + step]
         part = part.numpy() if torch.is_tensor(part) else part
         h.update(memoryview(np.ascontiguousarray(part)).cast("B"))
     if labels is not None:
@@ -93,8 +94,13 @@ def write(path: Path, shape: tuple[int, int, int], chunks: Iterable[np.ndarray],
             raise DataError(f"{meta.get('source', path)}: no readable images to cache")
         pixels = np.memmap(tmp, np.uint8, "r", DATA_OFFSET, (n, *shape))
         labels = meta.get("labels")
-        meta = {**meta, "n": n, "shape": [n, *shape], "format": VERSION,
-                "fingerprint": hash_rows(pixels, None if labels is None else torch.tensor(labels))}
+        meta = {
+            **meta,
+            "n": n,
+            "shape": [n, *shape],
+            "format": VERSION,
+            "fingerprint": hash_rows(pixels, None if labels is None else torch.tensor(labels)),
+        }
         del pixels
         blob = json.dumps(meta).encode()
         with open(tmp, "r+b") as f:

@@ -6,6 +6,7 @@ settings that fit the folder (``data.size``, ``data.channels``, ``data.backgroun
 ``train.batch_size``). A named data set (``fashion-mnist``, ``cifar10`` ...) is loaded and reported the same way
 from its tensor. ``usable`` is False only when nothing can be trained on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,14 +83,22 @@ def inspect(path: Path) -> dict:
     alpha = rgba[..., 3]
     rgb = rgba[..., :3]
     opaque = alpha > 0
-    grey = mode in ("L", "LA", "1", "16-bit") or bool((rgb[..., 0] == rgb[..., 1]).all() and
-                                                        (rgb[..., 1] == rgb[..., 2]).all())
+    grey = mode in ("L", "LA", "1", "16-bit") or bool(
+        (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+    )
     h_ = hashlib.sha256(f"{w}x{h}".encode())
     h_.update(rgba.tobytes())
     mean = rgb[opaque].mean(0).tolist() if opaque.any() else None
-    return {"mode": mode, "w": w, "h": h, "transparent": bool((alpha < 255).any()), "grey": grey,
-            "header_grey": header_grey,
-            "hash": h_.hexdigest(), "mean": mean}
+    return {
+        "mode": mode,
+        "w": w,
+        "h": h,
+        "transparent": bool((alpha < 255).any()),
+        "grey": grey,
+        "header_grey": header_grey,
+        "hash": h_.hexdigest(),
+        "mean": mean,
+    }
 
 
 # --------------------------------------------------------------------------- the report
@@ -152,8 +161,10 @@ def _native_size(side: int) -> tuple[int, str]:
     if side % 8 == 0:
         return side, f"every image is {side}x{side}: no resizing needed"
     near = max(8, round(side / 8) * 8)
-    return near, (f"every image is {side}x{side}; the conv generators (dcgan, lsgan, cgan) double 3 times, so the "
-                  f"nearest multiple of 8")
+    return near, (
+        f"every image is {side}x{side}; the conv generators (dcgan, lsgan, cgan) double 3 times, so the "
+        f"nearest multiple of 8"
+    )
 
 
 def _pow2_at_most(n: float) -> int:
@@ -168,20 +179,26 @@ def _suggest(rep: Report, dims: set, short: list[int], aspects: list[float], tra
         s["data.size"], why["data.size"] = _native_size(w)
     else:
         s["data.size"] = _pow2_at_most(p10)
-        why["data.size"] = (f"the largest power of two (<= {POW2[-1]}) that 90% of the images reach without upscaling "
-                            f"(10th percentile of the short side: {p10:.0f} px)")
+        why["data.size"] = (
+            f"the largest power of two (<= {POW2[-1]}) that 90% of the images reach without upscaling "
+            f"(10th percentile of the short side: {p10:.0f} px)"
+        )
     if rep.non_square:
         long = sum(a > 1.5 for a in aspects)
         s["data.fit"] = "pad" if long > len(aspects) // 10 else "crop"
-        why["data.fit"] = (f"{rep.non_square} image(s) are not square, {long} of them wider than 1.5:1; " +
-                           ("pad keeps the whole of each picture" if s["data.fit"] == "pad" else
-                            "few enough for a centre crop (it cuts their sides; pad keeps them whole)"))
+        why["data.fit"] = f"{rep.non_square} image(s) are not square, {long} of them wider than 1.5:1; " + (
+            "pad keeps the whole of each picture"
+            if s["data.fit"] == "pad"
+            else "few enough for a centre crop (it cuts their sides; pad keeps them whole)"
+        )
     if rep.greyscale == rep.readable:
         s["data.channels"] = 1
-        why["data.channels"] = (f"all {rep.readable} images are greyscale" +
-                                (f" ({rep.grey_in_colour_mode} stored in a colour mode: set data.channels=1, the "
-                                 f"headers alone make them 3 channels)" if rep.grey_in_colour_mode else
-                                 " (gankit picks 1 channel by itself)"))
+        why["data.channels"] = f"all {rep.readable} images are greyscale" + (
+            f" ({rep.grey_in_colour_mode} stored in a colour mode: set data.channels=1, the "
+            f"headers alone make them 3 channels)"
+            if rep.grey_in_colour_mode
+            else " (gankit picks 1 channel by itself)"
+        )
     else:
         s["data.channels"] = 3
         why["data.channels"] = f"{rep.readable - rep.greyscale} of {rep.readable} images have colour"
@@ -190,16 +207,19 @@ def _suggest(rep: Report, dims: set, short: list[int], aspects: list[float], tra
         mean = means.mean(0)
         name = max(BACKGROUNDS, key=lambda k: float(np.linalg.norm(mean - np.array(BACKGROUNDS[k]))))
         s["data.background"] = name
-        why["data.background"] = (f"{len(transparent)} image(s) have transparency; {name} is the farthest of "
-                                  f"white/black/gray from their mean opaque colour "
-                                  f"({', '.join(f'{v:.0f}' for v in mean)}), so shapes keep a visible edge")
+        why["data.background"] = (
+            f"{len(transparent)} image(s) have transparency; {name} is the farthest of "
+            f"white/black/gray from their mean opaque colour "
+            f"({', '.join(f'{v:.0f}' for v in mean)}), so shapes keep a visible edge"
+        )
     n = rep.readable
     bs = max(1, min(64, _pow2_at_most(n / 10) if n >= 80 else 2 ** int(np.log2(max(1, n // 4)))))
     if s["data.size"] >= 256:
         bs = min(bs, 16)
     s["train.batch_size"] = bs
-    why["train.batch_size"] = f"at most 64, and about 10 or more steps per epoch over {n} image(s)" + \
-        (" (16 at 256 px and above: memory)" if s["data.size"] >= 256 else "")
+    why["train.batch_size"] = f"at most 64, and about 10 or more steps per epoch over {n} image(s)" + (
+        " (16 at 256 px and above: memory)" if s["data.size"] >= 256 else ""
+    )
     if rep.unreadable:
         s["data.skip_bad"] = True
         why["data.skip_bad"] = f"{len(rep.unreadable)} unreadable file(s) would stop training otherwise"
@@ -208,11 +228,16 @@ def _suggest(rep: Report, dims: set, short: list[int], aspects: list[float], tra
 def _warn(rep: Report, short: list[int]) -> None:
     w = rep.warnings
     if rep.unreadable:
-        w.append(f"{len(rep.unreadable)} unreadable file(s): " + ", ".join(u["file"] for u in rep.unreadable[:5]) +
-                 (" ..." if len(rep.unreadable) > 5 else ""))
+        w.append(
+            f"{len(rep.unreadable)} unreadable file(s): "
+            + ", ".join(u["file"] for u in rep.unreadable[:5])
+            + (" ..." if len(rep.unreadable) > 5 else "")
+        )
     if rep.duplicates:
         extra = sum(len(g) - 1 for g in rep.duplicates)
-        w.append(f"{extra} exact duplicate(s) in {len(rep.duplicates)} group(s), e.g. {' = '.join(rep.duplicates[0][:3])}")
+        w.append(
+            f"{extra} exact duplicate(s) in {len(rep.duplicates)} group(s), e.g. {' = '.join(rep.duplicates[0][:3])}"
+        )
     size = rep.suggested.get("data.size", 0)
     small = sum(s < size for s in short)
     if small:
@@ -222,19 +247,25 @@ def _warn(rep: Report, short: list[int]) -> None:
         if len(counts) == 1:
             w.append(f"one class folder only ('{next(iter(rep.classes))}'): a conditional model needs two or more")
         elif max(counts) > 3 * min(counts):
-            w.append(f"classes are unbalanced: {max(counts)} vs {min(counts)} images "
-                     f"({max(rep.classes, key=rep.classes.get)} vs {min(rep.classes, key=rep.classes.get)})")
+            w.append(
+                f"classes are unbalanced: {max(counts)} vs {min(counts)} images "
+                f"({max(rep.classes, key=rep.classes.get)} vs {min(rep.classes, key=rep.classes.get)})"
+            )
         if rep.top_level_files:
-            w.append(f"{rep.top_level_files} file(s) sit beside the class folders and train as class "
-                     f"'{next(iter(rep.classes))}'; move them into a class folder")
+            w.append(
+                f"{rep.top_level_files} file(s) sit beside the class folders and train as class "
+                f"'{next(iter(rep.classes))}'; move them into a class folder"
+            )
     if rep.readable < 100:
         w.append(f"only {rep.readable} readable image(s): a GAN will memorise them; a few thousand are usual")
     modes = set(rep.modes)
     if "16-bit" in modes:
         w.append(f"{rep.modes['16-bit']} 16-bit image(s) are scaled to 8 bits")
     if rep.transparent and "data.background" in rep.suggested:
-        w.append(f"{rep.transparent} image(s) with transparency are composited on data.background "
-                 f"(default white; suggested {rep.suggested['data.background']})")
+        w.append(
+            f"{rep.transparent} image(s) with transparency are composited on data.background "
+            f"(default white; suggested {rep.suggested['data.background']})"
+        )
 
 
 def check_tensor(name: str, source: str, images, labels, classes: list[str], names: list[str] | None = None) -> Report:
@@ -254,23 +285,35 @@ def check_tensor(name: str, source: str, images, labels, classes: list[str], nam
         rep.classes = {classes[k]: counts.get(k, 0) for k in range(len(classes))}
     size, why = _native_size(w) if w == h else (_pow2_at_most(min(w, h)), "a power of two within the short side")
     rep.suggested = {"data.size": size, "data.channels": c, "train.batch_size": max(1, min(64, _pow2_at_most(n / 10)))}
-    rep.reasons = {"data.size": why, "data.channels": "the native channels",
-                   "train.batch_size": "at most 64, about 10 or more steps per epoch"}
+    rep.reasons = {
+        "data.size": why,
+        "data.channels": "the native channels",
+        "train.batch_size": "at most 64, about 10 or more steps per epoch",
+    }
     _warn(rep, [min(w, h)] * n)
     return rep
 
 
 def format_text(rep: Report) -> str:
     """The report as a few readable lines."""
-    out = [f"source: {rep.source}",
-           f"images: {rep.readable} readable of {rep.files} file(s)" + (f", {len(rep.unreadable)} unreadable" if rep.unreadable else "")]
+    out = [
+        f"source: {rep.source}",
+        f"images: {rep.readable} readable of {rep.files} file(s)"
+        + (f", {len(rep.unreadable)} unreadable" if rep.unreadable else ""),
+    ]
     if rep.sizes:
         out.append("sizes: " + ", ".join(f"{k} x{v}" for k, v in rep.sizes.items()))
-        out.append("short side: " + ", ".join(f"{k} px: {v}" for k, v in rep.short_side.items()) +
-                   (f"; {rep.non_square} not square (aspect up to {rep.max_aspect})" if rep.non_square else ""))
+        out.append(
+            "short side: "
+            + ", ".join(f"{k} px: {v}" for k, v in rep.short_side.items())
+            + (f"; {rep.non_square} not square (aspect up to {rep.max_aspect})" if rep.non_square else "")
+        )
     if rep.modes:
-        out.append("modes: " + ", ".join(f"{k} {v}" for k, v in rep.modes.items()) +
-                   f"; greyscale {rep.greyscale}; with transparency {rep.transparent}")
+        out.append(
+            "modes: "
+            + ", ".join(f"{k} {v}" for k, v in rep.modes.items())
+            + f"; greyscale {rep.greyscale}; with transparency {rep.transparent}"
+        )
     if rep.classes:
         out.append("classes: " + ", ".join(f"{k} {v}" for k, v in rep.classes.items()))
     for u in rep.unreadable[:20]:
@@ -299,8 +342,8 @@ def _spec(source: str) -> str:
 
 def check(spec: str) -> Report:
     """A report for ``folder:PATH``, a path, or a named data set."""
-    from . import _detect, load  # the package's loader: named data sets, IDX/CIFAR folders
     from ..config import DataConfig
+    from . import _detect, load  # the package's loader: named data sets, IDX/CIFAR folders
 
     spec = spec.strip()
     name, _, where = spec.partition(":")

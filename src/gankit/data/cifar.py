@@ -1,4 +1,5 @@
 """CIFAR-10 in its python pickle layout (data_batch_1..5, test_batch, batches.meta)."""
+
 from __future__ import annotations
 
 from pathlib import Path

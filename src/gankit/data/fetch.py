@@ -1,4 +1,5 @@
 """``gankit data fetch``: the one place that downloads, and only when the user asks."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,7 +28,9 @@ def fetch(name: str, root: Path | None = None) -> Path:
         for train in (True, False):
             tv[name](str(staging), train=train, download=True)
     except Exception as e:  # network errors come in many types
-        raise DataError(f"download of {name} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise DataError(
+            f"download of {name} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     dest = root / name
     dest.mkdir(parents=True, exist_ok=True)
     if name == "cifar10":
@@ -58,10 +61,14 @@ def fetch_inception(root: Path | None = None) -> Path:
             shutil.copyfileobj(r, f)
     except Exception as e:
         tmp.unlink(missing_ok=True)
-        raise DataError(f"download of the Inception weights failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise DataError(
+            f"download of the Inception weights failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     if not digest.startswith(INCEPTION_SHA256_PREFIX):
         tmp.unlink(missing_ok=True)
-        raise DataError(f"downloaded Inception weights have SHA-256 {digest[:12]}..., expected {INCEPTION_SHA256_PREFIX}...")
+        raise DataError(
+            f"downloaded Inception weights have SHA-256 {digest[:12]}..., expected {INCEPTION_SHA256_PREFIX}..."
+        )
     os.replace(tmp, dest)
     return dest

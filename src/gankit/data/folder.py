@@ -7,6 +7,7 @@
 - Pixels (``data.cache``): ``memory`` decodes into one uint8 tensor; ``mmap`` decodes once into a cache file
   (data/cache.py) and maps it; ``auto`` maps when the decoded size exceeds ``cache.AUTO_MMAP_BYTES``.
 """
+
 from __future__ import annotations
 
 import glob
@@ -95,11 +96,13 @@ def row_shape(s: Scan, size: int | None, c: int) -> tuple[int, int, int]:
         raise DataError(f"no readable images among {len(s.paths)} file(s) in {s.root}")
     for p, h in zip(s.paths, s.headers):
         if h is not None and h[1] != h[2]:
-            raise DataError(f"{p}: image is {h[1]}x{h[2]}; set data.size to crop and resize "
-                            f"(`gankit data check folder:{s.root}` suggests one)")
+            raise DataError(
+                f"{p}: image is {h[1]}x{h[2]}; set data.size to crop and resize "
+                f"(`gankit data check folder:{s.root}` suggests one)"
+            )
     if len(sizes) > 1:
         raise DataError(f"images have different sizes {sorted(sizes)[:3]}; set data.size to resize them")
-    (w, _), = sizes
+    ((w, _),) = sizes
     return c, w, w
 
 
@@ -121,7 +124,7 @@ def decode_chunks(s: Scan, shape, fit: str, background: str, skip_bad: bool, lim
     got, chunk = 0, max(1, min(256, CHUNK_BYTES // int(np.prod(shape))))
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for start in range(0, len(s.paths), chunk):
-            rows = list(pool.map(one, s.paths[start: start + chunk]))
+            rows = list(pool.map(one, s.paths[start : start + chunk]))
             kept = [start + i for i, r in enumerate(rows) if r is not None]
             if limit is not None:
                 kept = kept[: limit - got]
@@ -144,8 +147,16 @@ class FolderData:
     fingerprint: str | None = None  # known from the cache file; None: computed on demand
 
 
-def load(folder: Path, size: int | None, channels: int | None, background: str = "white", fit: str = "crop",
-         skip_bad: bool = False, limit: int | None = None, mode: str = "auto") -> FolderData:
+def load(
+    folder: Path,
+    size: int | None,
+    channels: int | None,
+    background: str = "white",
+    fit: str = "crop",
+    skip_bad: bool = False,
+    limit: int | None = None,
+    mode: str = "auto",
+) -> FolderData:
     if mode not in ("auto", "memory", "mmap"):
         raise DataError(f"data.cache must be auto, memory or mmap, got '{mode}'")
     if limit is not None and limit < 1:
@@ -176,17 +187,20 @@ def _in_memory(s, shape, fit, background, skip_bad, limit, policy) -> FolderData
     try:
         out = torch.empty((n, *shape), dtype=torch.uint8)  # filled in place: no second copy of the data set
     except (RuntimeError, MemoryError):
-        raise DataError(f"{s.root}: {n} images at {shape[1]}x{shape[2]}x{shape[0]} need {n * np.prod(shape) / 2**30:.2f} "
-                        f"GiB of memory, more than this process may allocate; use data.cache=mmap") from None
+        raise DataError(
+            f"{s.root}: {n} images at {shape[1]}x{shape[2]}x{shape[0]} need {n * np.prod(shape) / 2**30:.2f} "
+            f"GiB of memory, more than this process may allocate; use data.cache=mmap"
+        ) from None
     kept: list[int] = []
     for rows, idx in decode_chunks(s, shape, fit, background, skip_bad, limit):
-        out[len(kept): len(kept) + len(idx)] = torch.from_numpy(rows)
+        out[len(kept) : len(kept) + len(idx)] = torch.from_numpy(rows)
         kept += idx
     if not kept:
         raise DataError(f"no readable images among {len(s.paths)} file(s) in {s.root}")
     skipped = (kept[-1] + 1 if limit is not None else len(s.paths)) - len(kept)
-    return FolderData(out[: len(kept)], _labels(s, kept), s.classes, skipped, [s.paths[i] for i in kept], policy,
-                      "memory")
+    return FolderData(
+        out[: len(kept)], _labels(s, kept), s.classes, skipped, [s.paths[i] for i in kept], policy, "memory"
+    )
 
 
 def _mapped(s, shape, fit, background, skip_bad, limit, policy, request) -> FolderData:
@@ -201,9 +215,15 @@ def _mapped(s, shape, fit, background, skip_bad, limit, policy, request) -> Fold
             yield rows
 
     def meta():  # called after the last chunk: which files were kept is known then
-        return {"source": str(s.root.resolve()), "classes": s.classes, "channels": policy, "settings": settings,
-                "request": request, "labels": None if s.labels is None else [s.labels[i] for i in kept_all],
-                "files": [rel[i] for i in kept_all]}
+        return {
+            "source": str(s.root.resolve()),
+            "classes": s.classes,
+            "channels": policy,
+            "settings": settings,
+            "request": request,
+            "labels": None if s.labels is None else [s.labels[i] for i in kept_all],
+            "files": [rel[i] for i in kept_all],
+        }
 
     images, meta, _ = cache.open_or_build(path, shape, chunks, meta)
     return _from_cache(s, rel, path, images, meta, skip_bad, limit)
@@ -234,8 +254,10 @@ def _from_cache(s, rel, path, images, meta, skip_bad, limit) -> FolderData:
     skipped = len(s.paths) - images.shape[0]
     if skipped and not skip_bad:  # the cache was built with data.skip_bad=true
         bad = sorted(set(rel) - set(meta["files"]))
-        raise DataError(f"{s.root / bad[0]}: unreadable image ({skipped} in all, left out of the cache {path.name}); "
-                        f"set data.skip_bad=true to train without them")
+        raise DataError(
+            f"{s.root / bad[0]}: unreadable image ({skipped} in all, left out of the cache {path.name}); "
+            f"set data.skip_bad=true to train without them"
+        )
     fp = meta["fingerprint"]
     if limit is not None and limit < images.shape[0]:
         images, files, fp = images[:limit], files[:limit], None

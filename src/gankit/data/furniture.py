@@ -11,6 +11,7 @@ Determinism: shapes come in chunks of ``CHUNK``; chunk ``k`` of class ``c`` in s
 ``default_rng([seed, c, s, k])``, so shape ``i`` of a class is the same whatever the number of shapes asked for,
 and the held-out ``test`` split is a disjoint, fixed stream.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,7 @@ class _Canvas:
         d2 = (c[None, :, None] - cx[:, None, None]) ** 2 + (c[None, None, :] - cy[:, None, None]) ** 2  # (n, r, r)
         t = np.clip((c[None] - z0[:, None]) / (z1 - z0)[:, None], 0, 1)  # (n, r)
         rad = r0[:, None] + (r1 - r0)[:, None] * t
-        m = (d2[:, :, :, None] <= (rad ** 2)[:, None, None, :]) & self._iv(z0, z1)[:, None, None, :]
+        m = (d2[:, :, :, None] <= (rad**2)[:, None, None, :]) & self._iv(z0, z1)[:, None, None, :]
         if on is not None:
             m &= on[:, None, None, None]
         self.vol |= m
@@ -68,8 +69,12 @@ class _Canvas:
 
     def legs(self, x0, x1, y0, y1, z1, t, inset, round_=None):
         """Four legs under a rectangle, from the floor to ``z1`` (square, or round where ``round_``)."""
-        for xa, ya in ((x0 + inset, y0 + inset), (x1 - inset - t, y0 + inset),
-                       (x0 + inset, y1 - inset - t), (x1 - inset - t, y1 - inset - t)):
+        for xa, ya in (
+            (x0 + inset, y0 + inset),
+            (x1 - inset - t, y0 + inset),
+            (x0 + inset, y1 - inset - t),
+            (x1 - inset - t, y1 - inset - t),
+        ):
             zero = np.zeros(self.n, np.float32)
             if round_ is None:
                 self.box(xa, xa + t, ya, ya + t, zero, z1)
@@ -79,43 +84,43 @@ class _Canvas:
 
 
 def _chair(k: _Canvas):
-    w, d = k.u(.40, .68), k.u(.40, .60)
-    seat, st = k.u(.30, .48), k.u(.05, .10)
-    top, bt, leg = k.u(.72, .97), k.u(.05, .09), k.u(.05, .09)
-    x0, x1, y0, y1 = .5 - w / 2, .5 + w / 2, .5 - d / 2, .5 + d / 2
+    w, d = k.u(0.40, 0.68), k.u(0.40, 0.60)
+    seat, st = k.u(0.30, 0.48), k.u(0.05, 0.10)
+    top, bt, leg = k.u(0.72, 0.97), k.u(0.05, 0.09), k.u(0.05, 0.09)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.5 - d / 2, 0.5 + d / 2
     k.box(x0, x1, y0, y1, seat - st, seat)
-    k.legs(x0, x1, y0, y1, seat - st, leg, k.u(0, .03), round_=k.coin(.35))
-    open_back = k.coin(.35)  # two posts and a top rail instead of a solid back
+    k.legs(x0, x1, y0, y1, seat - st, leg, k.u(0, 0.03), round_=k.coin(0.35))
+    open_back = k.coin(0.35)  # two posts and a top rail instead of a solid back
     k.box(x0, x1, y1 - bt, y1, seat, top, on=~open_back)
     k.box(x0, x0 + leg, y1 - bt, y1, seat, top, on=open_back)
     k.box(x1 - leg, x1, y1 - bt, y1, seat, top, on=open_back)
-    k.box(x0, x1, y1 - bt, y1, top - k.u(.08, .16), top, on=open_back)
-    arms = k.coin(.35)
-    ah = seat + k.u(.14, .22)
-    k.box(x0, x0 + leg, y0, y1, ah - .05, ah, on=arms)
-    k.box(x1 - leg, x1, y0, y1, ah - .05, ah, on=arms)
+    k.box(x0, x1, y1 - bt, y1, top - k.u(0.08, 0.16), top, on=open_back)
+    arms = k.coin(0.35)
+    ah = seat + k.u(0.14, 0.22)
+    k.box(x0, x0 + leg, y0, y1, ah - 0.05, ah, on=arms)
+    k.box(x1 - leg, x1, y0, y1, ah - 0.05, ah, on=arms)
     k.box(x0, x0 + leg, y0, y0 + leg, seat, ah, on=arms)
     k.box(x1 - leg, x1, y0, y0 + leg, seat, ah, on=arms)
 
 
 def _table(k: _Canvas):
-    w, d = k.u(.55, .95), k.u(.45, .90)
-    h, tt, leg = k.u(.38, .72), k.u(.04, .09), k.u(.05, .10)
-    pedestal = k.coin(.3)
-    round_top = pedestal & k.coin(.7)
-    x0, x1, y0, y1 = .5 - w / 2, .5 + w / 2, .5 - d / 2, .5 + d / 2
-    zero, mid = np.zeros(k.n, np.float32), np.full(k.n, .5, np.float32)
+    w, d = k.u(0.55, 0.95), k.u(0.45, 0.90)
+    h, tt, leg = k.u(0.38, 0.72), k.u(0.04, 0.09), k.u(0.05, 0.10)
+    pedestal = k.coin(0.3)
+    round_top = pedestal & k.coin(0.7)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.5 - d / 2, 0.5 + d / 2
+    zero, mid = np.zeros(k.n, np.float32), np.full(k.n, 0.5, np.float32)
     k.box(x0, x1, y0, y1, h - tt, h, on=~round_top)
     rt = np.minimum(w, d) / 2
     k.cyl(mid, mid, rt, rt, h - tt, h, on=round_top)
-    k.legs(x0, x1, y0, y1, h - tt, leg, k.u(0, .06), round_=k.coin(.3) | pedestal)  # round legs: hidden below
+    k.legs(x0, x1, y0, y1, h - tt, leg, k.u(0, 0.06), round_=k.coin(0.3) | pedestal)  # round legs: hidden below
     k.vol &= ~(pedestal[:, None, None, None] & ~_slab(k, h - tt))  # a pedestal table has no legs
-    pr = k.u(.035, .07)
+    pr = k.u(0.035, 0.07)
     k.cyl(mid, mid, pr, pr, zero, h - tt, on=pedestal)
-    br = k.u(.15, .3)
-    k.cyl(mid, mid, br, br * k.u(.6, 1), zero, k.u(.03, .06), on=pedestal)
-    stretcher = ~pedestal & k.coin(.3)  # a shelf between the legs
-    k.box(x0 + leg, x1 - leg, y0 + leg, y1 - leg, k.u(.08, .15), k.u(.16, .2), on=stretcher)
+    br = k.u(0.15, 0.3)
+    k.cyl(mid, mid, br, br * k.u(0.6, 1), zero, k.u(0.03, 0.06), on=pedestal)
+    stretcher = ~pedestal & k.coin(0.3)  # a shelf between the legs
+    k.box(x0 + leg, x1 - leg, y0 + leg, y1 - leg, k.u(0.08, 0.15), k.u(0.16, 0.2), on=stretcher)
 
 
 def _slab(k: _Canvas, z0):
@@ -124,45 +129,45 @@ def _slab(k: _Canvas, z0):
 
 
 def _sofa(k: _Canvas):
-    w, d = k.u(.75, .98), k.u(.38, .60)
-    lh, seat = k.u(.03, .08), k.u(.24, .38)
-    bt, top = k.u(.10, .18), k.u(.52, .78)
-    aw, ah = k.u(.06, .14), k.u(.05, .20)
-    x0, x1, y0, y1 = .5 - w / 2, .5 + w / 2, .5 - d / 2, .5 + d / 2
+    w, d = k.u(0.75, 0.98), k.u(0.38, 0.60)
+    lh, seat = k.u(0.03, 0.08), k.u(0.24, 0.38)
+    bt, top = k.u(0.10, 0.18), k.u(0.52, 0.78)
+    aw, ah = k.u(0.06, 0.14), k.u(0.05, 0.20)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.5 - d / 2, 0.5 + d / 2
     k.box(x0, x1, y0, y1, lh, seat)
     k.box(x0, x1, y1 - bt, y1, seat, top)
-    arms = k.coin(.85)
+    arms = k.coin(0.85)
     k.box(x0, x0 + aw, y0, y1, seat, seat + ah, on=arms)
     k.box(x1 - aw, x1, y0, y1, seat, seat + ah, on=arms)
-    k.legs(x0, x1, y0, y1, lh, k.u(.04, .07), k.u(0, .03))
-    cushions = k.coin(.5)  # a raised seat cushion line
-    k.box(x0 + aw, x1 - aw, y0 + .02, y1 - bt, seat, seat + k.u(.03, .06), on=cushions)
+    k.legs(x0, x1, y0, y1, lh, k.u(0.04, 0.07), k.u(0, 0.03))
+    cushions = k.coin(0.5)  # a raised seat cushion line
+    k.box(x0 + aw, x1 - aw, y0 + 0.02, y1 - bt, seat, seat + k.u(0.03, 0.06), on=cushions)
 
 
 def _bed(k: _Canvas):
-    w, d = k.u(.45, .80), k.u(.82, .98)
-    lh, mt = k.u(.04, .12), k.u(.20, .34)
-    hb, ht = k.u(.42, .80), k.u(.04, .08)
-    x0, x1, y0, y1 = .5 - w / 2, .5 + w / 2, .5 - d / 2, .5 + d / 2
+    w, d = k.u(0.45, 0.80), k.u(0.82, 0.98)
+    lh, mt = k.u(0.04, 0.12), k.u(0.20, 0.34)
+    hb, ht = k.u(0.42, 0.80), k.u(0.04, 0.08)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.5 - d / 2, 0.5 + d / 2
     k.box(x0, x1, y0 + ht, y1 - ht, lh, mt)
     k.box(x0, x1, y1 - ht, y1, np.zeros(k.n, np.float32), hb)  # headboard at the back
-    foot = k.coin(.5)
-    k.box(x0, x1, y0, y0 + ht, np.zeros(k.n, np.float32), mt + k.u(0, .14), on=foot)
-    k.legs(x0, x1, y0 + ht, y1 - ht, lh, k.u(.04, .07), np.zeros(k.n, np.float32))
-    pillow = k.coin(.6)
-    k.box(x0 + .06, x1 - .06, y1 - ht - k.u(.12, .18), y1 - ht - .01, mt, mt + k.u(.04, .07), on=pillow)
+    foot = k.coin(0.5)
+    k.box(x0, x1, y0, y0 + ht, np.zeros(k.n, np.float32), mt + k.u(0, 0.14), on=foot)
+    k.legs(x0, x1, y0 + ht, y1 - ht, lh, k.u(0.04, 0.07), np.zeros(k.n, np.float32))
+    pillow = k.coin(0.6)
+    k.box(x0 + 0.06, x1 - 0.06, y1 - ht - k.u(0.12, 0.18), y1 - ht - 0.01, mt, mt + k.u(0.04, 0.07), on=pillow)
 
 
 def _shelf(k: _Canvas):
-    w, d, h, t = k.u(.35, .90), k.u(.20, .42), k.u(.55, .97), k.u(.04, .07)
-    x0, x1, y0, y1 = .5 - w / 2, .5 + w / 2, .5 - d / 2, .5 + d / 2
+    w, d, h, t = k.u(0.35, 0.90), k.u(0.20, 0.42), k.u(0.55, 0.97), k.u(0.04, 0.07)
+    x0, x1, y0, y1 = 0.5 - w / 2, 0.5 + w / 2, 0.5 - d / 2, 0.5 + d / 2
     zero = np.zeros(k.n, np.float32)
     k.box(x0, x0 + t, y0, y1, zero, h)
     k.box(x1 - t, x1, y0, y1, zero, h)
     k.box(x0, x1, y0, y1, h - t, h)
-    kick = k.u(0, .08)
+    kick = k.u(0, 0.08)
     k.box(x0, x1, y0, y1, kick, kick + t)
-    k.box(x0, x1, y1 - t * .7, y1, zero, h, on=k.coin(.5))  # back panel
+    k.box(x0, x1, y1 - t * 0.7, y1, zero, h, on=k.coin(0.5))  # back panel
     shelves = k.rng.integers(1, 5, k.n)
     for j in range(1, 5):
         z = kick + (h - kick) * j / (shelves + 1)
@@ -170,17 +175,17 @@ def _shelf(k: _Canvas):
 
 
 def _lamp(k: _Canvas):
-    mid, zero = np.full(k.n, .5, np.float32), np.zeros(k.n, np.float32)
-    br, bh = k.u(.09, .22), k.u(.03, .07)
-    k.cyl(mid, mid, br, br * k.u(.7, 1), zero, bh)
-    pole, ph = k.u(.02, .045), k.u(.40, .82)
+    mid, zero = np.full(k.n, 0.5, np.float32), np.zeros(k.n, np.float32)
+    br, bh = k.u(0.09, 0.22), k.u(0.03, 0.07)
+    k.cyl(mid, mid, br, br * k.u(0.7, 1), zero, bh)
+    pole, ph = k.u(0.02, 0.045), k.u(0.40, 0.82)
     k.cyl(mid, mid, pole, pole, bh, ph)
-    sh = k.u(.14, .30)
-    s0, s1 = k.u(.14, .30), k.u(.06, .20)
-    top = np.minimum(ph + sh * k.u(.2, .7), .99)
+    sh = k.u(0.14, 0.30)
+    s0, s1 = k.u(0.14, 0.30), k.u(0.06, 0.20)
+    top = np.minimum(ph + sh * k.u(0.2, 0.7), 0.99)
     k.cyl(mid, mid, s0, s1, top - sh, top)  # the shade: a cone frustum around the pole's top
-    globe = k.coin(.25)  # some lamps end in a ball-ish stack of frusta instead
-    k.vol &= ~(globe[:, None, None, None] & _slab(k, top - sh) & ~_slab(k, top + .01))
+    globe = k.coin(0.25)  # some lamps end in a ball-ish stack of frusta instead
+    k.vol &= ~(globe[:, None, None, None] & _slab(k, top - sh) & ~_slab(k, top + 0.01))
     k.cyl(mid, mid, s1, s0, top - sh, top - sh / 2, on=globe)
     k.cyl(mid, mid, s0, s1, top - sh / 2, top, on=globe)
     k.cyl(mid, mid, pole, pole, bh, top - sh, on=globe)
@@ -196,12 +201,13 @@ def generate_class(cls: str, n: int, res: int = 32, seed: int = 0, split: str = 
     for start in range(0, n, CHUNK):
         k = _Canvas(CHUNK, res, np.random.default_rng([seed, ci, si, start // CHUNK]))
         BUILDERS[cls](k)
-        out[start:start + CHUNK] = k.vol[: n - start]
+        out[start : start + CHUNK] = k.vol[: n - start]
     return out
 
 
-def generate(n: int, res: int = 32, seed: int = 0, split: str = "train",
-             classes: tuple[str, ...] = CLASSES) -> tuple[np.ndarray, np.ndarray]:
+def generate(
+    n: int, res: int = 32, seed: int = 0, split: str = "train", classes: tuple[str, ...] = CLASSES
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` shapes interleaved by class (shape i has class ``i % len(classes)``), so any prefix is balanced.
     Returns bool (n, res, res, res) voxels and int64 labels."""
     k = len(classes)

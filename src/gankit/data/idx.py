@@ -1,4 +1,5 @@
 """IDX files (MNIST, Fashion-MNIST), gzipped or raw."""
+
 from __future__ import annotations
 
 import gzip
@@ -25,7 +26,7 @@ def read_idx(path: Path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[raw[2]])
     n = int(np.prod(shape)) if shape else 1
     if len(raw) - header != n * dtype.itemsize:

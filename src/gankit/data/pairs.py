@@ -20,6 +20,7 @@ and the odd ones side B only, so an unpaired model never sees both renderings of
 as ``"B"``. Jitter (``data.load_size`` > ``data.size``: random crop) and ``data.flip`` draw from the ``generator``
 passed to ``batch()``; a pair is cropped and flipped identically. The held-out split (``.test``) is never jittered.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,18 @@ from PIL import Image
 
 from ..config import DataConfig
 from ..errors import DataError
+from .images import (
+    IMAGE_SUFFIXES,
+    convert_channels,
+    fit_square,
+    open_rgb,
+    parse_colour,
+    resize_batch,
+    to_float,
+    to_tensor_u8,
+)
 from .openmoji import openmoji_dir, render_svg
 from .sources import decode_many
-from .images import (IMAGE_SUFFIXES, convert_channels, fit_square, open_rgb, parse_colour, resize_batch, to_float,
-                     to_tensor_u8)
 
 TEST_PERCENT = 12
 EMOJI_NATIVE = 72
@@ -72,7 +81,7 @@ class PairSet:
     def _crop_flip(self, x: torch.Tensor, top, left, flips) -> torch.Tensor:
         s = self.size
         if x.shape[-1] != s or x.shape[-2] != s:
-            x = torch.stack([x[i, :, t: t + s, l: l + s] for i, (t, l) in enumerate(zip(top, left))])
+            x = torch.stack([x[i, :, t : t + s, l : l + s] for i, (t, l) in enumerate(zip(top, left))])
         if flips is not None and bool(flips.any()):
             x = torch.where(flips[:, None, None, None], x.flip(-1), x)
         return x
@@ -219,8 +228,10 @@ def read_aligned(folder: Path, side: int | None, fit: str, background: str, skip
         im = open_rgb(p, bg)
         w, h = im.size
         if w % 2 or w <= h:
-            raise DataError(f"{p}: {w}x{h} is not an A|B pair side by side (aligned layout: width = 2 x height, "
-                            f"A on the left); use trainA/ and trainB/ folders for separate files")
+            raise DataError(
+                f"{p}: {w}x{h} is not an A|B pair side by side (aligned layout: width = 2 x height, "
+                f"A on the left); use trainA/ and trainB/ folders for separate files"
+            )
         a, b = im.crop((0, 0, w // 2, h)), im.crop((w // 2, 0, w, h))
         return to_tensor_u8(fit_square(a, side, fit, bg)), to_tensor_u8(fit_square(b, side, fit, bg))
 
@@ -233,8 +244,7 @@ def read_aligned(folder: Path, side: int | None, fit: str, background: str, skip
     return A, B, names, names, len(paths) - len(kept)
 
 
-def read_unaligned(root: Path, split: str, paired: bool, side: int | None, fit: str, background: str,
-                   skip_bad: bool):
+def read_unaligned(root: Path, split: str, paired: bool, side: int | None, fit: str, background: str, skip_bad: bool):
     """CycleGAN's ``<split>A/`` and ``<split>B/``; ``paired``: files matched by relative path without suffix."""
     fa, fb = root / f"{split}A", root / f"{split}B"
     pa, pb = _images_in(fa), _images_in(fb)
@@ -248,9 +258,11 @@ def read_unaligned(root: Path, split: str, paired: bool, side: int | None, fit: 
         if only_a or only_b:
             side_, lone = ("A", only_a) if only_a else ("B", only_b)
             other = "B" if side_ == "A" else "A"
-            raise DataError(f"{root}: {len(lone)} file(s) in {split}{side_} have no partner of the same name in "
-                            f"{split}{other} (e.g. {lone[0]}); paired training (pix2pix) needs both sides of every "
-                            f"pair")
+            raise DataError(
+                f"{root}: {len(lone)} file(s) in {split}{side_} have no partner of the same name in "
+                f"{split}{other} (e.g. {lone[0]}); paired training (pix2pix) needs both sides of every "
+                f"pair"
+            )
         keys = sorted(ka)
         pa, pb = [ka[k] for k in keys], [kb[k] for k in keys]
     bg = parse_colour(background)
@@ -328,36 +340,44 @@ def load_pairs(cfg: DataConfig, paired: bool) -> PairSet:
     else:
         root = _resolve_folder(spec)
         if root is None:
-            raise DataError(f"unknown translation dataset '{spec}' (named: emoji-pairs; or a folder with "
-                            f"train/ test/ A|B images, or trainA/ trainB/ testA/ testB/)")
+            raise DataError(
+                f"unknown translation dataset '{spec}' (named: emoji-pairs; or a folder with "
+                f"train/ test/ A|B images, or trainA/ trainB/ testA/ testB/)"
+            )
         if not root.is_dir():
             raise DataError(f"data path not found: {root}")
         if _layout(root) == "aligned":
             tr_dir = root / cfg.split if (root / cfg.split).is_dir() else None
             if tr_dir is None:
-                raise DataError(f"{root}: no '{cfg.split}/' folder (aligned layout: train/, test/ or val/ of A|B "
-                                f"images; or trainA/ trainB/ for separate files)")
+                raise DataError(
+                    f"{root}: no '{cfg.split}/' folder (aligned layout: train/, test/ or val/ of A|B "
+                    f"images; or trainA/ trainB/ for separate files)"
+                )
             A, B, ka, kb, skipped = read_aligned(tr_dir, load_side, cfg.fit, cfg.background, cfg.skip_bad)
             te_dir = next((root / s for s in ("test", "val") if s != cfg.split and (root / s).is_dir()), None)
             tA = None
             if te_dir is not None:
-                tA, tB, tka, tkb, _ = read_aligned(te_dir, cfg.size or A.shape[-1], cfg.fit, cfg.background,
-                                                   cfg.skip_bad)
+                tA, tB, tka, tkb, _ = read_aligned(
+                    te_dir, cfg.size or A.shape[-1], cfg.fit, cfg.background, cfg.skip_bad
+                )
             t_paired = True
         else:
-            A, B, ka, kb, skipped = read_unaligned(root, cfg.split, paired, load_side, cfg.fit, cfg.background,
-                                                   cfg.skip_bad)
+            A, B, ka, kb, skipped = read_unaligned(
+                root, cfg.split, paired, load_side, cfg.fit, cfg.background, cfg.skip_bad
+            )
             tA = None
             if (root / "testA").is_dir() and (root / "testB").is_dir() and cfg.split != "test":
                 try:  # a test split with matching names is paired (targets for metrics); otherwise unpaired
-                    tA, tB, tka, tkb, _ = read_unaligned(root, "test", True, cfg.size or A.shape[-1], cfg.fit,
-                                                         cfg.background, cfg.skip_bad)
+                    tA, tB, tka, tkb, _ = read_unaligned(
+                        root, "test", True, cfg.size or A.shape[-1], cfg.fit, cfg.background, cfg.skip_bad
+                    )
                     t_paired = True
                 except DataError:
                     if paired:
                         raise
-                    tA, tB, tka, tkb, _ = read_unaligned(root, "test", False, cfg.size or A.shape[-1], cfg.fit,
-                                                         cfg.background, cfg.skip_bad)
+                    tA, tB, tka, tkb, _ = read_unaligned(
+                        root, "test", False, cfg.size or A.shape[-1], cfg.fit, cfg.background, cfg.skip_bad
+                    )
                     t_paired = False
         if not paired and cfg.disjoint and _layout(root) == "aligned":
             half = torch.arange(A.shape[0]) % 2 == 0

@@ -4,6 +4,7 @@ A pickle may name any importable callable and run it while loading, so a downloa
 The data pickles hold dicts, lists, strings, bytes and numpy arrays; ``PlainData`` rebuilds those and refuses every
 other class by name.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -16,9 +17,14 @@ ERRORS = (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, Attr
 class PlainData(pickle.Unpickler):
     """Containers, strings, bytes and numpy arrays (numpy 1 and 2 module paths); any other class is refused."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-               ("numpy._core.multiarray", "scalar")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
 
     def find_class(self, module, name):
         if (module, name) in self.ALLOWED:

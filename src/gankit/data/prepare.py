@@ -8,6 +8,7 @@ photos). Fixes the book script's bugs: every face of every image (not ``faces[0]
 margin (no stretching), unique names, RGBA/palette images converted, Lanczos resampling.
 OpenCV (``opencv-python-headless``) is imported only here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,10 @@ def load_cascade(path: str | Path):
     except ImportError:
         raise DataError("--crop-faces needs OpenCV: pip install opencv-python-headless") from None
     if not hasattr(cv2, "CascadeClassifier"):
-        raise DataError(f"OpenCV {cv2.__version__} has no CascadeClassifier (OpenCV 5 moved it out): "
-                        "pip install 'opencv-python-headless<5'")
+        raise DataError(
+            f"OpenCV {cv2.__version__} has no CascadeClassifier (OpenCV 5 moved it out): "
+            "pip install 'opencv-python-headless<5'"
+        )
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"cascade file not found: {p}")
@@ -70,9 +73,18 @@ def detect(clf, image: Image.Image, min_size: int = 24, scale: float = 1.1, neig
     return sorted((tuple(int(v) for v in f) for f in faces), key=lambda f: -f[2] * f[3])
 
 
-def crop_faces(src: str | Path, dst: str | Path, cascade: str | Path, size: int = 64, margin: float = 0.2,
-               min_size: int = 24, max_faces: int | None = None, background: str = "white",
-               detector=None, log=None) -> CropReport:
+def crop_faces(
+    src: str | Path,
+    dst: str | Path,
+    cascade: str | Path,
+    size: int = 64,
+    margin: float = 0.2,
+    min_size: int = 24,
+    max_faces: int | None = None,
+    background: str = "white",
+    detector=None,
+    log=None,
+) -> CropReport:
     """Crop every detected face of every image under ``src`` (recursively) to ``size`` x ``size`` PNGs in ``dst``."""
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     if not src.is_dir():
@@ -121,15 +133,23 @@ class PrepareReport:
     unmatched_b: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"wrote {self.train + self.test} image(s) to {self.out}"
-                 + (f" (train/ {self.train}, test/ {self.test})" if self.test else "")]
+        lines = [
+            f"wrote {self.train + self.test} image(s) to {self.out}"
+            + (f" (train/ {self.train}, test/ {self.test})" if self.test else "")
+        ]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)}: " + "; ".join(f"{f} ({why})" for f, why in self.skipped[:10])
-                         + (" ..." if len(self.skipped) > 10 else ""))
+            lines.append(
+                f"skipped {len(self.skipped)}: "
+                + "; ".join(f"{f} ({why})" for f, why in self.skipped[:10])
+                + (" ..." if len(self.skipped) > 10 else "")
+            )
         for side, names in (("A", self.unmatched_a), ("B", self.unmatched_b)):
             if names:
-                lines.append(f"no partner in the other folder for {len(names)} {side} file(s): "
-                             + ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""))
+                lines.append(
+                    f"no partner in the other folder for {len(names)} {side} file(s): "
+                    + ", ".join(names[:10])
+                    + (" ..." if len(names) > 10 else "")
+                )
         return "\n".join(lines)
 
 
@@ -173,8 +193,14 @@ def _split_by_class(rel: list[Path], fraction: float) -> set[str]:
     return set().union(*(held_out(g, fraction) for g in groups.values())) if groups else set()
 
 
-def prepare_images(src: str | Path, dst: str | Path, size: int | None = None, fit: str = "crop", split: float = 0.0,
-                   background: str = "white") -> PrepareReport:
+def prepare_images(
+    src: str | Path,
+    dst: str | Path,
+    size: int | None = None,
+    fit: str = "crop",
+    split: float = 0.0,
+    background: str = "white",
+) -> PrepareReport:
     """Every image under ``src`` as a PNG under ``dst`` (same relative path: class folders survive), made square
     by ``fit`` and resized to ``size``; with ``split``, ``dst/train/`` and ``dst/test/`` (held out per class).
     Greyscale stays 1 channel and transparency stays (``data.background`` decides at training time; ``pad`` fills
@@ -200,8 +226,15 @@ def prepare_images(src: str | Path, dst: str | Path, size: int | None = None, fi
     return rep
 
 
-def prepare_pairs(a_dir: str | Path, b_dir: str | Path, dst: str | Path, size: int | None = None, fit: str = "crop",
-                  split: float = 0.0, background: str = "white") -> PrepareReport:
+def prepare_pairs(
+    a_dir: str | Path,
+    b_dir: str | Path,
+    dst: str | Path,
+    size: int | None = None,
+    fit: str = "crop",
+    split: float = 0.0,
+    background: str = "white",
+) -> PrepareReport:
     """pix2pix's aligned layout from two folders matched by relative path without suffix (``a/x.jpg`` with
     ``b/x.png``): ``dst/train/x.png`` = A | B side by side, each ``size`` x ``size`` (RGB on ``background``);
     with ``split``, a held-out ``dst/test/``. Files without a partner are listed, not fatal."""
@@ -210,8 +243,11 @@ def prepare_pairs(a_dir: str | Path, b_dir: str | Path, dst: str | Path, size: i
     _check_args(b_dir, size, fit)
 
     def index(d: Path) -> dict[str, Path]:
-        return {str(p.relative_to(d).with_suffix("")): p for p in sorted(d.rglob("*"))
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+        return {
+            str(p.relative_to(d).with_suffix("")): p
+            for p in sorted(d.rglob("*"))
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        }
 
     ia, ib = index(a_dir), index(b_dir)
     keys = sorted(set(ia) & set(ib))

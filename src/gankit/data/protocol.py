@@ -4,6 +4,7 @@ Every data set a recipe's ``load_data`` returns states this surface; a test chec
 (``tests/test_data.py``). Beyond it a data set may say what it holds for the run card with ``card() -> dict``
 (optional: the Trainer records ``{}`` without it), and a recipe may use its own extras (``test``, ``labels``, ...).
 """
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

@@ -3,22 +3,32 @@
 Nothing here downloads: files come from ``$GANKIT_DATA``, ``~/.cache/gankit``, ``/usr/share/datasets``
 or an installed package. ``gankit data fetch NAME`` is the only command that reaches the network.
 """
+
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import DataError
 from ..fileio import cache_dir
 from . import cifar, idx
-from .images import IMAGE_SUFFIXES, open_rgb, square_resize, to_tensor_u8
+from .images import open_rgb, square_resize, to_tensor_u8
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                   "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 DIGITS = [str(i) for i in range(10)]
 
 
@@ -60,10 +70,15 @@ def locate(name: str, probe) -> Path:
     for d in tried:
         if d.is_dir() and probe(d):
             return d
-    hint = {"fashion-mnist": "apt-get install dataset-fashion-mnist, or gankit data fetch fashion-mnist",
-            "mnist": "gankit data fetch mnist", "cifar10": "gankit data fetch cifar10"}.get(name, "")
-    raise DataError(f"dataset '{name}' not found (looked in {', '.join(map(str, tried))})"
-                    + (f"; get it with: {hint}" if hint else ""))
+    hint = {
+        "fashion-mnist": "apt-get install dataset-fashion-mnist, or gankit data fetch fashion-mnist",
+        "mnist": "gankit data fetch mnist",
+        "cifar10": "gankit data fetch cifar10",
+    }.get(name, "")
+    raise DataError(
+        f"dataset '{name}' not found (looked in {', '.join(map(str, tried))})"
+        + (f"; get it with: {hint}" if hint else "")
+    )
 
 
 def _has_idx(split):
@@ -73,6 +88,7 @@ def _has_idx(split):
             return True
         except DataError:
             return False
+
     return probe
 
 
@@ -86,6 +102,7 @@ def load_idx_dataset(name: str, split: str, path: Path | None = None):
 def load_cifar(split: str, path: Path | None = None):
     def probe(d):
         return (d / "data_batch_1").exists() or (d / "cifar-10-batches-py" / "data_batch_1").exists()
+
     folder = Path(path) if path else locate("cifar10", probe)
     images, labels = cifar.load_cifar10(folder, split)
     return torch.from_numpy(images), torch.from_numpy(labels), cifar.CLASSES, folder
@@ -97,6 +114,7 @@ def load_cifar(split: str, path: Path | None = None):
 def decode_many(paths: list[Path], decode, skip_bad: bool) -> tuple[list, list[int]]:
     """``decode(path)`` over ``paths`` in threads. A DataError stops everything, or with ``skip_bad`` drops that
     file. Returns (results, indices kept)."""
+
     def one(p):
         try:
             return decode(p)
@@ -110,8 +128,11 @@ def decode_many(paths: list[Path], decode, skip_bad: bool) -> tuple[list, list[i
     return results, [i for i, t in enumerate(results) if t is not None]
 
 
-def read_files(paths: list[Path], size: int | None, background: str, skip_bad: bool) -> tuple[torch.Tensor, list[int], int]:
+def read_files(
+    paths: list[Path], size: int | None, background: str, skip_bad: bool
+) -> tuple[torch.Tensor, list[int], int]:
     """Decode image files (threads) into one uint8 tensor; returns (images, kept indices, n skipped)."""
+
     def load(p):
         im = open_rgb(p, background)
         if size is None:

@@ -19,6 +19,7 @@ Sources (``data.name``):
 The held-out split is fixed by content identity, never by ``seed``: emoji are split by their base codepoint
 (so skin-tone and gender variants of one emoji all land on the same side), files by path.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,7 @@ def downscale(hr: torch.Tensor, scale: int = 4) -> torch.Tensor:
     h, w = hr.shape[-2:]
     if h % scale or w % scale:
         raise ValueError(f"HR size {h}x{w} is not a multiple of the scale {scale}")
-    lr = F.interpolate(hr.float(), size=(h // scale, w // scale), mode="bicubic", antialias=True,
-                       align_corners=False)
+    lr = F.interpolate(hr.float(), size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False)
     return to_float(to_uint8(lr)).to(hr.device)
 
 
@@ -98,7 +98,7 @@ class SRData:
             img = self.train[k]
             h, w = img.shape[-2:]
             y, x = int(r[j, 0] * (h - c + 1)), int(r[j, 1] * (w - c + 1))
-            p = img[:, y: y + c, x: x + c]
+            p = img[:, y : y + c, x : x + c]
             if self.flip and r[j, 2] < 0.5:
                 p = p.flip(-1)
             if self.flip and r[j, 3] < 0.5:
@@ -129,7 +129,7 @@ class SRData:
             img = self.heldout[(j * m // n) if n <= m else j % m]
             h, w = img.shape[-2:]
             y, x = (h - c) // 2, (w - c) // 2
-            out.append(img[:, y: y + c, x: x + c])
+            out.append(img[:, y : y + c, x : x + c])
         x = to_float(torch.stack(out))
         return x.to(device) if device is not None else x
 
@@ -147,7 +147,7 @@ class SRData:
         base = Path(self.name[7:]).name if self.name.startswith("folder:") else Path(self.name).name
         sizes = {tuple(t.shape[-2:]) for t in self.train[:50]}
         if len(sizes) == 1:
-            (h, w), = sizes
+            ((h, w),) = sizes
             if h == w:
                 return f"{base}{h}-x{self.scale}"
         return f"{base}-x{self.scale}"
@@ -250,8 +250,10 @@ def load_hr_folder(folder: Path, size: int | None, background: str, skip_bad: bo
         if size is not None:
             im = square_resize(im, size)
         if min(im.size) < crop:
-            raise DataError(f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than the HR crop {crop} "
-                            f"(lower model.crop or raise data.size)")
+            raise DataError(
+                f"{p}: image is {im.size[0]}x{im.size[1]}, smaller than the HR crop {crop} "
+                f"(lower model.crop or raise data.size)"
+            )
         return to_tensor_u8(im)
 
     tensors, kept = decode_many(files, read, skip_bad)
@@ -266,8 +268,10 @@ def load_sr(cfg_data, crop: int = 96, scale: int = 4, flip: bool = True) -> SRDa
     spec = cfg_data.name.strip()
     name, _, where = spec.partition(":")
     if cfg_data.channels not in (None, 3):
-        raise DataError(f"data.channels={cfg_data.channels}: super-resolution trains on RGB "
-                        "(greyscale images are handled by `gankit upscale`)")
+        raise DataError(
+            f"data.channels={cfg_data.channels}: super-resolution trains on RGB "
+            "(greyscale images are handled by `gankit upscale`)"
+        )
     if crop % scale:
         raise DataError(f"HR crop {crop} is not a multiple of the scale {scale}")
     skipped, flags = 0, None
@@ -275,10 +279,12 @@ def load_sr(cfg_data, crop: int = 96, scale: int = 4, flip: bool = True) -> SRDa
         size = cfg_data.size or 128
         images, names, keys = load_openmoji(size, cfg_data.background, cfg_data.limit)
         from .openmoji import openmoji_dir
+
         source = str(openmoji_dir())
     elif name == "twemoji":
-        images, names, keys, skipped, source = load_twemoji_hr(cfg_data.size, cfg_data.background,
-                                                               cfg_data.skip_bad, cfg_data.limit)
+        images, names, keys, skipped, source = load_twemoji_hr(
+            cfg_data.size, cfg_data.background, cfg_data.skip_bad, cfg_data.limit
+        )
         source = str(source)
     else:
         if name == "folder":
@@ -288,15 +294,20 @@ def load_sr(cfg_data, crop: int = 96, scale: int = 4, flip: bool = True) -> SRDa
         else:
             path = Path(spec).expanduser()
             if not path.exists():
-                raise DataError(f"unknown super-resolution dataset '{spec}' (named: openmoji, twemoji; "
-                                f"or folder:PATH / a path to HR images)")
+                raise DataError(
+                    f"unknown super-resolution dataset '{spec}' (named: openmoji, twemoji; "
+                    f"or folder:PATH / a path to HR images)"
+                )
             spec = f"folder:{path}"
-        images, names, flags, skipped = load_hr_folder(path, cfg_data.size, cfg_data.background,
-                                                       cfg_data.skip_bad, cfg_data.limit, crop)
+        images, names, flags, skipped = load_hr_folder(
+            path, cfg_data.size, cfg_data.background, cfg_data.skip_bad, cfg_data.limit, crop
+        )
         keys, source = names, str(path)
     small = [n for n, t in zip(names, images) if min(t.shape[-2:]) < crop]
     if small:
-        raise DataError(f"{spec}: {len(small)} image(s) smaller than the HR crop {crop} (e.g. {small[0]}: "
-                        f"{tuple(images[names.index(small[0])].shape[-2:])}); lower model.crop or raise data.size")
+        raise DataError(
+            f"{spec}: {len(small)} image(s) smaller than the HR crop {crop} (e.g. {small[0]}: "
+            f"{tuple(images[names.index(small[0])].shape[-2:])}); lower model.crop or raise data.size"
+        )
     tr, ho, trn, hon = split(images, names, keys, flags)
     return SRData(tr, ho, spec, source, crop, scale, flip, skipped, trn, hon)

@@ -13,6 +13,7 @@ Shapes are held bit-packed in memory (64^3 costs 32 KiB a shape); ``batch()`` un
 float {0, 1} tensors N x 1 x D x H x W. Axes: ``v[x, y, z]`` with ``z`` up (ShapeNets' ``.mat`` convention);
 ``.binvox`` files and meshes are y-up and are turned to z-up on reading.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,10 @@ from . import furniture
 VOXEL_SUFFIXES = (".mat", ".binvox", ".npy", ".npz")
 MESH_SUFFIXES = (".obj", ".off", ".stl", ".ply")
 DEFAULT_COUNT = {"train": (4800, 1800), "test": (600, 600)}  # shapes at <= 32^3, at larger sizes
-NAMED = {"voxel-furniture": "procedural furniture voxels (chair, table, sofa, bed, shelf, lamp), 32^3 or 64^3, "
-                            "train/test split; built in, no files needed"}
+NAMED = {
+    "voxel-furniture": "procedural furniture voxels (chair, table, sofa, bed, shelf, lamp), 32^3 or 64^3, "
+    "train/test split; built in, no files needed"
+}
 
 
 @dataclass
@@ -61,7 +64,7 @@ class VoxelSet:
     def voxels(self, index=None) -> torch.Tensor:
         """uint8 {0, 1} N x 1 x D x H x W for ``index`` (all shapes when None)."""
         rows = self.packed if index is None else self.packed[np.asarray(index, dtype=np.int64).reshape(-1)]
-        bits = np.unpackbits(rows, axis=1, count=self.res ** 3)
+        bits = np.unpackbits(rows, axis=1, count=self.res**3)
         return torch.from_numpy(bits).view(-1, 1, self.res, self.res, self.res)
 
     def batch(self, index: torch.Tensor, device=None, generator: torch.Generator | None = None) -> dict:
@@ -77,7 +80,7 @@ class VoxelSet:
     def occupancy(self) -> np.ndarray:
         """Fraction of occupied voxels per shape."""
         ones = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(1)
-        return ones[self.packed].sum(1) / self.res ** 3
+        return ones[self.packed].sum(1) / self.res**3
 
     def fingerprint(self) -> str:
         h = hashlib.sha256()
@@ -113,9 +116,11 @@ def is_voxel_spec(spec: str) -> bool:
         if _shapenet_root(p) is not None:
             return True
         from .images import IMAGE_SUFFIXES
+
         files = [f for f in p.rglob("*") if f.is_file()]
-        return any(f.suffix.lower() in VOXEL_SUFFIXES + MESH_SUFFIXES for f in files) and \
-            not any(f.suffix.lower() in IMAGE_SUFFIXES for f in files)
+        return any(f.suffix.lower() in VOXEL_SUFFIXES + MESH_SUFFIXES for f in files) and not any(
+            f.suffix.lower() in IMAGE_SUFFIXES for f in files
+        )
     return False
 
 
@@ -147,7 +152,9 @@ def read_mat(path: Path) -> np.ndarray:
     except Exception as e:  # scipy raises ValueError, TypeError, OSError ... on truncated files
         raise DataError(f"{path}: not a readable .mat file ({_first_line(e)})") from None
     if "instance" not in m:
-        raise DataError(f"{path}: .mat file has no 'instance' array (keys: {', '.join(k for k in m if not k.startswith('__'))})")
+        raise DataError(
+            f"{path}: .mat file has no 'instance' array (keys: {', '.join(k for k in m if not k.startswith('__'))})"
+        )
     return _check3d(np.asarray(m["instance"]), path)
 
 
@@ -253,7 +260,7 @@ def read_mesh(path: Path, res: int) -> np.ndarray:
     out = np.zeros((res, res, res), dtype=bool)
     mat = mat[:res, :res, :res]
     ox, oy = (res - mat.shape[0]) // 2, (res - mat.shape[1]) // 2
-    out[ox:ox + mat.shape[0], oy:oy + mat.shape[1], :mat.shape[2]] = mat
+    out[ox : ox + mat.shape[0], oy : oy + mat.shape[1], : mat.shape[2]] = mat
     return out
 
 
@@ -325,7 +332,7 @@ def load_voxels(cfg: DataConfig) -> VoxelSet:
     if path.is_file():
         vols, labels, classes = read_file(path, res)
         if cfg.limit is not None:
-            vols, labels = vols[:cfg.limit], None if labels is None else labels[:cfg.limit]
+            vols, labels = vols[: cfg.limit], None if labels is None else labels[: cfg.limit]
         classes = classes or ([str(c) for c in sorted(set(labels.tolist()))] if labels is not None else [])
         lab = torch.from_numpy(np.asarray(labels, dtype=np.int64)) if labels is not None else None
         if lab is not None and len(classes) and (lab.min() < 0 or lab.max() >= len(classes)):
@@ -333,16 +340,23 @@ def load_voxels(cfg: DataConfig) -> VoxelSet:
         return VoxelSet(pack(vols), res, lab, classes, spec, str(path))
     root = _shapenet_root(path)
     if root is not None:
-        files = [(c.name, f) for c in sorted(root.iterdir()) if (c / "30" / cfg.split).is_dir()
-                 for f in sorted((c / "30" / cfg.split).glob("*.mat"))]
+        files = [
+            (c.name, f)
+            for c in sorted(root.iterdir())
+            if (c / "30" / cfg.split).is_dir()
+            for f in sorted((c / "30" / cfg.split).glob("*.mat"))
+        ]
         if (path / "30").is_dir():  # one class folder given
             files = [(c, f) for c, f in files if c == path.name]
     else:
-        files = [(p.relative_to(path).parts[0] if len(p.relative_to(path).parts) > 1 else "", p)
-                 for p in _voxel_files(path)]
+        files = [
+            (p.relative_to(path).parts[0] if len(p.relative_to(path).parts) > 1 else "", p) for p in _voxel_files(path)
+        ]
     if not files:
-        raise DataError(f"{path}: no voxel files ({', '.join(VOXEL_SUFFIXES + MESH_SUFFIXES)}) found"
-                        + (f" under */30/{cfg.split}/" if root is not None else ""))
+        raise DataError(
+            f"{path}: no voxel files ({', '.join(VOXEL_SUFFIXES + MESH_SUFFIXES)}) found"
+            + (f" under */30/{cfg.split}/" if root is not None else "")
+        )
     classes = sorted({c for c, _ in files if c})
     vols, labels, skipped, used = [], [], 0, []
     for cls, f in files:
@@ -360,8 +374,8 @@ def load_voxels(cfg: DataConfig) -> VoxelSet:
         used.append(f)
     if not vols:
         raise DataError(f"{path}: none of {len(files)} voxel files could be read")
-    packed = np.concatenate(vols)[:cfg.limit]
-    lab = torch.tensor(labels[:len(packed)], dtype=torch.long) if classes else None
+    packed = np.concatenate(vols)[: cfg.limit]
+    lab = torch.tensor(labels[: len(packed)], dtype=torch.long) if classes else None
     return VoxelSet(packed, res, lab, classes, spec, str(path), skipped, used)
 
 
@@ -379,8 +393,14 @@ def furniture_set(spec: str, which: str, res: int, split: str, limit: int | None
     for c in range(k):
         sel = labels == c
         rows[sel] = packed[c][: sel.sum()]
-    return VoxelSet(rows, res, torch.from_numpy(labels.astype(np.int64)), list(classes), spec,
-                    "gankit.data.furniture (procedural, seed 0)")
+    return VoxelSet(
+        rows,
+        res,
+        torch.from_numpy(labels.astype(np.int64)),
+        list(classes),
+        spec,
+        "gankit.data.furniture (procedural, seed 0)",
+    )
 
 
 @dataclass
@@ -413,10 +433,23 @@ def describe(s: VoxelSet, bins: int = 10) -> dict:
     occ = s.occupancy()
     hi = max(float(occ.max()), 1e-6) if len(occ) else 1.0
     counts, edges = np.histogram(occ, bins=bins, range=(0, hi))
-    per_class = ({c: int((s.labels == i).sum()) for i, c in enumerate(s.classes)} if s.labels is not None else {})
-    return {"name": s.name, "source": s.source, "n": len(s), "shape": list(s.shape), "classes": per_class,
-            "occupancy": {"mean": round(float(occ.mean()), 4), "min": round(float(occ.min()), 4),
-                          "max": round(float(occ.max()), 4),
-                          "histogram": [{"from": round(float(a), 4), "to": round(float(b), 4), "count": int(c)}
-                                        for a, b, c in zip(edges[:-1], edges[1:], counts)]},
-            "empty_shapes": int((occ == 0).sum()), "skipped": s.skipped, "fingerprint": s.fingerprint()}
+    per_class = {c: int((s.labels == i).sum()) for i, c in enumerate(s.classes)} if s.labels is not None else {}
+    return {
+        "name": s.name,
+        "source": s.source,
+        "n": len(s),
+        "shape": list(s.shape),
+        "classes": per_class,
+        "occupancy": {
+            "mean": round(float(occ.mean()), 4),
+            "min": round(float(occ.min()), 4),
+            "max": round(float(occ.max()), 4),
+            "histogram": [
+                {"from": round(float(a), 4), "to": round(float(b), 4), "count": int(c)}
+                for a, b, c in zip(edges[:-1], edges[1:], counts)
+            ],
+        },
+        "empty_shapes": int((occ == 0).sum()),
+        "skipped": s.skipped,
+        "fingerprint": s.fingerprint(),
+    }

@@ -6,6 +6,7 @@ Plain functions on tensors and images; nothing here reads a checkpoint (scoring 
 ``extractors``, features / reference cache / scores / cards in ``engine``, PSNR / SSIM / LPIPS / D accuracy in
 ``task``, the held-out PSNR/SSIM of a super-resolution net in ``sr``, card comparison in ``card``.
 """
+
 from __future__ import annotations
 
 from . import card, core
@@ -15,6 +16,22 @@ from .engine import extract, reference_features
 from .extractors import load_extractor, train_extractor
 from .task import LPIPS, d_accuracy, psnr, ssim
 
-__all__ = ["extract", "reference_features", "fid", "kid", "inception_score", "precision_recall",
-           "frechet_distance", "feature_stats", "load_extractor", "train_extractor", "compare_cards", "card", "core",
-           "psnr", "ssim", "LPIPS", "d_accuracy"]
+__all__ = [
+    "extract",
+    "reference_features",
+    "fid",
+    "kid",
+    "inception_score",
+    "precision_recall",
+    "frechet_distance",
+    "feature_stats",
+    "load_extractor",
+    "train_extractor",
+    "compare_cards",
+    "card",
+    "core",
+    "psnr",
+    "ssim",
+    "LPIPS",
+    "d_accuracy",
+]

@@ -1,5 +1,6 @@
 """Provenance cards: everything that changes a score, written beside every score, and compared before two scores
 are put side by side (``compare`` lists what differs)."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,21 @@ from pathlib import Path
 
 # The fields that make two scores comparable. Paths, timestamps and what was evaluated (the fake side) are not.
 PROTOCOL_FIELDS = (
-    ("extractor", "name"), ("extractor", "sha256"), ("extractor", "input_size"), ("extractor", "resizer"),
-    ("image_size",), ("n_real",), ("n_fake",), ("reference", "dataset"), ("reference", "split"),
-    ("reference", "fingerprint"), ("seed",), ("options",), ("quantised",), ("gankit",), ("torch",),
+    ("extractor", "name"),
+    ("extractor", "sha256"),
+    ("extractor", "input_size"),
+    ("extractor", "resizer"),
+    ("image_size",),
+    ("n_real",),
+    ("n_fake",),
+    ("reference", "dataset"),
+    ("reference", "split"),
+    ("reference", "fingerprint"),
+    ("seed",),
+    ("options",),
+    ("quantised",),
+    ("gankit",),
+    ("torch",),
 )
 
 
@@ -42,8 +55,10 @@ def compare(a: dict, b: dict) -> list[str]:
 def warn_if_different(a: dict, b: dict, what: str = "the other score", file=None) -> list[str]:
     diffs = compare(a, b)
     if diffs:
-        print(f"warning: these scores are not comparable with {what}; the protocol differs in: " + "; ".join(diffs),
-              file=file or sys.stderr)
+        print(
+            f"warning: these scores are not comparable with {what}; the protocol differs in: " + "; ".join(diffs),
+            file=file or sys.stderr,
+        )
     return diffs
 
 

@@ -9,6 +9,7 @@ compare against), so a gankit number and a torch-fidelity number on the same fea
 - IS (Salimans et al. 2016): exp(E_x KL(p(y|x) || p(y))), mean and std over ``splits`` chunks.
 - Improved precision / recall (Kynkaanniemi et al. 2019): k-NN balls (k = 3) around each real (fake) feature.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,11 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3) -> float:
     sum_{i!=j} k(x_i, x_j) / m(m-1) + sum_{i!=j} k(y_i, y_j) / m(m-1) - 2 sum_{i,j} k(x_i, y_j) / m^2."""
     m, n = x.shape[0], y.shape[0]
     kxx, kyy, kxy = poly_kernel(x, x, degree), poly_kernel(y, y, degree), poly_kernel(x, y, degree)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-                 - 2 * kxy.sum() / (m * n))
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2 * kxy.sum() / (m * n)
+    )
 
 
 def kid(real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 2020) -> tuple[float, float]:

@@ -5,6 +5,7 @@ Features of uint8 images (``extract``), reference features cached per (dataset f
 weights, image size) under ``$GANKIT_CACHE/refstats`` (``reference_features``), the scores from feature matrices
 (``score``) and their provenance card (``make_card``). Nothing here reads a checkpoint: that is one floor up.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,21 +62,30 @@ def generate_uint8(gen, n: int, seed: int = 0, batch: int = 500) -> torch.Tensor
     labels = gen.labels(n, None, seed)
     out = []
     for i in range(0, n, batch):
-        lab = None if labels is None else labels[i: i + batch]
-        out.append(to_uint8(gen.recipe.sample(gen.G, z[i: i + batch], lab, batch=batch)).cpu())
+        lab = None if labels is None else labels[i : i + batch]
+        out.append(to_uint8(gen.recipe.sample(gen.G, z[i : i + batch], lab, batch=batch)).cpu())
     return torch.cat(out)
 
 
 def _ref_key(ref: ImageSet, split: str, ex: Extractor) -> tuple[str, dict]:
-    ident = {"fingerprint": ref.fingerprint(), "n": len(ref), "shape": list(ref.shape), "split": split,
-             "extractor": ex.name, "sha256": ex.sha256, "input_size": ex.input_size, "resizer": ex.resizer}
+    ident = {
+        "fingerprint": ref.fingerprint(),
+        "n": len(ref),
+        "shape": list(ref.shape),
+        "split": split,
+        "extractor": ex.name,
+        "sha256": ex.sha256,
+        "input_size": ex.input_size,
+        "resizer": ex.resizer,
+    }
     h = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:12]
     slug = ex.name.replace(":", "-").replace("/", "-")
     return f"{dataset_key(ref.name)}-{split}-{ref.shape[-1]}px-{slug}-n{len(ref)}-{h}", ident
 
 
-def reference_features(ref: ImageSet, split: str, extractor: Extractor, batch: int = 250,
-                       cache: bool = True) -> tuple[torch.Tensor, bool]:
+def reference_features(
+    ref: ImageSet, split: str, extractor: Extractor, batch: int = 250, cache: bool = True
+) -> tuple[torch.Tensor, bool]:
     """Features of the reference images, from the cache when this exact (data, split, extractor, size) was seen."""
     from safetensors.torch import load_file, save_file
 
@@ -102,8 +112,17 @@ def reference_features(ref: ImageSet, split: str, extractor: Extractor, batch: i
 # --------------------------------------------------------------------------- scores
 
 
-def score(real: torch.Tensor, fake: torch.Tensor, fake_logits: torch.Tensor | None, metrics=METRICS, seed: int = 0,
-          kid_subsets: int = 100, kid_subset_size: int = 1000, is_splits: int = 10, pr_k: int = 3) -> dict:
+def score(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    fake_logits: torch.Tensor | None,
+    metrics=METRICS,
+    seed: int = 0,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    is_splits: int = 10,
+    pr_k: int = 3,
+) -> dict:
     """The requested scores from feature matrices (and the fake side's logits, for IS)."""
     out: dict = {}
     if "fid" in metrics:
@@ -123,14 +142,25 @@ def versions() -> dict:
     v = {"gankit": gankit_version(), "torch": torch.__version__}
     try:
         import torch_fidelity
+
         v["torch_fidelity"] = torch_fidelity.__version__
     except ImportError:
         v["torch_fidelity"] = None
     return v
 
 
-def make_card(extractor: Extractor, ref: ImageSet, split: str, n_real: int, n_fake: int, fake_info: dict,
-              fake_shape, seed: int, options: dict, metrics) -> dict:
+def make_card(
+    extractor: Extractor,
+    ref: ImageSet,
+    split: str,
+    n_real: int,
+    n_fake: int,
+    fake_info: dict,
+    fake_shape,
+    seed: int,
+    options: dict,
+    metrics,
+) -> dict:
     card = {
         "protocol": PROTOCOL,
         "metrics": list(metrics),
@@ -138,7 +168,8 @@ def make_card(extractor: Extractor, ref: ImageSet, split: str, n_real: int, n_fa
         "image_size": list(ref.shape),
         "fake_image_size": list(fake_shape),
         "quantised": "uint8 before feature extraction (as a saved PNG)",
-        "n_real": n_real, "n_fake": n_fake,
+        "n_real": n_real,
+        "n_fake": n_fake,
         "reference": {"dataset": ref.name, "split": split, "fingerprint": ref.fingerprint(), "source": str(ref.source)},
         "fake": fake_info,
         "seed": seed,
@@ -147,16 +178,19 @@ def make_card(extractor: Extractor, ref: ImageSet, split: str, n_real: int, n_fa
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if min(n_real, n_fake) < extractor.feature_dim and "fid" in metrics:
-        card["warning"] = (f"N ({min(n_real, n_fake)}) is below the feature dimension ({extractor.feature_dim}): "
-                           "the covariance is rank-deficient and FID is unreliable; prefer KID")
+        card["warning"] = (
+            f"N ({min(n_real, n_fake)}) is below the feature dimension ({extractor.feature_dim}): "
+            "the covariance is rank-deficient and FID is unreliable; prefer KID"
+        )
     return card
 
 
 # --------------------------------------------------------------------------- sources
 
 
-def load_reference(ref, like: DataConfig | None, split: str | None, n_ref: int | None,
-                   size: int | None = None) -> tuple[ImageSet, str]:
+def load_reference(
+    ref, like: DataConfig | None, split: str | None, n_ref: int | None, size: int | None = None
+) -> tuple[ImageSet, str]:
     """The reference ImageSet: a dataset name / folder / path, shaped like the training data of a checkpoint."""
     from ..data import load
 
@@ -168,12 +202,22 @@ def load_reference(ref, like: DataConfig | None, split: str | None, n_ref: int |
         name = like.name
     else:
         name = str(ref)
-        if name not in ("fashion-mnist", "mnist", "cifar10", "twemoji") and ":" not in name and Path(name).expanduser().is_dir():
+        if (
+            name not in ("fashion-mnist", "mnist", "cifar10", "twemoji")
+            and ":" not in name
+            and Path(name).expanduser().is_dir()
+        ):
             from ..data import _detect
+
             if _detect(Path(name).expanduser()) == "folder":
                 name = f"folder:{name}"
     split = split or default_split(name)
-    cfg = DataConfig(name=name, split=split, limit=n_ref,
-                     size=size or (like.size if like else None), channels=like.channels if like else None,
-                     background=like.background if like else "white")
+    cfg = DataConfig(
+        name=name,
+        split=split,
+        limit=n_ref,
+        size=size or (like.size if like else None),
+        channels=like.channels if like else None,
+        background=like.background if like else "white",
+    )
     return load(cfg), split

@@ -12,6 +12,7 @@
 Every extractor takes uint8 N x C x H x W images (what a PNG holds: generated images are quantised first, so a
 checkpoint and a folder of its saved samples score the same) and returns ``(features, logits)``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,11 +81,16 @@ class DomainNet(nn.Module):
             return [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            *block(in_channels, w), nn.MaxPool2d(2),
-            *block(w, 2 * w), *block(2 * w, 2 * w), nn.MaxPool2d(2),
+            *block(in_channels, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            *block(2 * w, 2 * w),
+            nn.MaxPool2d(2),
             *block(2 * w, 4 * w),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * w, feature_dim), nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * w, feature_dim),
+            nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(feature_dim, num_classes)
 
@@ -105,8 +111,12 @@ class WideNet(nn.Module):
         def __init__(self, i, o, stride):
             super().__init__()
             self.pre = nn.Sequential(nn.BatchNorm2d(i), nn.ReLU())
-            self.f = nn.Sequential(nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(),
-                                   nn.Conv2d(o, o, 3, 1, 1, bias=False))
+            self.f = nn.Sequential(
+                nn.Conv2d(i, o, 3, stride, 1, bias=False),
+                nn.BatchNorm2d(o),
+                nn.ReLU(),
+                nn.Conv2d(o, o, 3, 1, 1, bias=False),
+            )
             self.skip = nn.Conv2d(i, o, 1, stride, bias=False) if (i != o or stride != 1) else None
 
         def forward(self, x):
@@ -118,9 +128,15 @@ class WideNet(nn.Module):
         w = width
         self.body = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, 1, 1, bias=False),
-            self.Block(w, w, 1), self.Block(w, 2 * w, 2), self.Block(2 * w, 4 * w, 2),
-            nn.BatchNorm2d(4 * w), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-            nn.Linear(4 * w, feature_dim), nn.ReLU(),
+            self.Block(w, w, 1),
+            self.Block(w, 2 * w, 2),
+            self.Block(2 * w, 4 * w, 2),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(4 * w, feature_dim),
+            nn.ReLU(),
         )
         self.head = nn.Linear(feature_dim, num_classes)
 
@@ -140,8 +156,12 @@ def shift_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 3, flip: 
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
     rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # n x h
     cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)  # n x w
-    out = xp[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(x.shape[1], device=x.device)[None, :, None, None],
-             rows[:, None, :, None], cols[:, None, None, :]]
+    out = xp[
+        torch.arange(n, device=x.device)[:, None, None, None],
+        torch.arange(x.shape[1], device=x.device)[None, :, None, None],
+        rows[:, None, :, None],
+        cols[:, None, None, :],
+    ]
     if flip:
         m = (torch.rand(n, generator=generator) < 0.5).to(x.device)
         out = torch.where(m[:, None, None, None], out.flip(-1), out)
@@ -161,11 +181,20 @@ class Extractor(nn.Module):
     info: dict
 
     def card(self) -> dict:
-        out = {"name": self.name, "kind": self.kind, "sha256": self.sha256, "feature_dim": self.feature_dim,
-               "input_size": self.input_size, "input_channels": self.in_channels, "resizer": self.resizer}
+        out = {
+            "name": self.name,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "feature_dim": self.feature_dim,
+            "input_size": self.input_size,
+            "input_channels": self.in_channels,
+            "resizer": self.resizer,
+        }
         if self.kind == "random":
-            out["note"] = ("RANDOM-INIT weights: only comparable with scores from the same random extractor; "
-                           "not a measure of image quality")
+            out["note"] = (
+                "RANDOM-INIT weights: only comparable with scores from the same random extractor; "
+                "not a measure of image quality"
+            )
         out.update(self.info)
         return out
 
@@ -185,8 +214,9 @@ class DomainExtractor(Extractor):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = match_channels(x, self.in_channels).float().div(127.5).sub(1.0)
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
-                              antialias=True)
+            x = F.interpolate(
+                x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True
+            )
         return self.net(x)
 
 
@@ -209,19 +239,27 @@ class InceptionExtractor(Extractor):
         except Exception as e:
             raise ExtractorError(f"{weights}: not a loadable Inception state dict ({str(e).splitlines()[0]})") from None
         try:
-            self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
-                                                   feature_extractor_weights_path=str(weights))
+            self.net = FeatureExtractorInceptionV3(
+                "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=str(weights)
+            )
         except RuntimeError as e:
-            raise ExtractorError(f"{weights}: does not match the FID Inception network ({str(e).splitlines()[0]})") \
-                from None
+            raise ExtractorError(
+                f"{weights}: does not match the FID Inception network ({str(e).splitlines()[0]})"
+            ) from None
         self.name, self.sha256 = "inception", sha256_file(weights)
         self.input_size, self.in_channels, self.feature_dim = 299, 3, 2048
         self.resizer = "tf1-bilinear (torch-fidelity interpolate_bilinear_2d_like_tensorflow1x)"
-        self.info = {"weights_file": weights.name, "features": "pool3 (2048)", "is_logits": "logits_unbiased (1008)",
-                     "equivalent": "torch-fidelity inception-v3-compat (= TF FID / pytorch-fid weights)"}
+        self.info = {
+            "weights_file": weights.name,
+            "features": "pool3 (2048)",
+            "is_logits": "logits_unbiased (1008)",
+            "equivalent": "torch-fidelity inception-v3-compat (= TF FID / pytorch-fid weights)",
+        }
         if not self.sha256.startswith(INCEPTION_SHA256_PREFIX):
-            self.info["warning"] = (f"weights SHA-256 does not start with {INCEPTION_SHA256_PREFIX}: "
-                                    "not the standard FID Inception; scores are not comparable with published FIDs")
+            self.info["warning"] = (
+                f"weights SHA-256 does not start with {INCEPTION_SHA256_PREFIX}: "
+                "not the standard FID Inception; scores are not comparable with published FIDs"
+            )
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,8 +292,10 @@ def find_inception(path: str | Path | None = None) -> Path:
     for p in tried:
         if p.is_file():
             return p
-    raise ExtractorError(f"Inception weights not found (looked for {', '.join(map(str, tried))}); pass "
-                         f"--inception-weights PATH, or run `gankit data fetch inception` on a machine with network")
+    raise ExtractorError(
+        f"Inception weights not found (looked for {', '.join(map(str, tried))}); pass "
+        f"--inception-weights PATH, or run `gankit data fetch inception` on a machine with network"
+    )
 
 
 def domain_path(dataset: str) -> Path:
@@ -284,8 +324,15 @@ def available() -> list[dict]:
     for p in sorted(d.glob("*.safetensors")) if d.is_dir() else []:
         meta = _read_meta(p)
         kind, stem = ("wide", p.stem[:-5]) if p.stem.endswith(".wide") else ("domain", p.stem)
-        rows.append({"name": f"{kind}:{stem}", "path": str(p), "accuracy": meta.get("accuracy"),
-                     "input": f"{meta.get('in_channels')}x{meta.get('input_size')}", "classes": len(meta.get("classes", []))})
+        rows.append(
+            {
+                "name": f"{kind}:{stem}",
+                "path": str(p),
+                "accuracy": meta.get("accuracy"),
+                "input": f"{meta.get('in_channels')}x{meta.get('input_size')}",
+                "classes": len(meta.get("classes", [])),
+            }
+        )
     try:
         rows.append({"name": "inception", "path": str(find_inception())})
     except ExtractorError:
@@ -312,14 +359,18 @@ def load_domain(spec: str, device="cpu") -> DomainExtractor:
     if not (p.suffix == ".safetensors" and p.is_file()):
         p = (wide_path if kind == "wide" else domain_path)(target)
         if not p.is_file():
-            raise ExtractorError(f"no {kind} extractor for '{target}' (looked for {p}); train it with: "
-                                 f"gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else ""))
+            raise ExtractorError(
+                f"no {kind} extractor for '{target}' (looked for {p}); train it with: "
+                f"gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else "")
+            )
     meta = _read_meta(p)
     if not meta:
         raise ExtractorError(f"{p.with_suffix('.json')}: missing or unreadable extractor description")
     if meta.get("arch") != arch.ARCH:
-        raise ExtractorError(f"{p}: a {meta.get('arch')} extractor; this gankit uses {arch.ARCH}: retrain it "
-                             f"with gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else ""))
+        raise ExtractorError(
+            f"{p}: a {meta.get('arch')} extractor; this gankit uses {arch.ARCH}: retrain it "
+            f"with gankit metrics train-extractor {target}" + (" --arch wide" if kind == "wide" else "")
+        )
     net = arch(meta["in_channels"], len(meta["classes"]), meta.get("width", 32), meta.get("feature_dim", 128))
     try:
         net.load_state_dict(load_file(str(p)))
@@ -327,8 +378,7 @@ def load_domain(spec: str, device="cpu") -> DomainExtractor:
         raise ExtractorError(f"{p}: weights do not match the described network ({str(e).splitlines()[0]})") from None
     info = {k: meta[k] for k in ("trained_on", "accuracy", "classes", "steps") if k in meta}
     name = f"wide:{p.stem[:-5]}" if kind == "wide" and p.stem.endswith(".wide") else f"{kind}:{p.stem}"
-    return DomainExtractor(net, name, sha256_file(p), meta["input_size"], meta["in_channels"],
-                           info).to(device)
+    return DomainExtractor(net, name, sha256_file(p), meta["input_size"], meta["in_channels"], info).to(device)
 
 
 def random_extractor(in_channels: int, input_size: int, seed: int = 0, device="cpu") -> RandomExtractor:
@@ -336,8 +386,9 @@ def random_extractor(in_channels: int, input_size: int, seed: int = 0, device="c
     with g:
         torch.manual_seed(seed)
         net = DomainNet(in_channels, 10)
-    return RandomExtractor(net, "random", sha256_state(net.state_dict()), input_size, in_channels,
-                           {"seed": seed}).to(device)
+    return RandomExtractor(net, "random", sha256_state(net.state_dict()), input_size, in_channels, {"seed": seed}).to(
+        device
+    )
 
 
 def load_extractor(spec: str, device="cpu", inception_weights=None, channels: int = 3, size: int = 32) -> Extractor:
@@ -369,9 +420,11 @@ def auto_spec(dataset: str, inception_weights=None) -> str:
         return "inception"
     except ExtractorError:
         pass
-    raise ExtractorError(f"no feature extractor available for '{dataset}': train one with `gankit metrics "
-                         f"train-extractor {dataset_key(dataset)}`, or give --inception-weights PATH "
-                         f"(--extractor random checks plumbing only)")
+    raise ExtractorError(
+        f"no feature extractor available for '{dataset}': train one with `gankit metrics "
+        f"train-extractor {dataset_key(dataset)}`, or give --inception-weights PATH "
+        f"(--extractor random checks plumbing only)"
+    )
 
 
 # --------------------------------------------------------------------------- training a domain extractor
@@ -418,16 +471,38 @@ def _labelled(dataset: str, split: str, size: int | None, limit: int | None):
 
 
 TRAINING = {  # the two rulers differ in architecture and in every part of the training recipe
-    "domain": {"optimizer": "adam", "lr": 2e-3, "augment": False, "label_smoothing": 0.0, "weight_decay": 0.0,
-               "seed": 0},
-    "wide": {"optimizer": "sgd-nesterov", "lr": 0.05, "augment": True, "label_smoothing": 0.1, "weight_decay": 5e-4,
-             "seed": 1},
+    "domain": {
+        "optimizer": "adam",
+        "lr": 2e-3,
+        "augment": False,
+        "label_smoothing": 0.0,
+        "weight_decay": 0.0,
+        "seed": 0,
+    },
+    "wide": {
+        "optimizer": "sgd-nesterov",
+        "lr": 0.05,
+        "augment": True,
+        "label_smoothing": 0.1,
+        "weight_decay": 5e-4,
+        "seed": 1,
+    },
 }
 
 
-def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr: float | None = None,
-                    seed: int | None = None, size: int | None = None, limit: int | None = None, out: Path | None = None,
-                    device="cpu", log=print, arch: str = "domain") -> Path:
+def train_extractor(
+    dataset: str,
+    epochs: float = 2.0,
+    batch_size: int = 128,
+    lr: float | None = None,
+    seed: int | None = None,
+    size: int | None = None,
+    limit: int | None = None,
+    out: Path | None = None,
+    device="cpu",
+    log=print,
+    arch: str = "domain",
+) -> Path:
     """Train a feature extractor on a labelled dataset and store it (safetensors + JSON) under the extractor cache:
     ``arch="domain"`` (DomainNet, Adam) or ``"wide"`` (WideNet, SGD + augmentation + label smoothing; see
     ``TRAINING``).
@@ -474,7 +549,7 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
     while step < steps:
         perm = torch.randperm(len(x), generator=g)
         for i in range(0, len(x) - batch_size + 1 if len(x) >= batch_size else 1, batch_size):
-            idx = perm[i: i + batch_size]
+            idx = perm[i : i + batch_size]
             xb = x[idx].to(device).float().div(127.5).sub(1.0)
             if recipe["augment"]:
                 xb = shift_flip(xb, g)
@@ -496,12 +571,26 @@ def train_extractor(dataset: str, epochs: float = 2.0, batch_size: int = 128, lr
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    meta = {"format": "gankit-extractor", "arch": ARCHS[arch].ARCH, "in_channels": c, "input_size": h, "width": 32,
-            "feature_dim": net.head.in_features, "classes": classes, "training": recipe, "accuracy": round(acc, 4),
-            "accuracy_on": held,
-            "trained_on": {"dataset": s.name, "split": "train", "n": len(x), "fingerprint": s.fingerprint()},
-            "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "seconds": round(time.time() - t0, 1),
-            "gankit": gankit_version(), "torch": torch.__version__}
+    meta = {
+        "format": "gankit-extractor",
+        "arch": ARCHS[arch].ARCH,
+        "in_channels": c,
+        "input_size": h,
+        "width": 32,
+        "feature_dim": net.head.in_features,
+        "classes": classes,
+        "training": recipe,
+        "accuracy": round(acc, 4),
+        "accuracy_on": held,
+        "trained_on": {"dataset": s.name, "split": "train", "n": len(x), "fingerprint": s.fingerprint()},
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "seconds": round(time.time() - t0, 1),
+        "gankit": gankit_version(),
+        "torch": torch.__version__,
+    }
     write_text_atomic(out.with_suffix(".json"), json.dumps(meta, indent=1))
     os.replace(tmp, out)
     log(f"held-out accuracy {acc:.4f}; extractor: {out}")

@@ -5,6 +5,7 @@ dlib (PyPI ``dlib-bin``) and its weight files (PyPI ``face-recognition-models``:
 here, lazily. The descriptor is not differentiable (C++), so latent optimisation against it uses a gradient-free
 step (``models/agecgan.py``). dlib's usual threshold: two descriptors closer than 0.6 are the same person.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,7 +38,12 @@ def _dlib():
     for f in (sp, rec):
         if not f.is_file():
             raise GankitError(f"{f}: dlib model file missing (reinstall face-recognition-models)")
-    return dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(str(sp)), dlib.face_recognition_model_v1(str(rec))
+    return (
+        dlib,
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(sp)),
+        dlib.face_recognition_model_v1(str(rec)),
+    )
 
 
 def detect_faces(rgb: np.ndarray, upsample: int = 1) -> list[tuple[int, int, int, int]]:
@@ -73,8 +79,9 @@ class DlibIdentity:
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         x = x.detach().float().cpu()
         if x.shape[-1] < self.min_side:
-            x = torch.nn.functional.interpolate(x, size=(self.min_side, self.min_side), mode="bilinear",
-                                               align_corners=False, antialias=False)
+            x = torch.nn.functional.interpolate(
+                x, size=(self.min_side, self.min_side), mode="bilinear", align_corners=False, antialias=False
+            )
         u8 = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         return torch.from_numpy(np.stack([face_descriptor(im) for im in u8]))
 
@@ -88,8 +95,9 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=1)
 
 
-def pair_baselines(emb: torch.Tensor, identity: torch.Tensor, generator: torch.Generator,
-                   n_pairs: int = 2000) -> dict[str, float]:
+def pair_baselines(
+    emb: torch.Tensor, identity: torch.Tensor, generator: torch.Generator, n_pairs: int = 2000
+) -> dict[str, float]:
     """Mean cosine similarity of pairs of *different* images of the same identity, and of random pairs of
     different identities: the two ends an input<->output similarity is read against."""
     n = emb.shape[0]

@@ -1,5 +1,6 @@
 """Periodic evaluation during training (``train.eval_every``): a cheap FID/KID every K steps, logged as ``eval/*``,
 and the ``best`` checkpoint chosen by FID. Uses its own seeded generator: evaluating never changes training."""
+
 from __future__ import annotations
 
 import time
@@ -18,8 +19,10 @@ class PeriodicEval:
     def __init__(self, cfg: Config, data, device):
         t = cfg.train
         if not isinstance(data, ImageSet):
-            raise ConfigError(f"train.eval_every: periodic FID is available for image-generation recipes only "
-                              f"({cfg.recipe} trains on {type(data).__name__})")
+            raise ConfigError(
+                f"train.eval_every: periodic FID is available for image-generation recipes only "
+                f"({cfg.recipe} trains on {type(data).__name__})"
+            )
         if t.eval_n < 2:
             raise ConfigError(f"train.eval_n must be at least 2, got {t.eval_n}")
         try:
@@ -49,18 +52,42 @@ class PeriodicEval:
             self.real, _ = reference_features(self.ref, self.split, self.extractor)
         feats, logits = extract(self.extractor, self.samples(trainer))
         s = score(self.real, feats, logits, ("fid", "kid"), self.seed, self.kid_subsets)
-        options = {"kid_subsets": self.kid_subsets, "kid_subset_size": min(1000, len(self.real), self.n),
-                   "is_splits": None, "pr_k": None}
-        card = make_card(self.extractor, self.ref, self.split, len(self.real), self.n,
-                         {"kind": "training", "step": trainer.step, "ema": bool(trainer.ema)},
-                         self.ref.shape, self.seed, options, ("fid", "kid"))
-        row = {"step": trainer.step, "eval/fid": s["fid"], "eval/kid": s["kid"],
-               "perf/eval_seconds": round(time.time() - t0, 2), "eval_card": card}
+        options = {
+            "kid_subsets": self.kid_subsets,
+            "kid_subset_size": min(1000, len(self.real), self.n),
+            "is_splits": None,
+            "pr_k": None,
+        }
+        card = make_card(
+            self.extractor,
+            self.ref,
+            self.split,
+            len(self.real),
+            self.n,
+            {"kind": "training", "step": trainer.step, "ema": bool(trainer.ema)},
+            self.ref.shape,
+            self.seed,
+            options,
+            ("fid", "kid"),
+        )
+        row = {
+            "step": trainer.step,
+            "eval/fid": s["fid"],
+            "eval/kid": s["kid"],
+            "perf/eval_seconds": round(time.time() - t0, 2),
+            "eval_card": card,
+        }
         best = trainer.best
         improved = best is None or best.get("fid") is None or s["fid"] < best["fid"]
         if improved:
-            trainer.best = {"step": trainer.step, "fid": s["fid"], "kid": s["kid"], "n": self.n,
-                            "extractor": self.extractor.name, "name": f"step-{trainer.step:07d}"}
+            trainer.best = {
+                "step": trainer.step,
+                "fid": s["fid"],
+                "kid": s["kid"],
+                "n": self.n,
+                "extractor": self.extractor.name,
+                "name": f"step-{trainer.step:07d}",
+            }
         row["eval/best_fid"] = trainer.best["fid"]
         trainer.log(row)
         return improved

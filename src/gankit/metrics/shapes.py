@@ -9,6 +9,7 @@ squared nearest-neighbour distance between point clouds sampled from the surface
 - 1-NNA: leave-one-out 1-nearest-neighbour accuracy of telling generated from reference in the union (50% is
   ideal; 100% means the two sets are told apart perfectly).
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,7 @@ def iou_distance(a: torch.Tensor, b: torch.Tensor, chunk: int = 256) -> torch.Te
     sb = b.sum(1)
     out = []
     for i in range(0, a.shape[0], chunk):
-        x = a[i:i + chunk]
+        x = a[i : i + chunk]
         inter = x @ b.T
         union = x.sum(1, keepdim=True) + sb[None] - inter
         iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(inter))

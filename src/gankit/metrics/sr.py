@@ -1,5 +1,6 @@
 """Held-out PSNR and SSIM of a super-resolution network, beside bicubic: ``gankit sr-eval`` and srgan's periodic
 report. The network is any module mapping LR to SR in [-1, 1]; nothing here knows the recipe or a checkpoint."""
+
 from __future__ import annotations
 
 import torch
@@ -10,8 +11,9 @@ from .task import psnr, ssim
 
 
 @torch.no_grad()
-def sr_scores(G: nn.Module | None, data, scale: int = 4, limit: int | None = None, device="cpu",
-              border: int | None = None) -> dict:
+def sr_scores(
+    G: nn.Module | None, data, scale: int = 4, limit: int | None = None, device="cpu", border: int | None = None
+) -> dict:
     """PSNR and SSIM (Y channel, ``scale``-px border cropped, 8-bit) of G and of bicubic on held-out images of an
     ``SRData`` (``heldout``, ``heldout_pair``).
 
@@ -35,6 +37,8 @@ def sr_scores(G: nn.Module | None, data, scale: int = 4, limit: int | None = Non
     finally:
         if G is not None:
             G.train(was)
-    res = {k: {m: round(float(sum(v) / max(1, len(v))), 4) for m, v in d.items()} for k, d in acc.items() if d["psnr_y"]}
+    res = {
+        k: {m: round(float(sum(v) / max(1, len(v))), 4) for m, v in d.items()} for k, d in acc.items() if d["psnr_y"]
+    }
     res.update(n=n, scale=scale, border=border, channel="Y (BT.601)")
     return res

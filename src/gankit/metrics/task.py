@@ -4,6 +4,7 @@ Inputs are gankit images: float N x C x H x W in [-1, 1]. PSNR and SSIM follow t
 (``y=True``: the BT.601 luma of MATLAB's ``rgb2ycbcr``, on [0, 1]; ``crop``: pixels dropped at every border, usually
 the scale factor). LPIPS (Zhang et al. 2018) loads its backbone and linear-layer weights from files the user gives.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,7 @@ def _prep(x: torch.Tensor, y: bool, crop: int, quantize: bool = False) -> torch.
     return x
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True,
-         quantize: bool = False):
+def psnr(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True, quantize: bool = False):
     """Peak signal-to-noise ratio in dB on [0, 1] images (per image, then averaged when ``reduce``);
     ``quantize`` rounds both to 8 bits first."""
     if a.shape != b.shape:
@@ -43,13 +43,21 @@ def psnr(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce
 
 def _gauss(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-r ** 2 / (2 * sigma ** 2))
+    g = torch.exp(-(r**2) / (2 * sigma**2))
     g = g / g.sum()
     return g[:, None] @ g[None, :]
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce: bool = True,
-         window: int = 11, sigma: float = 1.5, quantize: bool = False):
+def ssim(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    y: bool = True,
+    crop: int = 0,
+    reduce: bool = True,
+    window: int = 11,
+    sigma: float = 1.5,
+    quantize: bool = False,
+):
     """Structural similarity (Wang et al. 2004): 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, data
     range 1, 'valid' filtering; the mean SSIM map per image (RGB: the mean over channels)."""
     if a.shape != b.shape:
@@ -60,19 +68,20 @@ def ssim(a: torch.Tensor, b: torch.Tensor, y: bool = True, crop: int = 0, reduce
     c = a.shape[1]
     k = _gauss(window, sigma).to(a.device).expand(c, 1, window, window)
     f = lambda x: F.conv2d(x, k, groups=c)  # noqa: E731
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    c1, c2 = 0.01**2, 0.03**2
     mu_a, mu_b = f(a), f(b)
-    var_a = f(a * a) - mu_a ** 2
-    var_b = f(b * b) - mu_b ** 2
+    var_a = f(a * a) - mu_a**2
+    var_b = f(b * b) - mu_b**2
     cov = f(a * b) - mu_a * mu_b
-    m = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    m = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
     val = m.flatten(1).mean(1)
     return val.mean().item() if reduce else val
 
 
 @torch.no_grad()
-def d_accuracy(D, real: torch.Tensor, fake: torch.Tensor, kind: str = "bce", batch: int = 500,
-               label: torch.Tensor | None = None) -> dict:
+def d_accuracy(
+    D, real: torch.Tensor, fake: torch.Tensor, kind: str = "bce", batch: int = 500, label: torch.Tensor | None = None
+) -> dict:
     """Share of real images D calls real and of fake images it calls fake (seed 000's report), in eval mode.
     ``label``: the class of each pair real[i], fake[i] for a conditional D (called as ``D(x, label)``)."""
     from ..losses import d_accuracy as acc
@@ -104,11 +113,20 @@ _LPIPS_NETS = {  # backbone slices ending at each ReLU LPIPS reads, and their ch
 def _alex_features() -> nn.Sequential:
     """torchvision's AlexNet ``features`` (same layer indices, so its state dict keys load unchanged)."""
     return nn.Sequential(
-        nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+        nn.Conv2d(3, 64, 11, 4, 2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2),
+    )
 
 
 class _Lin(nn.Module):
@@ -122,18 +140,26 @@ class LPIPS(nn.Module):
     ``features.N.*``); ``lin``: the LPIPS v0.1 linear-layer file (``lin0.model.1.weight`` ...). Both are required
     unless ``random_weights=True`` (plumbing tests only: the numbers then mean nothing)."""
 
-    def __init__(self, net: str = "alex", backbone: str | Path | None = None, lin: str | Path | None = None,
-                 random_weights: bool = False):
+    def __init__(
+        self,
+        net: str = "alex",
+        backbone: str | Path | None = None,
+        lin: str | Path | None = None,
+        random_weights: bool = False,
+    ):
         super().__init__()
         import torchvision
 
         if net not in _LPIPS_NETS:
             raise GankitError(f"lpips: net must be alex or vgg, got '{net}'")
         if not random_weights and (backbone is None or lin is None):
-            raise GankitError("lpips needs weights files: the backbone (torchvision alexnet/vgg16 state dict) and the "
-                              "LPIPS linear layers (lpips weights/v0.1/<net>.pth); no weights are downloaded")
-        feats = _alex_features() if net == "alex" else torchvision.models.vgg.make_layers(
-            torchvision.models.vgg.cfgs["D"])  # vgg16's features (no classifier: 120M parameters we never use)
+            raise GankitError(
+                "lpips needs weights files: the backbone (torchvision alexnet/vgg16 state dict) and the "
+                "LPIPS linear layers (lpips weights/v0.1/<net>.pth); no weights are downloaded"
+            )
+        feats = (
+            _alex_features() if net == "alex" else torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["D"])
+        )  # vgg16's features (no classifier: 120M parameters we never use)
         slices, chans = _LPIPS_NETS[net]
         self.slices = nn.ModuleList(nn.Sequential(*[feats[i] for i in range(a, b)]) for a, b in slices)
         for i, ch in enumerate(chans):
@@ -142,7 +168,7 @@ class LPIPS(nn.Module):
         self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
         if backbone is not None:
             sd = self._load(backbone)
-            sd = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
+            sd = {k[len("features.") :]: v for k, v in sd.items() if k.startswith("features.")} or sd
             idx = {i: (s, i - a) for s, (a, b) in enumerate(slices) for i in range(a, b)}
             mapped = {}
             for k, v in sd.items():
@@ -163,6 +189,7 @@ class LPIPS(nn.Module):
             raise GankitError(f"lpips weights not found: {p}")
         if p.suffix == ".safetensors":
             from safetensors.torch import load_file
+
             return load_file(str(p))
         try:
             return torch.load(p, map_location="cpu", weights_only=True)
@@ -193,5 +220,6 @@ class LPIPS(nn.Module):
             na = ha / (ha.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             nb = hb / (hb.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             total = total + getattr(self, f"lin{i}").model(  # dropout is inactive in eval mode
-                (na - nb) ** 2).mean((2, 3))
+                (na - nb) ** 2
+            ).mean((2, 3))
         return total.flatten()

@@ -4,6 +4,7 @@ A family is one module here (``models/<name>.py``, dashes as underscores) whose 
 ``name``: importing the module registers it (``Recipe.__init_subclass__``), and every module of this package is
 imported below, so adding a family edits no list.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -24,8 +25,9 @@ def recipe_class(name: str) -> type[Recipe]:
         raise ConfigError(f"unknown recipe '{name}' (have: {', '.join(RECIPES)})") from None
 
 
-def resolve_config(recipe: str, preset: str = "default", config_file=None, overrides: list[str] | dict | None = None
-                   ) -> C.Config:
+def resolve_config(
+    recipe: str, preset: str = "default", config_file=None, overrides: list[str] | dict | None = None
+) -> C.Config:
     """``config.resolve`` by recipe name: preset YAML <- config file <- dotted overrides, validated."""
     return C.resolve(recipe_class(recipe), preset, config_file, overrides)
 

@@ -17,6 +17,7 @@ gankit does neither.
 The book's nets are preset ``book`` (64 px, 34.9 M / 1.57 M / 18.3 M parameters for G / D / E); ``default`` is a
 CPU-sized version at 32 px.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,7 +27,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .. import losses
 from ..errors import CheckpointError, ConfigError
@@ -98,12 +98,14 @@ class AgeCGAN(Recipe):
         if cfg.data.size is not None:
             for key in ("g_channels", "d_channels", "e_channels"):
                 n = len(getattr(o, key))
-                if cfg.data.size % 2 ** n or cfg.data.size // 2 ** n < 1:
-                    raise ConfigError(f"model.{key}: {n} stride-2 stages need data.size divisible by {2 ** n}, "
-                                      f"got {cfg.data.size}")
+                if cfg.data.size % 2**n or cfg.data.size // 2**n < 1:
+                    raise ConfigError(
+                        f"model.{key}: {n} stride-2 stages need data.size divisible by {2**n}, got {cfg.data.size}"
+                    )
         if not 0 <= o.fake_label < o.real_label <= 1:
-            raise ConfigError(f"model.real_label/fake_label must satisfy 0 <= fake < real <= 1, got "
-                              f"{o.real_label}/{o.fake_label}")
+            raise ConfigError(
+                f"model.real_label/fake_label must satisfy 0 <= fake < real <= 1, got {o.real_label}/{o.fake_label}"
+            )
         if o.latent_steps < 0:
             raise ConfigError(f"model.latent_steps must be >= 0, got {o.latent_steps}")
 
@@ -139,8 +141,9 @@ class AgeCGAN(Recipe):
         o, k, (c, size, _) = self.opts, self.num_classes, self.shape
         if k < 2:
             raise ConfigError(f"agecgan needs age-labelled data with at least 2 bins (data.name={self.cfg.data.name})")
-        self.G = AgeGenerator(o.latent_dim, k, c, size, o.g_dense, o.g_channels, o.g_dropout, o.bn_momentum,
-                              o.g_conv_bn_momentum)
+        self.G = AgeGenerator(
+            o.latent_dim, k, c, size, o.g_dense, o.g_channels, o.g_dropout, o.bn_momentum, o.g_conv_bn_momentum
+        )
         if o.stage == "gan":
             self.D = AgeDiscriminator(k, c, size, o.d_channels, o.bn_momentum)
             return
@@ -225,7 +228,7 @@ class AgeCGAN(Recipe):
     # ---------------------------------------------------------------- visuals
     def fixed_inputs(self, data, n, generator):
         if self.opts.stage == "gan":  # one row per age bin, the same latents in every row
-            cols = max(1, round(n ** 0.5))
+            cols = max(1, round(n**0.5))
             z = self.latent(cols, generator).repeat(self.num_classes, 1)
             return {"z": z, "label": torch.arange(self.num_classes, device=self.device).repeat_interleave(cols)}
         pool = data.test if getattr(data, "test", None) is not None and len(data.test) else data

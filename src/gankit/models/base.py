@@ -11,6 +11,7 @@ steps the optimizer. Learning-rate schedules are declared by ``lr_lambda`` (a mu
 the Trainer turns them into ``torch.optim.lr_scheduler.LambdaLR`` objects, checkpoints them, and the NaN guard's
 rollback scales their base LRs, so a cut holds for the rest of the run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,7 +25,6 @@ from ..config import Config
 from ..data import Dataset, load
 from ..errors import ConfigError
 from ..nn import grad_norm
-
 
 RECIPES: dict[str, type["Recipe"]] = {}  # name -> family: a subclass that declares its `name` joins (see __init__)
 
@@ -94,14 +94,14 @@ class Recipe:
         a translation family returns a fixed batch of held-out inputs instead."""
         out = {"z": self.latent(n, generator)}
         if self.conditional:
-            side = max(1, round(n ** 0.5))
+            side = max(1, round(n**0.5))
             out["label"] = torch.arange(n, device=self.device) // side % max(1, self.num_classes)
         return out
 
     def visualize(self, nets: dict[str, nn.Module], fixed: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Images in [-1, 1] for the periodic grid, and how many per row. ``nets`` holds the EMA copies."""
         n = fixed["z"].shape[0]
-        return self.sample(nets["G"], fixed["z"], fixed.get("label")), max(1, round(n ** 0.5))
+        return self.sample(nets["G"], fixed["z"], fixed.get("label")), max(1, round(n**0.5))
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
@@ -136,8 +136,7 @@ class Recipe:
         t = self.cfg.train
         lrs = {"G": t.lr, "D": t.lr_d if t.lr_d is not None else t.lr}
         beta1 = {"D": t.beta1_d} if t.beta1_d is not None else {}
-        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr), beta1.get(n))
-                for n in self.nets}
+        return {n: make_optimizer(getattr(self, n).parameters(), t, lrs.get(n, t.lr), beta1.get(n)) for n in self.nets}
 
     def lr_lambda(self, total_steps: int | None) -> Callable[[int], float] | dict[str, Callable[[int], float]] | None:
         """The LR schedule: a function step -> multiplier of the base LR (or one per optimizer name); ``None`` for a
@@ -187,8 +186,9 @@ class Recipe:
             self._report(name, value)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.randn(n, self.latent_dim, generator=generator if generator is not None else self.gen,
-                           device=self.device)
+        return torch.randn(
+            n, self.latent_dim, generator=generator if generator is not None else self.gen, device=self.device
+        )
 
     def random_labels(self, n: int) -> torch.Tensor | None:
         if not self.conditional:
@@ -203,8 +203,8 @@ class Recipe:
         try:
             outs = []
             for i in range(0, z.shape[0], batch):
-                lab = None if label is None else label[i: i + batch]
-                outs.append(self.generate(G, z[i: i + batch], lab).float())
+                lab = None if label is None else label[i : i + batch]
+                outs.append(self.generate(G, z[i : i + batch], lab).float())
             return torch.cat(outs) if outs else torch.empty(0, *self.shape)
         finally:
             G.train(was)
@@ -220,8 +220,10 @@ def check_batch_norm_batch(recipe: "Recipe", batch_size: int) -> None:
         return
     for n in recipe.nets:
         if any(isinstance(m, nn.BatchNorm1d) for m in getattr(recipe, n).modules()):
-            raise ConfigError(f"train.batch_size={batch_size}: {recipe.name}'s {n} has batch norm after a dense layer, "
-                              f"which needs at least 2 samples per batch (use train.batch_size>=2)")
+            raise ConfigError(
+                f"train.batch_size={batch_size}: {recipe.name}'s {n} has batch norm after a dense layer, "
+                f"which needs at least 2 samples per batch (use train.batch_size>=2)"
+            )
 
 
 def _params(opt: torch.optim.Optimizer):

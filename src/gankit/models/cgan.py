@@ -12,6 +12,7 @@ The default preset trains it with the hinge loss and spectral norm in D (SN-GAN 
 Fakes in D's step take the real batch's classes; G's step draws classes uniformly. The periodic grid has one
 row per class; ``gankit sample CKPT --class 3`` draws one class. Every toolbox option applies.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -26,11 +27,20 @@ from ..nn.dcgan import CBNGenerator, Generator, conv_body, conv_generator
 from . import dcgan
 
 
-@defaults(g_channels=[128, 64], d_stem=0, d_channels=[64, 128], d_kernel=4, d_norm="spectral", loss="hinge",
-          reuse_fakes=False, mode_seeking=0.3)
+@defaults(
+    g_channels=[128, 64],
+    d_stem=0,
+    d_channels=[64, 128],
+    d_kernel=4,
+    d_norm="spectral",
+    loss="hinge",
+    reuse_fakes=False,
+    mode_seeking=0.3,
+)
 class Options(dcgan.Options):
     """dcgan's conv options at 28 px (two up-sampling stages, a 4x4-kernel D without a stem), spectral norm and the
     hinge loss in D, mode seeking 0.3 (MSGAN), plus the class inputs below: the cgan ``default`` preset."""
+
     embed_dim: int = 50
     g_cond: Literal["cbn", "input"] = added("cbn", before="input")
     z_skip: bool = True  # cbn: each stage's norm is conditioned on z as well as on the class
@@ -47,13 +57,17 @@ class CGAN(dcgan.DCGAN):
         super().validate(cfg)
         o = cfg.model
         if o.g_cond == "cbn" and (o.arch != "conv" or o.g_norm != "batch"):
-            raise ConfigError("model.g_cond=cbn needs model.arch=conv and model.g_norm=batch (use g_cond=input otherwise)")
+            raise ConfigError(
+                "model.g_cond=cbn needs model.arch=conv and model.g_norm=batch (use g_cond=input otherwise)"
+            )
 
     def build(self):
         o, k = self.opts, self.num_classes
         if k < 2:
-            raise ConfigError(f"cgan needs labelled data with at least 2 classes (data.name={self.cfg.data.name} "
-                              f"has {k}); use fashion-mnist, mnist, cifar10 or folder:PATH with class subfolders")
+            raise ConfigError(
+                f"cgan needs labelled data with at least 2 classes (data.name={self.cfg.data.name} "
+                f"has {k}); use fashion-mnist, mnist, cifar10 or folder:PATH with class subfolders"
+            )
         if o.g_cond == "cbn":
             self.G = init_weights(CBNGenerator(o, self.shape, k), o.init)
         else:
@@ -65,7 +79,7 @@ class CGAN(dcgan.DCGAN):
 
     def fixed_inputs(self, data, n, generator):
         """One row per class, ``grid`` columns (the same latents in every row)."""
-        cols = max(1, round(n ** 0.5))
+        cols = max(1, round(n**0.5))
         z = self.latent(cols, generator).repeat(self.num_classes, 1)
         label = torch.arange(self.num_classes, device=self.device).repeat_interleave(cols)
         return {"z": z, "label": label}

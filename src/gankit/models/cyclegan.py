@@ -11,6 +11,7 @@ Presets: ``paper`` (256 px, 9 blocks, batch 1, jitter 286 -> 256 + flip), ``book
 zero padding, 94x94-patch D, identity weight 1, on trainA/trainB with independent sampling — without the book's bugs),
 and ``default`` (Twemoji <-> OpenMoji at 64 px, unpaired, a small 6-block net).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -94,8 +95,9 @@ class CycleGAN(TranslationRecipe):
     def build(self):
         o, c = self.opts, self.shape[0]
         self._check_shape(4, "the generator halves it twice")
-        gen = lambda: init_weights(ResnetGenerator(c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout),
-                                   o.init)
+        gen = lambda: init_weights(
+            ResnetGenerator(c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout), o.init
+        )
         dis = lambda: init_weights(PatchDiscriminator(c, o.d_ndf, o.d_layers, o.d_norm, o.d_s1_layer), o.init)
         self.G, self.F = gen(), gen()
         self.D_A, self.D_B = dis(), dis()
@@ -104,9 +106,11 @@ class CycleGAN(TranslationRecipe):
     def make_optimizers(self):
         t = self.cfg.train
         lr_d = t.lr_d if t.lr_d is not None else t.lr
-        return {"G": make_optimizer([*self.G.parameters(), *self.F.parameters()], t, t.lr),
-                "D_A": make_optimizer(self.D_A.parameters(), t, lr_d),
-                "D_B": make_optimizer(self.D_B.parameters(), t, lr_d)}
+        return {
+            "G": make_optimizer([*self.G.parameters(), *self.F.parameters()], t, t.lr),
+            "D_A": make_optimizer(self.D_A.parameters(), t, lr_d),
+            "D_B": make_optimizer(self.D_B.parameters(), t, lr_d),
+        }
 
     def translators(self, nets):
         return [(nets["G"], "A", "B"), (nets["F"], "B", "A")]
@@ -122,7 +126,7 @@ class CycleGAN(TranslationRecipe):
             out = self.translate(G, x)
             rec = self.translate(Fb, out)
             for i in range(0, x.shape[0], cols):
-                rows += [x[i: i + cols], out[i: i + cols], rec[i: i + cols]]
+                rows += [x[i : i + cols], out[i : i + cols], rec[i : i + cols]]
         return pad_rows(rows, cols), cols
 
     def lr_lambda(self, total_steps):
@@ -142,8 +146,10 @@ class CycleGAN(TranslationRecipe):
         self.update("G", total)
 
         d_logs = {}
-        for name, D, real, fake, pool in (("A", "D_A", a, out["fake_A"], self.pool.A),
-                                          ("B", "D_B", b, out["fake_B"], self.pool.B)):
+        for name, D, real, fake, pool in (
+            ("A", "D_A", a, out["fake_A"], self.pool.A),
+            ("B", "D_B", b, out["fake_B"], self.pool.B),
+        ):
             past = pool.query(fake.detach(), self.gen)
             lr_, lf = getattr(self.w, D)(real), getattr(self.w, D)(past)
             d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)

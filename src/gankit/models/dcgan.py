@@ -14,6 +14,7 @@ and cGAN reuse, are in nn/dcgan.py. Every toolbox option (models/toolbox.py) app
   with BN + ReLU, a last ConvT to the image + tanh; D strided 4x4 convs with LeakyReLU 0.2 and BN after every
   conv but the first, a linear unit on the last 4x4 map (= the paper's final 4x4 conv).
 """
+
 from __future__ import annotations
 
 from dataclasses import field
@@ -21,10 +22,10 @@ from typing import Literal
 
 import torch
 
-from ..metrics.task import d_accuracy
-from ..data.images import to_float
 from ..config import defaults
+from ..data.images import to_float
 from ..errors import ConfigError
+from ..metrics.task import d_accuracy
 from ..nn import check_pow2_size, init_weights
 from ..nn.critic import Critic
 from ..nn.dcgan import Generator, conv_body, conv_generator, g_stages
@@ -39,6 +40,7 @@ class Options(Toolbox):
     """The conv nets' options (cgan and lsgan inherit them), defaulting to dcgan's ``default`` preset: the seeds'
     ``arch: conv`` nets with batch norm in G and D, ReLU in G, no dropout, one D step on real and fake together and
     one G forward per step (``reuse_fakes``), N(0, 0.02) init. The seeds' values: the ``tutorial`` preset."""
+
     arch: Literal["conv", "book", "paper"] = "conv"
     latent_dim: int = 100
     g_base: int = 256  # channels of the dense layer's feature map

@@ -15,6 +15,7 @@ accuracy on the current batch is <= ``d_acc_threshold`` (0.8); ``every_n`` — t
 batch. ``conditional``: G gets a learned class embedding concatenated to z, D one-hot class planes stacked onto
 its input.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,8 +76,10 @@ class GAN3D(Recipe):
         res = cfg.data.size or 32
         for key, ch in (("model.g_channels", o.g_channels), ("model.d_channels", o.d_channels)):
             if out_res(ch) != res:
-                raise ConfigError(f"{key}: {len(ch)} entries make {out_res(ch)}^3 volumes but data.size is {res} "
-                                  f"(use {max(0, (res // 4).bit_length() - 1)} entries for {res}^3)")
+                raise ConfigError(
+                    f"{key}: {len(ch)} entries make {out_res(ch)}^3 volumes but data.size is {res} "
+                    f"(use {max(0, (res // 4).bit_length() - 1)} entries for {res}^3)"
+                )
         if not 0 < o.d_acc_threshold <= 1:
             raise ConfigError(f"model.d_acc_threshold must be in (0, 1], got {o.d_acc_threshold}")
         if o.d_every < 1:
@@ -155,7 +158,7 @@ class GAN3D(Recipe):
 
         vox = self.sample(nets["G"], fixed["z"], fixed.get("label"))
         n = vox.shape[0]
-        return render(vox, size=96 if vox.shape[-1] > 32 else 64), max(1, round(n ** 0.5))
+        return render(vox, size=96 if vox.shape[-1] > 32 else 64), max(1, round(n**0.5))
 
     @torch.no_grad()
     def epoch_report(self, data, step):
@@ -168,6 +171,8 @@ class GAN3D(Recipe):
         lab = b.get("label") if self.conditional else None
         fake = self.sample(self.G, self.latent(n, torch.Generator(self.device).manual_seed(step)), lab)
         acc = d_accuracy(self.D, b["voxels"], fake, self.opts.loss, label=lab)
-        return {**{"eval/" + k.replace("/", "_"): v for k, v in acc.items()},
-                "eval/occupancy_fake": float((fake > 0.5).float().mean()),
-                "eval/occupancy_real": float(b["voxels"].mean())}
+        return {
+            **{"eval/" + k.replace("/", "_"): v for k, v in acc.items()},
+            "eval/occupancy_fake": float((fake > 0.5).float().mean()),
+            "eval/occupancy_real": float(b["voxels"].mean()),
+        }

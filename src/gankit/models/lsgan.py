@@ -10,6 +10,7 @@ Keras 2 the combined model's optimizer (G's Adam, with its own moment estimates)
 G's loss. Here D's BN affine parameters join G's optimizer as a second parameter group and stay unfrozen while
 G's loss is computed, so ``update("G", ...)`` moves them exactly as Keras 2 did.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -19,18 +20,33 @@ from . import dcgan
 from .base import frozen
 
 
-@defaults(g_channels=[128, 64], g_out_kernel=7, d_stem=0, d_channels=[64, 128], d_kernel=4, d_norm="spectral",
-          loss="ls", d_split_steps=True, g_batch_mult=2, reuse_fakes=False)
+@defaults(
+    g_channels=[128, 64],
+    g_out_kernel=7,
+    d_stem=0,
+    d_channels=[64, 128],
+    d_kernel=4,
+    d_norm="spectral",
+    loss="ls",
+    d_split_steps=True,
+    g_batch_mult=2,
+    reuse_fakes=False,
+)
 class Options(dcgan.Options):
     """dcgan's conv options as seed 002 sets them (28 px, a 7x7 output conv, D on a real then a fake half-batch, G on
     twice D's batch, least squares), with spectral norm in D: the lsgan ``default`` preset."""
+
     d_bn_train_in_g: bool = False  # G's step also trains D's BN gamma/beta (seed 002 under Keras 2)
 
 
 def bn_affine(net: nn.Module) -> list[nn.Parameter]:
     """The gamma/beta parameters of every batch-norm layer in ``net``."""
-    return [p for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine
-            for p in (m.weight, m.bias)]
+    return [
+        p
+        for m in net.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine
+        for p in (m.weight, m.bias)
+    ]
 
 
 class LSGAN(dcgan.DCGAN):

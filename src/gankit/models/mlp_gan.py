@@ -4,6 +4,7 @@ G: z -> 256 -> 512 -> 1024 -> C*H*W, LeakyReLU 0.2, tanh.  D: 1024 -> 512 -> 256
 dropout 0.3 after the 1024 and 512 layers (the seed has none after 256: ``d_head_dropout: false``).
 D sees a batch of real (target 0.9: one-sided label smoothing) and fake images in one update.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ from typing import Literal
 from torch import nn
 
 from ..config import defaults
-from ..nn import init_weights, maybe_sn, dense_norm
+from ..nn import dense_norm, init_weights, maybe_sn
 from ..nn.critic import Critic
 from ..nn.dcgan import Generator
 from .toolbox import GANRecipe, Toolbox
@@ -23,6 +24,7 @@ from .toolbox import GANRecipe, Toolbox
 class Options(Toolbox):
     """Seed 003's dense nets with batch norm in G, dropout 0.2 and mode seeking 1.0: the mlp-gan ``default`` preset
     (the seed's values: ``tutorial``)."""
+
     latent_dim: int = 100
     g_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
     d_hidden: list[int] = field(default_factory=lambda: [1024, 512, 256])
@@ -49,8 +51,14 @@ class MLPGAN(GANRecipe):
 
     def build(self):
         o, dim = self.opts, math.prod(self.shape)
-        self.G = Generator(nn.Sequential(*mlp([o.latent_dim, *o.g_hidden], o.slope, o.g_norm),
-                                         nn.Linear(o.g_hidden[-1], dim), nn.Tanh(), nn.Unflatten(1, self.shape)))
+        self.G = Generator(
+            nn.Sequential(
+                *mlp([o.latent_dim, *o.g_hidden], o.slope, o.g_norm),
+                nn.Linear(o.g_hidden[-1], dim),
+                nn.Tanh(),
+                nn.Unflatten(1, self.shape),
+            )
+        )
         body = nn.Sequential(nn.Flatten(), *mlp([dim, *o.d_hidden], o.slope, o.d_norm, o.dropout))
         if o.dropout:  # the last dropout belongs to the head: features (feature matching) are taken before it
             body = body[:-1]

@@ -8,6 +8,7 @@ target; D's loss is halved (as in the reference code), Adam 2e-4, beta1 0.5.
 Presets: ``paper`` (256 px facades, U-Net-256, 70x70 PatchGAN, batch 1, jitter 286 -> 256 + flip, linear decay over
 the second half) and ``default`` (Twemoji -> OpenMoji at 64 px, a narrower 6-level U-Net and a 34x34 PatchGAN).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from ..nn.patchgan import PatchDiscriminator
 from ..nn.unet import UNetGenerator
 from .base import frozen
 from .translation import Norm, TranslationRecipe, lr_factor  # noqa: F401  (lr_factor: part of pix2pix's schedule)
+
 
 @dataclass
 class Options:
@@ -54,21 +56,23 @@ class Pix2Pix(TranslationRecipe):
         if o.g_downs < 2:
             raise ConfigError(f"model.g_downs must be >= 2, got {o.g_downs}")
         if not 0 <= o.g_dropout_blocks <= o.g_downs - 2:
-            raise ConfigError(f"model.g_dropout_blocks must be in 0..{o.g_downs - 2} (model.g_downs - 2), "
-                              f"got {o.g_dropout_blocks}")
+            raise ConfigError(
+                f"model.g_dropout_blocks must be in 0..{o.g_downs - 2} (model.g_downs - 2), got {o.g_dropout_blocks}"
+            )
         if not 0 <= o.g_dropout < 1:
             raise ConfigError(f"model.g_dropout must be in [0, 1), got {o.g_dropout}")
         if o.d_layers < 1:
             raise ConfigError(f"model.d_layers must be >= 1, got {o.d_layers}")
         if not 0 < o.lr_decay_start <= 1:
             raise ConfigError(f"model.lr_decay_start must be in (0, 1], got {o.lr_decay_start}")
-        cls.check_size(cfg, 2 ** o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
+        cls.check_size(cfg, 2**o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
 
     def build(self):
         o, c = self.opts, self.shape[0]
-        self._check_shape(2 ** o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
-        self.G = init_weights(UNetGenerator(c, c, o.g_downs, o.g_ngf, o.g_norm, o.g_dropout, o.g_dropout_blocks),
-                              o.init)
+        self._check_shape(2**o.g_downs, f"the U-Net halves it model.g_downs={o.g_downs} times")
+        self.G = init_weights(
+            UNetGenerator(c, c, o.g_downs, o.g_ngf, o.g_norm, o.g_dropout, o.g_dropout_blocks), o.init
+        )
         self.D = init_weights(PatchDiscriminator(2 * c, o.d_ndf, o.d_layers, o.d_norm, o.d_s1_layer), o.init)
 
     def discriminate(self, D: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

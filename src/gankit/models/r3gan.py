@@ -9,6 +9,7 @@ steps (not the run's length, so a run under a time budget decays too), then stay
 rising from ``beta2_start`` to ``train.beta2`` over the same horizon (the official code's 0.9 -> 0.99).
 ``conditional: true`` (labelled data): a class embedding concatenated to z in G, a projection D.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,8 @@ import torch
 from .. import losses
 from ..config import added
 from ..errors import ConfigError
-from ..nn import check_pow2_size, diff_augment
 from ..nn import augment as _aug
+from ..nn import check_pow2_size, diff_augment
 from ..nn.resnet_gan import ResNetDiscriminator, ResNetGenerator
 from .base import Recipe, frozen
 
@@ -43,7 +44,8 @@ class Options:
     last_gain: float = 0.0  # init gain of each residual branch's last conv (x the Fix-up gain); 0 = Fix-up, the paper
     # Adam's beta2 rises from this to train.beta2 along the cosine horizon (official code: 0.9 -> 0.99); None: constant
     beta2_start: float | None = added(0.9, before=None)
-    ema_ramp: str = "steps"  # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
+    # steps: the trainer's (1+t)/(10+t) ramp; cosine: the half-life follows the cosine horizon up from 0 (official code)
+    ema_ramp: str = "steps"
     # basis: the paper's s x s basis scaled per channel by z; dense: a linear map of z to the whole map
     g_input: str = added("dense", before="basis")
     # G's last activation: linear (the paper) or tanh (saturates flat backgrounds at +-1 cheaply)
@@ -80,8 +82,10 @@ class R3GAN(Recipe):
         if o.mbstd < 0 or o.mode_seeking < 0:
             raise ConfigError(f"model.mbstd and model.mode_seeking must be >= 0, got {o.mbstd}, {o.mode_seeking}")
         if o.mbstd and cfg.train.batch_size % o.mbstd:
-            raise ConfigError(f"model.mbstd={o.mbstd} must divide train.batch_size={cfg.train.batch_size} (its groups "
-                              f"must not mix real with fake samples)")
+            raise ConfigError(
+                f"model.mbstd={o.mbstd} must divide train.batch_size={cfg.train.batch_size} (its groups "
+                f"must not mix real with fake samples)"
+            )
         if o.reg_every < 1:
             raise ConfigError(f"model.reg_every must be >= 1, got {o.reg_every}")
         if o.gamma < 0 or not 0 < o.gamma_end <= 1 or not 0 < o.lr_end <= 1:
@@ -98,15 +102,29 @@ class R3GAN(Recipe):
         self.conditional = bool(o.conditional)
         k = self.num_classes if self.conditional else 0
         if self.conditional and k < 2:
-            raise ConfigError(f"r3gan model.conditional=true needs labelled data (data.name={self.cfg.data.name} has "
-                              f"{self.num_classes} classes); set model.conditional=false")
+            raise ConfigError(
+                f"r3gan model.conditional=true needs labelled data (data.name={self.cfg.data.name} has "
+                f"{self.num_classes} classes); set model.conditional=false"
+            )
         c, h, _ = self.shape
         s = check_pow2_size("r3gan generator", h, len(o.widths) - 1)
-        self.G = ResNetGenerator(o.latent_dim, c, s, o.widths, o.blocks, o.expansion, o.group_width, k,
-                                 o.embed_dim if k else 0, dense_input=o.g_input == "dense", last_gain=o.last_gain,
-                                 tanh=o.g_out == "tanh")
-        self.D = ResNetDiscriminator(c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain,
-                                     mbstd=o.mbstd)
+        self.G = ResNetGenerator(
+            o.latent_dim,
+            c,
+            s,
+            o.widths,
+            o.blocks,
+            o.expansion,
+            o.group_width,
+            k,
+            o.embed_dim if k else 0,
+            dense_input=o.g_input == "dense",
+            last_gain=o.last_gain,
+            tanh=o.g_out == "tanh",
+        )
+        self.D = ResNetDiscriminator(
+            c, s, o.widths, o.blocks, o.expansion, o.group_width, k, last_gain=o.last_gain, mbstd=o.mbstd
+        )
 
     def generate(self, G, z, label=None):
         return G(z, label)

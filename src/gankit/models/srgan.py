@@ -11,6 +11,7 @@ config says so (``content: mse`` and ``content_note``) with a warning line.
 The book's faults are fixed in every preset: LR is made from the HR crop (``data/sr.py``), VGG gets
 normalised inputs, and batches hold 16 crops (the book's batch 1 makes BatchNorm statistics per image).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,8 +63,9 @@ def make_generator(o: Options, channels: int = 3) -> SRResNet:
 
 
 def make_discriminator(o: Options, channels: int = 3) -> SRDiscriminator:
-    return SRDiscriminator(channels, o.crop, o.d_features, o.d_dense, o.d_head, 0.2, o.bn_momentum, o.bn_eps,
-                           o.d_bn_after_act)
+    return SRDiscriminator(
+        channels, o.crop, o.d_features, o.d_dense, o.d_head, 0.2, o.bn_momentum, o.bn_eps, o.d_bn_after_act
+    )
 
 
 class SRGAN(Recipe):
@@ -92,8 +94,10 @@ class SRGAN(Recipe):
         if o.lr_drop_at is not None and not 0 < o.lr_drop_at < 1:
             raise ConfigError(f"model.lr_drop_at must be in (0, 1), got {o.lr_drop_at}")
         if o.stage == "srgan" and o.content != "mse" and not o.vgg_weights:
-            o.content_note = (f"content={o.content} needs VGG19 weights (model.vgg_weights / --vgg-weights PATH); "
-                              f"none given, so the content loss is pixel MSE")
+            o.content_note = (
+                f"content={o.content} needs VGG19 weights (model.vgg_weights / --vgg-weights PATH); "
+                f"none given, so the content loss is pixel MSE"
+            )
             o.content = "mse"
             print(f"warning: {o.content_note}", file=sys.stderr)
 
@@ -105,8 +109,12 @@ class SRGAN(Recipe):
         o = cfg.model
         if o.init_from and not Path(o.init_from).expanduser().exists():
             raise ConfigError(f"model.init_from: not found: {o.init_from}")
-        if o.stage == "srgan" and o.content != "mse" and o.vgg_weights \
-                and not Path(o.vgg_weights).expanduser().is_file():
+        if (
+            o.stage == "srgan"
+            and o.content != "mse"
+            and o.vgg_weights
+            and not Path(o.vgg_weights).expanduser().is_file()
+        ):
             raise ConfigError(f"model.vgg_weights: file not found: {o.vgg_weights}")
         return load_sr(cfg.data, o.crop, o.scale, o.flip)
 
@@ -208,5 +216,8 @@ class SRGAN(Recipe):
 
     def epoch_report(self, data, step):
         s = sr_scores(self.G, data, self.opts.scale, self.opts.eval_images, self.device)
-        return {"eval/psnr_y": s["sr"]["psnr_y"], "eval/ssim_y": s["sr"]["ssim_y"],
-                "eval/psnr_y_bicubic": s["bicubic"]["psnr_y"]}
+        return {
+            "eval/psnr_y": s["sr"]["psnr_y"],
+            "eval/ssim_y": s["sr"]["ssim_y"],
+            "eval/psnr_y_bicubic": s["bicubic"]["psnr_y"],
+        }

@@ -14,6 +14,7 @@ Captions are embedded by ``model.text_encoder`` (``nn/text.py``): ``minilm`` (de
 ``char-cnn-rnn`` (trained on the fly with the joint embedding loss against an image encoder ``E``: nets ``T``, ``E``
 and optimizer ``T``), ``ngrams`` (weight-free, for tests) or ``precomputed`` (CUB pickles).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -92,8 +93,10 @@ class StackGAN(Recipe):
         size = cfg.data.size or (128 if o.stage == "stage2" else 64)
         lo = size // o.scale if o.stage == "stage2" else size
         if lo < 16 or lo & (lo - 1):
-            raise ConfigError(f"data.size={size}: the stage-I size must be a power of two >= 16 "
-                              f"(stage II: data.size = stage-I size x model.scale)")
+            raise ConfigError(
+                f"data.size={size}: the stage-I size must be a power of two >= 16 "
+                f"(stage II: data.size = stage-I size x model.scale)"
+            )
         for k in ("g_features", "d_features", "latent_dim", "condition_dim", "d_text_dim"):
             if getattr(o, k) < 1:
                 raise ConfigError(f"model.{k} must be >= 1, got {getattr(o, k)}")
@@ -111,8 +114,10 @@ class StackGAN(Recipe):
         parts = [data] + ([data.test] if data.test is not None else [])
         if o.text_encoder == "precomputed":
             if data.embeddings is None:
-                raise ConfigError(f"model.text_encoder=precomputed: {data.name} has no precomputed embeddings "
-                                  f"(CUB's char-CNN-RNN pickles); use minilm or char-cnn-rnn")
+                raise ConfigError(
+                    f"model.text_encoder=precomputed: {data.name} has no precomputed embeddings "
+                    f"(CUB's char-CNN-RNN pickles); use minilm or char-cnn-rnn"
+                )
         elif data.embeddings is not None and o.text_encoder != "precomputed":
             raise ConfigError(f"{data.name}: holds precomputed caption embeddings; use model.text_encoder=precomputed")
         elif o.text_encoder == "char-cnn-rnn":
@@ -127,8 +132,10 @@ class StackGAN(Recipe):
                 s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
         for s in parts:
             if s.embeddings is not None and s.embeddings.shape[1] != o.text_dim:
-                raise DataError(f"{data.name}: caption embeddings have {s.embeddings.shape[1]} dimensions, "
-                                f"model.text_dim is {o.text_dim}")
+                raise DataError(
+                    f"{data.name}: caption embeddings have {s.embeddings.shape[1]} dimensions, "
+                    f"model.text_dim is {o.text_dim}"
+                )
         return data
 
     @classmethod
@@ -143,8 +150,9 @@ class StackGAN(Recipe):
 
     def _stage1_g(self, f: int, size: int) -> Stage1G:
         o = self.opts
-        return Stage1G(o.text_dim, o.latent_dim, o.condition_dim, f, size, o.fc_bn, o.bn_momentum, o.bn_eps,
-                       self.shape[0])
+        return Stage1G(
+            o.text_dim, o.latent_dim, o.condition_dim, f, size, o.fc_bn, o.bn_momentum, o.bn_eps, self.shape[0]
+        )
 
     def build(self):
         o, c, size = self.opts, self.shape[0], self.shape[-1]
@@ -153,8 +161,9 @@ class StackGAN(Recipe):
             self.D = Stage1D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
         else:
             self.G1 = self._stage1_g(o.g1_features, size // o.scale).eval().requires_grad_(False)
-            self.G = Stage2G(o.text_dim, o.condition_dim, o.g_features, o.scale, o.res_blocks, o.bn_momentum,
-                             o.bn_eps, c)
+            self.G = Stage2G(
+                o.text_dim, o.condition_dim, o.g_features, o.scale, o.res_blocks, o.bn_momentum, o.bn_eps, c
+            )
             self.D = Stage2D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
         if o.text_encoder == "char-cnn-rnn":
             self.T = CharCNNRNN(o.text_dim)
@@ -175,12 +184,15 @@ class StackGAN(Recipe):
             raise CheckpointError(f"model.init_from={o.init_from}: not a stackgan stage-I checkpoint")
         for k in ("text_encoder", "text_dim", "latent_dim", "condition_dim", "fc_bn", "bn_eps"):
             if m.get(k) != getattr(o, k):
-                raise ConfigError(f"model.{k}={getattr(o, k)} differs from the stage-I run's {m.get(k)} "
-                                  f"({o.init_from})")
+                raise ConfigError(
+                    f"model.{k}={getattr(o, k)} differs from the stage-I run's {m.get(k)} ({o.init_from})"
+                )
         lo = (source.state.get("data_info", {}).get("shape") or [0, 0, 0])[-1]
         if cfg.data.size is not None and lo * o.scale != cfg.data.size:
-            raise ConfigError(f"data.size={cfg.data.size}: the stage-I run draws {lo} px images and "
-                              f"model.scale={o.scale} (data.size must be {lo * o.scale})")
+            raise ConfigError(
+                f"data.size={cfg.data.size}: the stage-I run draws {lo} px images and "
+                f"model.scale={o.scale} (data.size must be {lo * o.scale})"
+            )
         return dataclasses.replace(cfg, model=dataclasses.replace(o, g1_features=int(m.get("g_features"))))
 
     def start_from(self, weights):
@@ -220,8 +232,9 @@ class StackGAN(Recipe):
         """The text encoder for new captions (prompts)."""
         o = self.opts
         if o.text_encoder == "precomputed":
-            raise ConfigError("this model was trained on precomputed caption embeddings (CUB pickles): it cannot "
-                              "encode new captions")
+            raise ConfigError(
+                "this model was trained on precomputed caption embeddings (CUB pickles): it cannot encode new captions"
+            )
         if o.text_encoder == "char-cnn-rnn":
             return CharEncoder(self.T)
         if self._encoder is None:
@@ -304,9 +317,12 @@ class StackGAN(Recipe):
         """Rows of held-out captions (the training set's when there is no held-out split): the real image first,
         then samples with fixed noise."""
         held = data.test if data.test is not None and len(data.test) else data
-        side = max(1, round(n ** 0.5))
-        items = [(j * len(held)) // side for j in range(side)] if side <= len(held) else \
-            [j % len(held) for j in range(side)]
+        side = max(1, round(n**0.5))
+        items = (
+            [(j * len(held)) // side for j in range(side)]
+            if side <= len(held)
+            else [j % len(held) for j in range(side)]
+        )
         caps = [held.item_caps[i][0] for i in items]
         self.grid_captions = [held.captions[c] for c in caps]
         out = {"real": held.images[torch.tensor(items)].to(self.device).float() / 127.5 - 1}

@@ -5,7 +5,8 @@ discrimination, feature outputs (feature matching) and a class projection.
 Options (all off here, so the seeds' ``tutorial`` presets are the seeds' nets and steps; a family's ``@defaults``
 turns on what its ``default`` preset uses):
 - ``loss``: bce (non-saturating) | minimax | ls | hinge | wgan | rp (relativistic pairing, R3GAN: each real paired
-  with one fake, D(x) - D(G(z)) through softplus; G's side is re-scored on the same reals after D's step); ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
+  with one fake, D(x) - D(G(z)) through softplus; G's side is re-scored on the same reals after D's step);
+  ``gp``: WGAN-GP weight; ``r1``: R1 gamma;
   ``n_critic``: D steps per G step (G is updated on every n_critic-th trainer step, each D step on a fresh batch).
 - labels: ``real_label`` (0.9 = one-sided smoothing), ``fake_label``, ``label_noise`` (book ch.4: real in
   (0.8, 1], fake in [0, 0.2) with 0.2), ``label_flip`` (fraction of D's targets swapped), ``g_label`` (G's target
@@ -15,6 +16,7 @@ turns on what its ``default`` preset uses):
 - ``historical_avg``: weight of ||theta - mean theta||^2 for G and D.
 - ``diffaug``: "color,translation,cutout" (any subset) applied to everything D sees.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,17 +73,24 @@ def validate_toolbox(o) -> None:
     for k in ("gp", "r1", "feature_matching", "historical_avg", "mode_seeking"):
         if getattr(o, k) < 0:
             raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
-    if o.loss == "rp" and (o.d_split_steps or o.real_label != 1 or o.fake_label != 0 or o.label_noise
-                           or o.label_flip or o.g_label != 1):
-        raise ConfigError("model.loss=rp pairs each real with a fake in one D step and has no targets: set "
-                          "model.d_split_steps=false and leave the label options at their defaults")
+    if o.loss == "rp" and (
+        o.d_split_steps or o.real_label != 1 or o.fake_label != 0 or o.label_noise or o.label_flip or o.g_label != 1
+    ):
+        raise ConfigError(
+            "model.loss=rp pairs each real with a fake in one D step and has no targets: set "
+            "model.d_split_steps=false and leave the label options at their defaults"
+        )
     if o.gp and o.d_split_steps:
         raise ConfigError("model.gp needs real and fake in one D step: set model.d_split_steps=false")
     if o.loss == "wgan" and not o.gp and getattr(o, "d_norm", "spectral") != "spectral":
-        raise ConfigError("model.loss=wgan needs a Lipschitz critic: set model.gp=10 (WGAN-GP) or model.d_norm=spectral")
+        raise ConfigError(
+            "model.loss=wgan needs a Lipschitz critic: set model.gp=10 (WGAN-GP) or model.d_norm=spectral"
+        )
     if o.gp and getattr(o, "d_norm", "none") == "batch":
-        raise ConfigError("model.gp with model.d_norm=batch: the gradient penalty is per sample, batch norm mixes "
-                          "samples (use d_norm=none, instance or spectral)")
+        raise ConfigError(
+            "model.gp with model.d_norm=batch: the gradient penalty is per sample, batch norm mixes "
+            "samples (use d_norm=none, instance or spectral)"
+        )
     try:
         _aug.parse(o.diffaug)
     except ValueError as e:
@@ -91,6 +100,7 @@ def validate_toolbox(o) -> None:
 @dataclass
 class Fakes:
     """One step's generated batches: D's (detached) fakes and their labels; G's batch when it was drawn already."""
+
     fake: torch.Tensor
     fake_lab: torch.Tensor | None
     g_fake: torch.Tensor | None = None
@@ -130,8 +140,9 @@ class GANRecipe(Recipe):
     @property
     def _hist(self) -> dict:
         if not hasattr(self, "_hist_avg"):  # built lazily: after a resume has loaded the weights
-            self._hist_avg = ({n: HistoricalAverage(getattr(self, n)) for n in ("G", "D")}
-                              if self.opts.historical_avg else {})
+            self._hist_avg = (
+                {n: HistoricalAverage(getattr(self, n)) for n in ("G", "D")} if self.opts.historical_avg else {}
+            )
         return self._hist_avg
 
     def train_step(self, batch):
@@ -229,8 +240,12 @@ class GANRecipe(Recipe):
         mixes samples (same maths, bigger and faster GEMMs)."""
         n = real.shape[0]
         if self._joint_ok:
-            out, feats = self._D(self.w.D, torch.cat([real, f.fake]),
-                                 None if lab is None else torch.cat([lab, f.fake_lab]), features=True)
+            out, feats = self._D(
+                self.w.D,
+                torch.cat([real, f.fake]),
+                None if lab is None else torch.cat([lab, f.fake_lab]),
+                features=True,
+            )
             lr, lf = out.split([n, n])
             return lr, lf, feats[:n]
         lr, f_real = self._D(self.w.D, real, lab, features=True)

@@ -1,5 +1,6 @@
 """What the image-to-image families (pix2pix, CycleGAN) share: two-domain data, a held-out grid of
 input | output | target, the held-out L1 report, and the linear LR decay of the second half of a run."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -44,13 +45,17 @@ class TranslationRecipe(Recipe):
     def check_size(cls, cfg, stride: int, what: str) -> None:
         s = cfg.data.size
         if s is not None and s % stride:
-            raise ConfigError(f"{cls.name}: data.size={s} must be a multiple of {stride} ({what}); "
-                              f"try data.size={max(stride, round(s / stride) * stride)}")
+            raise ConfigError(
+                f"{cls.name}: data.size={s} must be a multiple of {stride} ({what}); "
+                f"try data.size={max(stride, round(s / stride) * stride)}"
+            )
 
     def _check_shape(self, stride: int, what: str) -> None:
         if self.shape[1] % stride or self.shape[2] % stride:
-            raise ConfigError(f"{self.name}: images are {self.shape[1]}x{self.shape[2]}, not a multiple of {stride} "
-                              f"({what}); set data.size")
+            raise ConfigError(
+                f"{self.name}: images are {self.shape[1]}x{self.shape[2]}, not a multiple of {stride} "
+                f"({what}); set data.size"
+            )
 
     def translators(self, nets: dict) -> list[tuple[nn.Module, str, str]]:
         """(generator, input key, target key) pairs shown in the grid."""
@@ -73,7 +78,7 @@ class TranslationRecipe(Recipe):
         was = G.training
         G.eval()
         try:
-            return torch.cat([G(x[i: i + batch]).float() for i in range(0, x.shape[0], batch)])
+            return torch.cat([G(x[i : i + batch]).float() for i in range(0, x.shape[0], batch)])
         finally:
             G.train(was)
 
@@ -85,7 +90,7 @@ class TranslationRecipe(Recipe):
             x, y = fixed[src], fixed[dst]
             out = self.translate(G, x)
             for i in range(0, x.shape[0], cols):
-                rows += [x[i: i + cols], out[i: i + cols], y[i: i + cols]]
+                rows += [x[i : i + cols], out[i : i + cols], y[i : i + cols]]
         return pad_rows(rows, cols), cols
 
     @torch.no_grad()

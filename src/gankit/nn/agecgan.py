@@ -1,6 +1,7 @@
 """Age-cGAN's networks (Antipov et al. 2017; the book's chapter 3), built by ``models/agecgan.py``: a generator
 conditioned on a one-hot age bin, a discriminator that tiles the age over its first feature map (the book's
 ``expand_label_input``), and the encoder that inverts G (z from an image)."""
+
 from __future__ import annotations
 
 import torch
@@ -11,19 +12,37 @@ class AgeGenerator(nn.Module):
     """z ⊕ one-hot(age) -> dense -> dense (BN) -> reshape -> [nearest x2, conv5, BN, LeakyReLU]* -> x2, conv5,
     tanh."""
 
-    def __init__(self, latent: int, k: int, channels: int, size: int, dense: int, widths: list[int],
-                 dropout: float = 0.2, bn_momentum: float = 0.1, conv_bn_momentum: float = 0.2):
+    def __init__(
+        self,
+        latent: int,
+        k: int,
+        channels: int,
+        size: int,
+        dense: int,
+        widths: list[int],
+        dropout: float = 0.2,
+        bn_momentum: float = 0.1,
+        conv_bn_momentum: float = 0.2,
+    ):
         super().__init__()
         self.start, self.width0, self.k = size // 2 ** len(widths), widths[0], k
         self.fc = nn.Sequential(
-            nn.Linear(latent + k, dense), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(dense, widths[0] * self.start ** 2),
-            nn.BatchNorm1d(widths[0] * self.start ** 2, momentum=bn_momentum),
-            nn.LeakyReLU(0.2), nn.Dropout(dropout))
+            nn.Linear(latent + k, dense),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Linear(dense, widths[0] * self.start**2),
+            nn.BatchNorm1d(widths[0] * self.start**2, momentum=bn_momentum),
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+        )
         blocks = []
         for a, b in zip(widths, widths[1:]):
-            blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(a, b, 5, 1, 2),
-                       nn.BatchNorm2d(b, momentum=conv_bn_momentum), nn.LeakyReLU(0.2)]
+            blocks += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(a, b, 5, 1, 2),
+                nn.BatchNorm2d(b, momentum=conv_bn_momentum),
+                nn.LeakyReLU(0.2),
+            ]
         blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(widths[-1], channels, 5, 1, 2), nn.Tanh()]
         self.conv = nn.Sequential(*blocks)
 
@@ -62,8 +81,13 @@ class AgeEncoder(nn.Module):
             layers += [nn.Conv2d(c, w, 5, 2, 2), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
             c = w
         side = size // 2 ** len(widths)
-        layers += [nn.Flatten(), nn.Linear(c * side * side, dense), nn.BatchNorm1d(dense, momentum=bn_momentum),
-                   nn.LeakyReLU(0.2), nn.Linear(dense, latent)]
+        layers += [
+            nn.Flatten(),
+            nn.Linear(c * side * side, dense),
+            nn.BatchNorm1d(dense, momentum=bn_momentum),
+            nn.LeakyReLU(0.2),
+            nn.Linear(dense, latent),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ The same differentiable transforms are applied to real and generated images ever
 and G's steps), so D cannot overfit a small dataset while G's gradients still flow through the transform.
 All draws use the given ``torch.Generator`` (seeded, checkpointed). Images are float [-1, 1], NCHW.
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,8 +39,12 @@ def translation(x: torch.Tensor, ratio: float = 0.125, generator=None) -> torch.
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     tx = torch.randint(-sh, sh + 1, (n, 1, 1), generator=generator, device=x.device)
     ty = torch.randint(-sw, sw + 1, (n, 1, 1), generator=generator, device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(h, device=x.device),
-                                torch.arange(w, device=x.device), indexing="ij")
+    gb, gx, gy = torch.meshgrid(
+        torch.arange(n, device=x.device),
+        torch.arange(h, device=x.device),
+        torch.arange(w, device=x.device),
+        indexing="ij",
+    )
     gx = torch.clamp(gx + tx + 1, 0, h + 1)
     gy = torch.clamp(gy + ty + 1, 0, w + 1)
     pad = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])
@@ -52,8 +57,12 @@ def cutout(x: torch.Tensor, ratio: float = 0.5, generator=None) -> torch.Tensor:
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ox = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator, device=x.device)
     oy = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator, device=x.device)
-    gb, gx, gy = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(ch, device=x.device),
-                                torch.arange(cw, device=x.device), indexing="ij")
+    gb, gx, gy = torch.meshgrid(
+        torch.arange(n, device=x.device),
+        torch.arange(ch, device=x.device),
+        torch.arange(cw, device=x.device),
+        indexing="ij",
+    )
     gx = torch.clamp(gx + ox - ch // 2, 0, h - 1)
     gy = torch.clamp(gy + oy - cw // 2, 0, w - 1)
     mask = torch.ones(n, h, w, dtype=x.dtype, device=x.device)

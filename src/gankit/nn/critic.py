@@ -1,5 +1,6 @@
 """The critic wrapper the image recipes share (models/toolbox.py): any D body gets minibatch discrimination,
 feature outputs (for feature matching) and a class input (concat or projection)."""
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,7 @@ class Critic(nn.Module):
     ``concat`` (one-hot maps stacked onto the input; the body must take C + K channels) or ``projection``
     (Miyato & Koyama 2018: + <embed(y), f(x)>)."""
 
-    def __init__(self, body: nn.Module, n_feat: int, o, dropout: float = 0.0, num_classes: int = 0,
-                 cond: str = "none"):
+    def __init__(self, body: nn.Module, n_feat: int, o, dropout: float = 0.0, num_classes: int = 0, cond: str = "none"):
         super().__init__()
         sn = maybe_sn(getattr(o, "d_norm", "none"))
         self.body = body

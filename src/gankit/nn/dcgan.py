@@ -1,6 +1,7 @@
 """DCGAN's conv networks (models/dcgan.py) that LSGAN and cGAN reuse, built from a recipe's Options ``o`` (``arch``
 conv / book / paper, widths, norms, activation): G as ``Generator(conv_generator(o, shape, in_dim))``, D's feature
 extractor as ``conv_body`` (the toolbox's ``Critic`` adds the head), and cGAN's conditional-batch-norm generator."""
+
 from __future__ import annotations
 
 import torch
@@ -79,9 +80,20 @@ def conv_body(o, shape, in_ch: int) -> tuple[nn.Sequential, int]:
     n2 = lambda ch: conv_norm(o.d_norm, ch, o.bn_momentum, o.bn_eps)
     lr = lambda: nn.LeakyReLU(o.slope, inplace=True)
     if o.arch == "book":
-        layers = [sn(nn.Conv2d(in_ch, 128, 5, 1, 2)), lr(), nn.MaxPool2d(2),
-                  sn(nn.Conv2d(128, 256, 3)), *n2(256), lr(), nn.MaxPool2d(2),
-                  sn(nn.Conv2d(256, 512, 3)), *n2(512), lr(), nn.MaxPool2d(2), nn.Flatten()]
+        layers = [
+            sn(nn.Conv2d(in_ch, 128, 5, 1, 2)),
+            lr(),
+            nn.MaxPool2d(2),
+            sn(nn.Conv2d(128, 256, 3)),
+            *n2(256),
+            lr(),
+            nn.MaxPool2d(2),
+            sn(nn.Conv2d(256, 512, 3)),
+            *n2(512),
+            lr(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        ]
         n_feat = _count(nn.Sequential(*layers), in_ch, h, w)
         return nn.Sequential(*layers, sn(nn.Linear(n_feat, 1024)), lr()), 1024
     k, layers, ch = o.d_kernel, [], in_ch
@@ -106,8 +118,9 @@ def _count(net, c, h, w) -> int:
         try:
             n = net(torch.zeros(1, c, h, w)).numel()
         except RuntimeError as e:  # a map shrank below the kernel: the image is too small for D's layers
-            raise ConfigError(f"data.size={h} is too small for the discriminator's layers "
-                              f"({str(e).splitlines()[0]})") from None
+            raise ConfigError(
+                f"data.size={h} is too small for the discriminator's layers ({str(e).splitlines()[0]})"
+            ) from None
         net.train(was)
     return n
 
@@ -123,9 +136,12 @@ class CBNGenerator(nn.Module):
         self.z_skip = o.z_skip
         self.embed = nn.Embedding(num_classes, o.embed_dim)
         cond = o.embed_dim + (o.latent_dim if o.z_skip else 0)
-        self.stem = nn.Sequential(nn.Linear(o.latent_dim + o.embed_dim, o.g_base * s * s),
-                                  nn.BatchNorm1d(o.g_base * s * s, momentum=o.bn_momentum, eps=o.bn_eps),
-                                  act(o.g_act, o.slope), nn.Unflatten(1, (o.g_base, s, s)))
+        self.stem = nn.Sequential(
+            nn.Linear(o.latent_dim + o.embed_dim, o.g_base * s * s),
+            nn.BatchNorm1d(o.g_base * s * s, momentum=o.bn_momentum, eps=o.bn_eps),
+            act(o.g_act, o.slope),
+            nn.Unflatten(1, (o.g_base, s, s)),
+        )
         self.ups, self.norms = nn.ModuleList(), nn.ModuleList()
         ch = o.g_base
         for nxt in o.g_channels:

@@ -1,6 +1,7 @@
 """3D-GAN's volumetric networks (book ch.2; Wu et al. 2016), built by ``models/gan3d.py`` from its Options ``o``
 (``latent_dim``, ``g_channels``, ``d_channels``, batch-norm placement, ``conditional``, ``embed_dim``): G maps z
 to voxel occupancies in [0, 1] through 3D transposed convolutions, D scores voxel grids with one logit each."""
+
 from __future__ import annotations
 
 import torch

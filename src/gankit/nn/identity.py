@@ -5,6 +5,7 @@ and old woman of one skin tone, and the Twemoji and OpenMoji drawings of one emo
 ``forward`` gives L2-normalised embeddings; the distance is the Euclidean distance between them (as FaceNet's).
 Score cards call it "emoji identity embedder (trained on emoji-people)", never a face-recognition model.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,9 @@ from torch import nn
 
 
 class EmojiIdentityNet(nn.Module):
-    def __init__(self, channels: int = 3, n_identities: int = 1, dim: int = 64, widths=(32, 64, 128),
-                 scale: float = 16.0):
+    def __init__(
+        self, channels: int = 3, n_identities: int = 1, dim: int = 64, widths=(32, 64, 128), scale: float = 16.0
+    ):
         super().__init__()
         layers, c = [], channels
         for w in widths:

@@ -6,6 +6,7 @@ as is; otherwise a random stored image is returned in its place and the new fake
 through the ``generator`` passed in, and the contents live in buffers, so a checkpoint (the module's state_dict)
 resumes the exact same sequence.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Weight initialisation schemes: the seeds use Keras defaults or N(0, 0.02); PyTorch has its own."""
+
 from __future__ import annotations
 
 from torch import nn

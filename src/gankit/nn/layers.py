@@ -1,4 +1,5 @@
 """Stabilising layers of book §1.7 (Salimans et al. 2016, "Improved Techniques for Training GANs") and norm choices."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,9 @@ class ConvTranspose2d(nn.ConvTranspose2d):
     def forward(self, x, output_size=None):
         if self.bias is None or output_size is not None or x.device.type != "cpu":
             return super().forward(x, output_size)
-        y = F.conv_transpose2d(x, self.weight, None, self.stride, self.padding, self.output_padding, self.groups,
-                               self.dilation)
+        y = F.conv_transpose2d(
+            x, self.weight, None, self.stride, self.padding, self.output_padding, self.groups, self.dilation
+        )
         return y.add_(self.bias.to(y.dtype).view(1, -1, 1, 1))
 
 
@@ -127,9 +129,11 @@ def grad_norm(params) -> torch.Tensor:
 
 def check_pow2_size(name: str, size: int, stages: int) -> int:
     """Start size of a generator that doubles ``stages`` times to reach ``size``."""
-    start = size / 2 ** stages
+    start = size / 2**stages
     if start < 1 or not float(start).is_integer():
-        fit = 2 ** stages * max(1, math.ceil(size / 2 ** stages))
-        raise ConfigError(f"{name}: image size {size} is not a multiple of 2^{stages} "
-                          f"(use data.size={fit} or change the number of stages)")
+        fit = 2**stages * max(1, math.ceil(size / 2**stages))
+        raise ConfigError(
+            f"{name}: image size {size} is not a multiple of 2^{stages} "
+            f"(use data.size={fit} or change the number of stages)"
+        )
     return int(start)

@@ -1,4 +1,5 @@
 """The 2-D normalisation layers the translation nets choose between by name."""
+
 from __future__ import annotations
 
 from torch import nn

@@ -6,6 +6,7 @@ overlapping patch of the input.
 stride-1 layer (a 30x30 map for 256 px input); the CycleGAN book's D (ch. 7) is n_layers=4 without it (94x94 patches).
 For pix2pix the input is the (condition, image) pair concatenated on channels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,11 +22,19 @@ class PatchDiscriminator(nn.Module):
         layers = [nn.Conv2d(in_ch, ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
         mult = 1
         for n in range(1, n_layers):
-            prev, mult = mult, min(2 ** n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=bias), norm2d(norm, ndf * mult), nn.LeakyReLU(0.2)]
+            prev, mult = mult, min(2**n, 8)
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, 2, 1, bias=bias),
+                norm2d(norm, ndf * mult),
+                nn.LeakyReLU(0.2),
+            ]
         if s1_layer:
-            prev, mult = mult, min(2 ** n_layers, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=bias), norm2d(norm, ndf * mult), nn.LeakyReLU(0.2)]
+            prev, mult = mult, min(2**n_layers, 8)
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, 1, 1, bias=bias),
+                norm2d(norm, ndf * mult),
+                nn.LeakyReLU(0.2),
+            ]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
 

@@ -11,6 +11,7 @@ ResNet generator and discriminator with no normalisation layer at all.
   in a depthwise s x s conv and a linear unit — or, conditional, a projection onto a class embedding; ``mbstd``
   (not in the paper) adds StyleGAN's minibatch-std map before that head.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,7 @@ from torch import nn
 from .layers import MinibatchStd
 
 SLOPE = 0.2
-GAIN = math.sqrt(2 / (1 + SLOPE ** 2))
+GAIN = math.sqrt(2 / (1 + SLOPE**2))
 
 
 def msr_(w: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
@@ -53,8 +54,13 @@ class ResidualBlock(nn.Module):
         super().__init__()
         wide = ch * expansion
         gain = GAIN * total_blocks ** (-1 / (2 * 3 - 2))
-        self.f = nn.Sequential(conv(ch, wide, 1, gain=gain), BiasAct(wide), conv(wide, wide, 3, groups, gain),
-                               BiasAct(wide), conv(wide, ch, 1, gain=last_gain * gain))
+        self.f = nn.Sequential(
+            conv(ch, wide, 1, gain=gain),
+            BiasAct(wide),
+            conv(wide, wide, 3, groups, gain),
+            BiasAct(wide),
+            conv(wide, ch, 1, gain=last_gain * gain),
+        )
 
     def forward(self, x):
         return x + self.f(x)
@@ -85,9 +91,21 @@ def _groups(ch: int, group_width: int) -> int:
 class ResNetGenerator(nn.Module):
     """``widths[0]`` at s x s, doubling the resolution for each further width; ``blocks`` residual blocks per stage."""
 
-    def __init__(self, latent_dim: int, out_ch: int, start: int, widths: list[int], blocks: int = 1,
-                 expansion: int = 2, group_width: int = 16, num_classes: int = 0, embed_dim: int = 0,
-                 dense_input: bool = False, last_gain: float = 0.0, tanh: bool = False):
+    def __init__(
+        self,
+        latent_dim: int,
+        out_ch: int,
+        start: int,
+        widths: list[int],
+        blocks: int = 1,
+        expansion: int = 2,
+        group_width: int = 16,
+        num_classes: int = 0,
+        embed_dim: int = 0,
+        dense_input: bool = False,
+        last_gain: float = 0.0,
+        tanh: bool = False,
+    ):
         super().__init__()
         total = blocks * len(widths)
         self.tanh = tanh
@@ -105,8 +123,10 @@ class ResNetGenerator(nn.Module):
         for i, w in enumerate(widths):
             if i:
                 layers.append(Up(widths[i - 1], w))
-            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
-                       for _ in range(blocks)]
+            layers += [
+                ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
+                for _ in range(blocks)
+            ]
         self.body = nn.Sequential(*layers)
         self.out = conv(widths[-1], out_ch, 1)
 
@@ -114,7 +134,11 @@ class ResNetGenerator(nn.Module):
         if self.embed is not None:
             z = torch.cat([z, self.embed(label)], 1)
         h = self.lin(z)
-        x = h.view(-1, self.width, self.start, self.start) if self.basis is None else self.basis[None] * h[:, :, None, None]
+        x = (
+            h.view(-1, self.width, self.start, self.start)
+            if self.basis is None
+            else self.basis[None] * h[:, :, None, None]
+        )
         y = self.out(self.body(x))
         return torch.tanh(y) if self.tanh else y
 
@@ -123,16 +147,28 @@ class ResNetDiscriminator(nn.Module):
     """Mirror of the generator: 1x1 conv from the image, stages of residual blocks and a 2x down-sampling, a
     depthwise s x s basis conv and a linear unit (projection onto a class embedding when conditional)."""
 
-    def __init__(self, in_ch: int, start: int, widths: list[int], blocks: int = 1, expansion: int = 2,
-                 group_width: int = 16, num_classes: int = 0, last_gain: float = 0.0, mbstd: int = 0):
+    def __init__(
+        self,
+        in_ch: int,
+        start: int,
+        widths: list[int],
+        blocks: int = 1,
+        expansion: int = 2,
+        group_width: int = 16,
+        num_classes: int = 0,
+        last_gain: float = 0.0,
+        mbstd: int = 0,
+    ):
         super().__init__()
         widths = list(reversed(widths))
         total = blocks * len(widths)
         self.inp = conv(in_ch, widths[0], 1)
         layers: list[nn.Module] = []
         for i, w in enumerate(widths):
-            layers += [ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
-                       for _ in range(blocks)]
+            layers += [
+                ResidualBlock(w, _groups(w * expansion, group_width), expansion, total, last_gain)
+                for _ in range(blocks)
+            ]
             if i + 1 < len(widths):
                 layers.append(Down(w, widths[i + 1]))
         self.body = nn.Sequential(*layers)

@@ -5,6 +5,7 @@ followed by the norm (instance norm over each image's channels) and ReLU; a resi
 conv3-norm-ReLU-conv3-norm plus its input, no activation after the add. Reflection padding by default (the book uses
 zero padding). 9 blocks at 256 px, 6 up to 128 px; ngf=64 and 9 blocks: 11,378,179 parameters.
 """
+
 from __future__ import annotations
 
 import torch
@@ -36,8 +37,17 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, ngf: int = 64, n_blocks: int = 9, norm: str = "instance",
-                 padding: str = "reflect", dropout: float = 0.0, n_down: int = 2):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        norm: str = "instance",
+        padding: str = "reflect",
+        dropout: float = 0.0,
+        n_down: int = 2,
+    ):
         super().__init__()
         if padding not in ("reflect", "zero"):
             raise ValueError(f"padding must be reflect or zero, got {padding!r}")
@@ -45,21 +55,24 @@ class ResnetGenerator(nn.Module):
         self.n_down = n_down
         layers = [*_conv(in_ch, ngf, 7, padding, bias), norm2d(norm, ngf), nn.ReLU()]
         for i in range(n_down):
-            c = ngf * 2 ** i
+            c = ngf * 2**i
             layers += [nn.Conv2d(c, 2 * c, 3, 2, 1, bias=bias), norm2d(norm, 2 * c), nn.ReLU()]
-        c = ngf * 2 ** n_down
+        c = ngf * 2**n_down
         layers += [ResnetBlock(c, norm, padding, dropout) for _ in range(n_blocks)]
         for i in range(n_down):
             c = ngf * 2 ** (n_down - i)
-            layers += [ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias), norm2d(norm, c // 2),
-                       nn.ReLU()]
+            layers += [
+                ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias),
+                norm2d(norm, c // 2),
+                nn.ReLU(),
+            ]
         layers += [*_conv(ngf, out_ch, 7, padding, True), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     @property
     def stride(self) -> int:
         """Input sides must be multiples of this."""
-        return 2 ** self.n_down
+        return 2**self.n_down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

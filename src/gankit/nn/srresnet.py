@@ -11,6 +11,7 @@ Discriminator, ``head="dense"`` (paper): 8 conv3 blocks, channels f, f, 2f, 2f, 
 ``head="patch"`` (book): Keras' Dense on a 4-D tensor acts per position, i.e. 1x1 convs 8f -> 1024 -> 1, giving
 a map of logits (B x 1 x H/16 x W/16). The book puts BN *after* the activation (``bn_after_act``).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,11 +28,21 @@ class ResidualBlock(nn.Module):
     def __init__(self, ch: int, arch: str, momentum: float, eps: float):
         super().__init__()
         if arch == "book":  # conv -> ReLU -> BN -> conv -> BN
-            layers = [nn.Conv2d(ch, ch, 3, 1, 1), nn.ReLU(), _bn(ch, momentum, eps),
-                      nn.Conv2d(ch, ch, 3, 1, 1), _bn(ch, momentum, eps)]
+            layers = [
+                nn.Conv2d(ch, ch, 3, 1, 1),
+                nn.ReLU(),
+                _bn(ch, momentum, eps),
+                nn.Conv2d(ch, ch, 3, 1, 1),
+                _bn(ch, momentum, eps),
+            ]
         else:  # paper: conv -> BN -> PReLU -> conv -> BN
-            layers = [nn.Conv2d(ch, ch, 3, 1, 1), _bn(ch, momentum, eps), nn.PReLU(ch),
-                      nn.Conv2d(ch, ch, 3, 1, 1), _bn(ch, momentum, eps)]
+            layers = [
+                nn.Conv2d(ch, ch, 3, 1, 1),
+                _bn(ch, momentum, eps),
+                nn.PReLU(ch),
+                nn.Conv2d(ch, ch, 3, 1, 1),
+                _bn(ch, momentum, eps),
+            ]
         self.body = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -41,8 +52,17 @@ class ResidualBlock(nn.Module):
 class SRResNet(nn.Module):
     """LR (B x C x h x w, [-1, 1]) -> SR (B x C x scale*h x scale*w, [-1, 1])."""
 
-    def __init__(self, channels: int = 3, features: int = 64, blocks: int = 16, scale: int = 4,
-                 arch: str = "paper", up_features: int = 256, bn_momentum: float = 0.1, bn_eps: float = 1e-5):
+    def __init__(
+        self,
+        channels: int = 3,
+        features: int = 64,
+        blocks: int = 16,
+        scale: int = 4,
+        arch: str = "paper",
+        up_features: int = 256,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+    ):
         super().__init__()
         if scale < 2 or scale & (scale - 1):
             raise ValueError(f"scale must be a power of two >= 2, got {scale}")
@@ -70,9 +90,18 @@ class SRResNet(nn.Module):
 class SRDiscriminator(nn.Module):
     """HR image -> logits: one per image (``head="dense"``) or a patch map (``head="patch"``)."""
 
-    def __init__(self, channels: int = 3, size: int = 96, features: int = 64, dense: int = 1024,
-                 head: str = "dense", slope: float = 0.2, bn_momentum: float = 0.1, bn_eps: float = 1e-5,
-                 bn_after_act: bool = False):
+    def __init__(
+        self,
+        channels: int = 3,
+        size: int = 96,
+        features: int = 64,
+        dense: int = 1024,
+        head: str = "dense",
+        slope: float = 0.2,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        bn_after_act: bool = False,
+    ):
         super().__init__()
         layers, ch = [], channels
         for i in range(8):
@@ -92,8 +121,9 @@ class SRDiscriminator(nn.Module):
             side = size
             for _ in range(4):
                 side = (side + 1) // 2  # conv3, stride 2, padding 1
-            self.head = nn.Sequential(nn.Flatten(), nn.Linear(ch * side * side, dense), nn.LeakyReLU(slope),
-                                      nn.Linear(dense, 1))
+            self.head = nn.Sequential(
+                nn.Flatten(), nn.Linear(ch * side * side, dense), nn.LeakyReLU(slope), nn.Linear(dense, 1)
+            )
 
     def forward(self, x):
         return self.head(self.features(x))

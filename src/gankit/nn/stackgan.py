@@ -8,6 +8,7 @@ text compressor, which the book keeps as a separate, never-trained model and gan
 Fixed against the book: log sigma is the *second* half of the CA output (the book slices mu twice), every
 sample draws its own epsilon (passed in, so the caller's seeded generator decides), and the compressor is trained.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,7 +19,7 @@ from torch import nn
 
 def kl_loss(mu: torch.Tensor, log_sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) per dimension, averaged over the batch and the dimensions."""
-    return (-log_sigma + 0.5 * (-1 + torch.exp(2 * log_sigma) + mu ** 2)).mean()
+    return (-log_sigma + 0.5 * (-1 + torch.exp(2 * log_sigma) + mu**2)).mean()
 
 
 class CondAugment(nn.Module):
@@ -32,7 +33,7 @@ class CondAugment(nn.Module):
 
     def forward(self, emb: torch.Tensor, eps: torch.Tensor):
         ml = self.act(self.fc(emb))
-        mu, log_sigma = ml[:, : self.c_dim], ml[:, self.c_dim:]
+        mu, log_sigma = ml[:, : self.c_dim], ml[:, self.c_dim :]
         return mu + torch.exp(log_sigma) * eps, mu, log_sigma
 
 
@@ -41,13 +42,17 @@ def _bn(c, momentum, eps):
 
 
 def up_block(i: int, o: int, momentum: float, eps: float) -> nn.Sequential:
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(i, o, 3, 1, 1, bias=False),
-                         _bn(o, momentum, eps), nn.ReLU(True))
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Conv2d(i, o, 3, 1, 1, bias=False),
+        _bn(o, momentum, eps),
+        nn.ReLU(True),
+    )
 
 
 def _log2(n: int, what: str) -> int:
     k = int(round(math.log2(n))) if n > 0 else -1
-    if k < 1 or 2 ** k != n:
+    if k < 1 or 2**k != n:
         raise ValueError(f"{what} must be a power of two, got {n}")
     return k
 
@@ -55,17 +60,29 @@ def _log2(n: int, what: str) -> int:
 class Stage1G(nn.Module):
     """[z, c] -> Dense(16f * 4 * 4, no bias) -> ReLU -> (upsample, conv3, BN, ReLU) x log2(size/4) -> conv3 -> tanh."""
 
-    def __init__(self, emb_dim: int, z_dim: int = 100, c_dim: int = 128, f: int = 64, size: int = 64,
-                 fc_bn: bool = False, bn_momentum: float = 0.1, bn_eps: float = 1e-5, channels: int = 3):
+    def __init__(
+        self,
+        emb_dim: int,
+        z_dim: int = 100,
+        c_dim: int = 128,
+        f: int = 64,
+        size: int = 64,
+        fc_bn: bool = False,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        channels: int = 3,
+    ):
         super().__init__()
         n_up = _log2(size // 4, "stage-I size / 4")
         self.ca = CondAugment(emb_dim, c_dim)
-        top = f * 2 ** n_up
+        top = f * 2**n_up
         self.top = top
-        self.fc = nn.Sequential(nn.Linear(c_dim + z_dim, top * 16, bias=False),
-                                *( [nn.BatchNorm1d(top * 16, momentum=bn_momentum, eps=bn_eps)] if fc_bn else []),
-                                nn.ReLU(True))
-        ups = [up_block(top // 2 ** k, top // 2 ** (k + 1), bn_momentum, bn_eps) for k in range(n_up)]
+        self.fc = nn.Sequential(
+            nn.Linear(c_dim + z_dim, top * 16, bias=False),
+            *([nn.BatchNorm1d(top * 16, momentum=bn_momentum, eps=bn_eps)] if fc_bn else []),
+            nn.ReLU(True),
+        )
+        ups = [up_block(top // 2**k, top // 2 ** (k + 1), bn_momentum, bn_eps) for k in range(n_up)]
         self.ups = nn.Sequential(*ups)
         self.out = nn.Sequential(nn.Conv2d(f, channels, 3, 1, 1, bias=False), nn.Tanh())
 
@@ -90,7 +107,7 @@ def down_convs(f: int, n: int, momentum: float, eps: float, channels: int = 3) -
     """n stride-2 4x4 convs, no bias: f (no BN), 2f, 4f ... each BN + LeakyReLU(0.2)."""
     layers, c = [], channels
     for k in range(n):
-        o = f * 2 ** k
+        o = f * 2**k
         layers.append(nn.Conv2d(c, o, 4, 2, 1, bias=False))
         if k:
             layers.append(_bn(o, momentum, eps))
@@ -114,8 +131,16 @@ class _JointHead(nn.Module):
 class Stage1D(nn.Module):
     """Matching-aware D: image -> 4 x 4 x 8f features; joined with the compressed text; one logit per pair."""
 
-    def __init__(self, emb_dim: int, f: int = 64, size: int = 64, n_d: int = 128, bn_momentum: float = 0.1,
-                 bn_eps: float = 1e-5, channels: int = 3):
+    def __init__(
+        self,
+        emb_dim: int,
+        f: int = 64,
+        size: int = 64,
+        n_d: int = 128,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        channels: int = 3,
+    ):
         super().__init__()
         self.image, c = down_convs(f, _log2(size // 4, "stage-I size / 4"), bn_momentum, bn_eps, channels)
         self.text = TextCompressor(emb_dim, n_d)
@@ -128,8 +153,13 @@ class Stage1D(nn.Module):
 class ResBlock(nn.Module):
     def __init__(self, c: int, momentum: float, eps: float):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), _bn(c, momentum, eps), nn.ReLU(True),
-                                  nn.Conv2d(c, c, 3, 1, 1), _bn(c, momentum, eps))
+        self.body = nn.Sequential(
+            nn.Conv2d(c, c, 3, 1, 1),
+            _bn(c, momentum, eps),
+            nn.ReLU(True),
+            nn.Conv2d(c, c, 3, 1, 1),
+            _bn(c, momentum, eps),
+        )
         self.act = nn.ReLU(True)
 
     def forward(self, x):
@@ -140,20 +170,38 @@ class Stage2G(nn.Module):
     """Stage-I image (S) -> encoder to S/4 (conv3 2f, conv4/2 4f + BN, conv4/2 8f + BN) -> [c tiled | x] ->
     conv3 8f -> residual blocks -> (upsample, conv3, BN, ReLU) x (2 + log2 scale) -> conv3 -> tanh."""
 
-    def __init__(self, emb_dim: int, c_dim: int = 128, f: int = 64, scale: int = 4, res_blocks: int = 4,
-                 bn_momentum: float = 0.1, bn_eps: float = 1e-5, channels: int = 3):
+    def __init__(
+        self,
+        emb_dim: int,
+        c_dim: int = 128,
+        f: int = 64,
+        scale: int = 4,
+        res_blocks: int = 4,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        channels: int = 3,
+    ):
         super().__init__()
         m, e = bn_momentum, bn_eps
         self.ca = CondAugment(emb_dim, c_dim)
         self.encode = nn.Sequential(
-            nn.Conv2d(channels, 2 * f, 3, 1, 1, bias=False), nn.ReLU(True),
-            nn.Conv2d(2 * f, 4 * f, 4, 2, 1, bias=False), _bn(4 * f, m, e), nn.ReLU(True),
-            nn.Conv2d(4 * f, 8 * f, 4, 2, 1, bias=False), _bn(8 * f, m, e), nn.ReLU(True))
-        self.joint = nn.Sequential(nn.Conv2d(8 * f + c_dim, 8 * f, 3, 1, 1, bias=False), _bn(8 * f, m, e),
-                                   nn.ReLU(True))
+            nn.Conv2d(channels, 2 * f, 3, 1, 1, bias=False),
+            nn.ReLU(True),
+            nn.Conv2d(2 * f, 4 * f, 4, 2, 1, bias=False),
+            _bn(4 * f, m, e),
+            nn.ReLU(True),
+            nn.Conv2d(4 * f, 8 * f, 4, 2, 1, bias=False),
+            _bn(8 * f, m, e),
+            nn.ReLU(True),
+        )
+        self.joint = nn.Sequential(
+            nn.Conv2d(8 * f + c_dim, 8 * f, 3, 1, 1, bias=False), _bn(8 * f, m, e), nn.ReLU(True)
+        )
         self.res = nn.Sequential(*[ResBlock(8 * f, m, e) for _ in range(res_blocks)])
         n_up = 2 + _log2(scale, "model.scale")
-        chans = [8 * f] + [f * 2 ** min(3, n_up - 1 - k) for k in range(n_up)]  # x4 (book): 8f 8f 4f 2f f; x2: 8f 4f 2f f
+        chans = [8 * f] + [
+            f * 2 ** min(3, n_up - 1 - k) for k in range(n_up)
+        ]  # x4 (book): 8f 8f 4f 2f f; x2: 8f 4f 2f f
         self.ups = nn.Sequential(*[up_block(chans[k], chans[k + 1], m, e) for k in range(n_up)])
         self.out = nn.Sequential(nn.Conv2d(f, channels, 3, 1, 1, bias=False), nn.Tanh())
 
@@ -169,18 +217,36 @@ class Stage2D(nn.Module):
     """Down to 4 x 4 (f ... f * 2^(n-1)), conv1 to half, conv1 to 8f + BN, plus a bottleneck residual branch
     (conv1 2f, conv3 2f, conv3 8f), LeakyReLU, then the joint text head."""
 
-    def __init__(self, emb_dim: int, f: int = 64, size: int = 256, n_d: int = 128, bn_momentum: float = 0.1,
-                 bn_eps: float = 1e-5, channels: int = 3):
+    def __init__(
+        self,
+        emb_dim: int,
+        f: int = 64,
+        size: int = 256,
+        n_d: int = 128,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+        channels: int = 3,
+    ):
         super().__init__()
         m, e = bn_momentum, bn_eps
         self.down, top = down_convs(f, _log2(size // 4, "stage-II size / 4"), m, e, channels)
-        self.squeeze = nn.Sequential(nn.Conv2d(top, top // 2, 1, bias=False), _bn(top // 2, m, e),
-                                     nn.LeakyReLU(0.2, True), nn.Conv2d(top // 2, 8 * f, 1, bias=False),
-                                     _bn(8 * f, m, e))
-        self.branch = nn.Sequential(nn.Conv2d(8 * f, 2 * f, 1, bias=False), _bn(2 * f, m, e), nn.LeakyReLU(0.2, True),
-                                    nn.Conv2d(2 * f, 2 * f, 3, 1, 1, bias=False), _bn(2 * f, m, e),
-                                    nn.LeakyReLU(0.2, True),
-                                    nn.Conv2d(2 * f, 8 * f, 3, 1, 1, bias=False), _bn(8 * f, m, e))
+        self.squeeze = nn.Sequential(
+            nn.Conv2d(top, top // 2, 1, bias=False),
+            _bn(top // 2, m, e),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(top // 2, 8 * f, 1, bias=False),
+            _bn(8 * f, m, e),
+        )
+        self.branch = nn.Sequential(
+            nn.Conv2d(8 * f, 2 * f, 1, bias=False),
+            _bn(2 * f, m, e),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(2 * f, 2 * f, 3, 1, 1, bias=False),
+            _bn(2 * f, m, e),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(2 * f, 8 * f, 3, 1, 1, bias=False),
+            _bn(8 * f, m, e),
+        )
         self.act = nn.LeakyReLU(0.2, True)
         self.text = TextCompressor(emb_dim, n_d)
         self.head = _JointHead(8 * f, n_d, 8 * f, m, e)

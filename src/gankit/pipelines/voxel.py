@@ -1,5 +1,6 @@
 """Noise -> voxel shapes (gan3d): a noise pipeline whose samples are N x 1 x D x H x W occupancies in [0, 1], and
 the meshes ``gankit voxels`` and the studio write from them."""
+
 from __future__ import annotations
 
 from ..data.meshes import voxels_to_mesh

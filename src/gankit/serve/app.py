@@ -19,13 +19,14 @@ Routes (``{mid}`` is a model id from ``GET /api/models``):
 Every error is JSON ``{"error": "..."}`` with a 4xx code. Generation runs in a worker thread
 (``run_in_threadpool``); each model is used by one request at a time, with a bounded queue (429 when full).
 """
+
 from __future__ import annotations
 
 import math
 from pathlib import Path
 from typing import Literal, Optional
 
-from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, Query, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -35,8 +36,18 @@ from starlette.exceptions import HTTPException
 from ..errors import GankitError
 from ..fileio import gankit_version
 from .gate import Busy
-from .panels import (MAX_CAPTION, MAX_SLIDER, AgePanel, ImagePanel, NoisePanel, Panel, TextPanel, VoxelPanel,
-                     load_models, png_bytes)
+from .panels import (
+    MAX_CAPTION,
+    MAX_SLIDER,
+    AgePanel,
+    ImagePanel,
+    NoisePanel,
+    Panel,
+    TextPanel,
+    VoxelPanel,
+    load_models,
+    png_bytes,
+)
 from .runs import run_files
 from .uploads import Limits, UploadError, decode
 
@@ -100,8 +111,14 @@ class _TooLarge(Exception):
     pass
 
 
-def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue: int = 8,
-               wait_s: float = 30.0, models: dict[str, Panel] | None = None) -> FastAPI:
+def create_app(
+    paths,
+    device: str = "cpu",
+    limits: Limits = Limits(),
+    max_queue: int = 8,
+    wait_s: float = 30.0,
+    models: dict[str, Panel] | None = None,
+) -> FastAPI:
     """The app serving the checkpoints ``paths`` (run dirs or checkpoints; loaded here, once). ``models`` instead
     of ``paths`` serves panels built elsewhere (tests share them between apps)."""
     from PIL import Image
@@ -111,8 +128,11 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
     models = models if models is not None else load_models(paths, device, max_queue, wait_s)
     app = FastAPI(title="gankit studio", version=gankit_version(), docs_url=None, redoc_url=None)
     app.state.models = models
-    app.add_middleware(BodyLimit, max_bytes=limits.max_bytes + 64 * 1024,  # room for the multipart framing
-                       upload_limit=limits.max_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=limits.max_bytes + 64 * 1024,  # room for the multipart framing
+        upload_limit=limits.max_bytes,
+    )
 
     @app.exception_handler(HTTPException)
     async def _http(request, exc: HTTPException):
@@ -143,8 +163,12 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
         if m is None:
             raise HTTPException(404, f"no model '{mid[:60]}' (GET /api/models lists them)")
         if kind is not None and not isinstance(m, kind):
-            what = {NoisePanel: "samples from noise", ImagePanel: "takes an uploaded image",
-                    TextPanel: "draws captions", VoxelPanel: "samples 3D shapes"}.get(kind, kind.__name__)
+            what = {
+                NoisePanel: "samples from noise",
+                ImagePanel: "takes an uploaded image",
+                TextPanel: "draws captions",
+                VoxelPanel: "samples 3D shapes",
+            }.get(kind, kind.__name__)
             raise HTTPException(400, f"model '{mid}' is a {m.kind} model; this route needs one that {what}")
         return m
 
@@ -159,39 +183,53 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
 
     @app.get("/api/models")
     async def list_models():
-        return {"gankit": gankit_version(), "models": [m.info() for m in models.values()],
-                "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels}}
+        return {
+            "gankit": gankit_version(),
+            "models": [m.info() for m in models.values()],
+            "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels},
+        }
 
     @app.get("/api/models/{mid}")
     async def one_model(mid: str):
         return model(mid).info()
 
     @app.get("/api/models/{mid}/sample.png")
-    async def sample(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED), n: int = Query(16, ge=1, le=64),
-                     cls: Optional[int] = Query(None, ge=0, le=100_000),
-                     truncation: float = Query(1.0, ge=0.0, le=2.0),
-                     sliders: Optional[str] = Query(None, max_length=200, description="comma-separated numbers")):
+    async def sample(
+        mid: str,
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        n: int = Query(16, ge=1, le=64),
+        cls: Optional[int] = Query(None, ge=0, le=100_000),
+        truncation: float = Query(1.0, ge=0.0, le=2.0),
+        sliders: Optional[str] = Query(None, max_length=200, description="comma-separated numbers"),
+    ):
         m = model(mid, NoisePanel)
         vals = _floats(sliders, "sliders")
         im = await run_in_threadpool(m.sample, seed, n, cls, _finite(truncation, "truncation"), vals)
         return png(im)
 
     @app.get("/api/models/{mid}/interpolate.png")
-    async def interpolate(mid: str, seed_a: int = Query(0, ge=0, le=MAX_SEED),
-                          seed_b: int = Query(1, ge=0, le=MAX_SEED), steps: int = Query(8, ge=2, le=16),
-                          cls: Optional[int] = Query(None, ge=0, le=100_000),
-                          truncation: float = Query(1.0, ge=0.0, le=2.0),
-                          mode: Literal["slerp", "lerp"] = "slerp"):
+    async def interpolate(
+        mid: str,
+        seed_a: int = Query(0, ge=0, le=MAX_SEED),
+        seed_b: int = Query(1, ge=0, le=MAX_SEED),
+        steps: int = Query(8, ge=2, le=16),
+        cls: Optional[int] = Query(None, ge=0, le=100_000),
+        truncation: float = Query(1.0, ge=0.0, le=2.0),
+        mode: Literal["slerp", "lerp"] = "slerp",
+    ):
         m = model(mid, NoisePanel)
-        im = await run_in_threadpool(m.interpolate, seed_a, seed_b, steps, cls, _finite(truncation, "truncation"),
-                                     mode)
+        im = await run_in_threadpool(m.interpolate, seed_a, seed_b, steps, cls, _finite(truncation, "truncation"), mode)
         return png(im)
 
     @app.post("/api/models/{mid}/apply")
-    async def apply(mid: str, file: UploadFile = File(...), direction: Optional[str] = Form(None, max_length=8),
-                    target: Optional[str] = Form(None, max_length=40),
-                    source: Optional[str] = Form(None, max_length=40),
-                    steps: Optional[int] = Form(None, ge=0, le=AgePanel.max_steps)):
+    async def apply(
+        mid: str,
+        file: UploadFile = File(...),
+        direction: Optional[str] = Form(None, max_length=8),
+        target: Optional[str] = Form(None, max_length=40),
+        source: Optional[str] = Form(None, max_length=40),
+        steps: Optional[int] = Form(None, ge=0, le=AgePanel.max_steps),
+    ):
         m = model(mid, ImagePanel)
         age = {k: v for k, v in (("target", target), ("source", source), ("steps", steps)) if v not in (None, "")}
         if age and not isinstance(m, AgePanel):
@@ -203,55 +241,84 @@ def create_app(paths, device: str = "cpu", limits: Limits = Limits(), max_queue:
         return png(out)
 
     @app.get("/api/models/{mid}/text.png")
-    async def text(mid: str, caption: str = Query(..., max_length=MAX_CAPTION), seed: int = Query(0, ge=0, le=MAX_SEED),
-                   n: int = Query(16, ge=1, le=64), stage1: bool = False):
+    async def text(
+        mid: str,
+        caption: str = Query(..., max_length=MAX_CAPTION),
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        n: int = Query(16, ge=1, le=64),
+        stage1: bool = False,
+    ):
         m = model(mid, TextPanel)
         return png(await run_in_threadpool(m.generate, caption, seed, n, stage1))
 
     @app.get("/api/models/{mid}/text-interpolate.png")
-    async def text_interpolate(mid: str, caption_a: str = Query(..., max_length=MAX_CAPTION),
-                               caption_b: str = Query(..., max_length=MAX_CAPTION),
-                               seed: int = Query(0, ge=0, le=MAX_SEED), steps: int = Query(8, ge=2, le=16),
-                               stage1: bool = False):
+    async def text_interpolate(
+        mid: str,
+        caption_a: str = Query(..., max_length=MAX_CAPTION),
+        caption_b: str = Query(..., max_length=MAX_CAPTION),
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        steps: int = Query(8, ge=2, le=16),
+        stage1: bool = False,
+    ):
         m = model(mid, TextPanel)
         return png(await run_in_threadpool(m.interpolate, caption_a, caption_b, seed, steps, stage1))
 
     @app.get("/api/models/{mid}/views.png")
-    async def views(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
-                    n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
-                    cls: Optional[int] = Query(None, ge=0, le=100_000), views: int = Query(6, ge=1, le=12),
-                    threshold: float = Query(0.5, gt=0, lt=1)):
+    async def views(
+        mid: str,
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
+        cls: Optional[int] = Query(None, ge=0, le=100_000),
+        views: int = Query(6, ge=1, le=12),
+        threshold: float = Query(0.5, gt=0, lt=1),
+    ):
         m = model(mid, VoxelPanel)
         return png(await run_in_threadpool(m.views, seed, n, cls, views, 96, threshold))
 
     @app.get("/api/models/{mid}/turntable.gif")
-    async def turntable(mid: str, seed: int = Query(0, ge=0, le=MAX_SEED),
-                        n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
-                        cls: Optional[int] = Query(None, ge=0, le=100_000), frames: int = Query(24, ge=2, le=48),
-                        threshold: float = Query(0.5, gt=0, lt=1)):
+    async def turntable(
+        mid: str,
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
+        cls: Optional[int] = Query(None, ge=0, le=100_000),
+        frames: int = Query(24, ge=2, le=48),
+        threshold: float = Query(0.5, gt=0, lt=1),
+    ):
         m = model(mid, VoxelPanel)
         gif = await run_in_threadpool(m.turntable, seed, n, cls, frames, 96, threshold)
         return Response(gif, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
     @app.get("/api/models/{mid}/mesh.{fmt}")
-    async def mesh(mid: str, fmt: Literal["obj", "ply"], seed: int = Query(0, ge=0, le=MAX_SEED),
-                   n: int = Query(4, ge=1, le=VoxelPanel.max_shapes), index: int = Query(0, ge=0),
-                   cls: Optional[int] = Query(None, ge=0, le=100_000), threshold: float = Query(0.5, gt=0, lt=1)):
+    async def mesh(
+        mid: str,
+        fmt: Literal["obj", "ply"],
+        seed: int = Query(0, ge=0, le=MAX_SEED),
+        n: int = Query(4, ge=1, le=VoxelPanel.max_shapes),
+        index: int = Query(0, ge=0),
+        cls: Optional[int] = Query(None, ge=0, le=100_000),
+        threshold: float = Query(0.5, gt=0, lt=1),
+    ):
         m = model(mid, VoxelPanel)
         data = await run_in_threadpool(m.mesh, seed, n, index, cls, fmt, threshold)
         name = f"{m.checkpoint.config['recipe']}-seed{seed}-{index}.{fmt}"
         media = "model/obj" if fmt == "obj" else "application/octet-stream"
-        return Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                                         "Cache-Control": "no-store"})
+        return Response(
+            data,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
 
     @app.get("/api/models/{mid}/run")
     async def run_info(mid: str):
         m = model(mid)
         files = run_files(m.run_dir)
         health = files.get("health.md")
-        return {"files": [{"name": k, "url": f"/api/models/{mid}/run/{k}"} for k in files],
-                "health": health.read_text(errors="replace")[:20000] if health else None,
-                "best": m.checkpoint.state.get("best"), "cards": m.info()["cards"]}
+        return {
+            "files": [{"name": k, "url": f"/api/models/{mid}/run/{k}"} for k in files],
+            "health": health.read_text(errors="replace")[:20000] if health else None,
+            "best": m.checkpoint.state.get("best"),
+            "cards": m.info()["cards"],
+        }
 
     @app.get("/api/models/{mid}/run/{name:path}")
     async def run_file(mid: str, name: str):
@@ -283,13 +350,20 @@ def _floats(text: str | None, name: str) -> list[float] | None:
     return vals
 
 
-def serve(paths, host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", threads: int | None = None,
-          limits: Limits = Limits(), log=print) -> None:
+def serve(
+    paths,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "cpu",
+    threads: int | None = None,
+    limits: Limits = Limits(),
+    log=print,
+) -> None:
     """Load the checkpoints and run the app with uvicorn until interrupted."""
+    import socket
+
     import torch
     import uvicorn
-
-    import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as s:  # a clear one-line error before loading anything

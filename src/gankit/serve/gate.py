@@ -1,5 +1,6 @@
 """The studio's concurrency gate: one request at a time on a model, a bounded queue in front of it (a forward pass is
 not re-entrant: ``Recipe.sample`` flips train/eval mode)."""
+
 from __future__ import annotations
 
 import threading

@@ -13,6 +13,7 @@ A checkpoint is loaded once through ``pipelines.load`` (its modality picks the p
 ``Panel``: listed, with its run's pictures and scores. The panels only check the web's parameters and lay results
 out as pictures: the model's work is the pipeline's. ``Gate`` serialises the work on one model.
 """
+
 from __future__ import annotations
 
 import io
@@ -68,10 +69,19 @@ class Panel:
         best = s.get("best") or None
         cards = score_cards(self.run_dir)
         data = (s.get("data_info") or {}).get("name") or cfg.get("data", {}).get("name") or "?"
-        return {"id": self.id, "kind": self.kind, "family": cfg["recipe"],
-                "preset": cfg.get("preset"), "data": data, "data_label": str(data).rstrip("/").split("/")[-1],
-                "shape": (s.get("data_info") or {}).get("shape"), "step": int(s["step"]),
-                "checkpoint": str(self.checkpoint.path), "best": best, "cards": cards}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "family": cfg["recipe"],
+            "preset": cfg.get("preset"),
+            "data": data,
+            "data_label": str(data).rstrip("/").split("/")[-1],
+            "shape": (s.get("data_info") or {}).get("shape"),
+            "step": int(s["step"]),
+            "checkpoint": str(self.checkpoint.path),
+            "best": best,
+            "cards": cards,
+        }
 
 
 # --------------------------------------------------------------------------- noise -> image
@@ -88,9 +98,14 @@ class NoisePanel(Panel):
         self.directions = (d / d.norm(dim=1, keepdim=True)).to(self.recipe.device)
 
     def info(self):
-        return {**super().info(), "latent_dim": self.recipe.latent_dim, "sliders": N_SLIDERS,
-                "conditional": bool(self.recipe.conditional), "classes": self.pipe.classes if self.recipe.conditional
-                else [], "ema": self.pipe.ema}
+        return {
+            **super().info(),
+            "latent_dim": self.recipe.latent_dim,
+            "sliders": N_SLIDERS,
+            "conditional": bool(self.recipe.conditional),
+            "classes": self.pipe.classes if self.recipe.conditional else [],
+            "ema": self.pipe.ema,
+        }
 
     def latents(self, n: int, seed: int, truncation: float = 1.0, sliders: list[float] | None = None) -> torch.Tensor:
         """``n`` latents of ``seed``, pulled toward the mean (0) by ``truncation`` (1: none), then moved along the
@@ -110,15 +125,28 @@ class NoisePanel(Panel):
         if cls is not None and not self.recipe.conditional:
             raise GankitError(f"{self.recipe.name} is not class-conditional: leave 'cls' out")
 
-    def sample(self, seed: int, n: int = 16, cls: int | None = None, truncation: float = 1.0,
-               sliders: list[float] | None = None) -> Image.Image:
+    def sample(
+        self,
+        seed: int,
+        n: int = 16,
+        cls: int | None = None,
+        truncation: float = 1.0,
+        sliders: list[float] | None = None,
+    ) -> Image.Image:
         self._check(cls, sliders)
         with self.gate.turn():
             images = self.pipe.sample(n, seed=seed, cls=cls, z=self.latents(n, seed, truncation, sliders))
         return upscale_small(grid_image(images, max(1, round(math.sqrt(n)))), images.shape[-1])
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, cls: int | None = None,
-                    truncation: float = 1.0, mode: str = "slerp") -> Image.Image:
+    def interpolate(
+        self,
+        seed_a: int,
+        seed_b: int,
+        steps: int = 8,
+        cls: int | None = None,
+        truncation: float = 1.0,
+        mode: str = "slerp",
+    ) -> Image.Image:
         self._check(cls, None)
         if cls is None and self.recipe.conditional:
             cls = 0  # one class along the whole strip (the grid's default cycles through the classes)
@@ -146,8 +174,11 @@ class ImagePanel(Panel):
         from .uploads import UploadError
 
         if im.width * im.height > self.max_input_pixels:
-            raise UploadError(413, f"{im.width} x {im.height} = {im.width * im.height:,} pixels is over this "
-                                   f"{self.kind} model's {self.max_input_pixels:,}-pixel input limit")
+            raise UploadError(
+                413,
+                f"{im.width} x {im.height} = {im.width * im.height:,} pixels is over this "
+                f"{self.kind} model's {self.max_input_pixels:,}-pixel input limit",
+            )
 
 
 class TranslatePanel(ImagePanel):
@@ -175,8 +206,12 @@ class UpscalePanel(ImagePanel):
     max_input_pixels = 512 * 512  # the output has 16x as many pixels
 
     def info(self):
-        return {**super().info(), "scale": self.pipe.scale, "ema": self.pipe.ema,
-                "max_input_pixels": self.max_input_pixels}
+        return {
+            **super().info(),
+            "scale": self.pipe.scale,
+            "ema": self.pipe.ema,
+            "max_input_pixels": self.max_input_pixels,
+        }
 
     def apply(self, im, direction=None):
         if direction:
@@ -206,8 +241,14 @@ class TextPanel(Panel):
 
     def info(self):
         o = self.pipe.recipe.opts
-        return {**super().info(), "stage": getattr(o, "stage", None), "outputs": list(self.pipe.outputs),
-                "text_encoder": getattr(o, "text_encoder", None), "ema": self.pipe.ema, "max_caption": MAX_CAPTION}
+        return {
+            **super().info(),
+            "stage": getattr(o, "stage", None),
+            "outputs": list(self.pipe.outputs),
+            "text_encoder": getattr(o, "text_encoder", None),
+            "ema": self.pipe.ema,
+            "max_caption": MAX_CAPTION,
+        }
 
     def _output(self, stage1: bool) -> str:
         if stage1 and "stage1" not in self.pipe.outputs:
@@ -220,8 +261,9 @@ class TextPanel(Panel):
             images = self.pipe([caption], n, seed, output=output)
         return upscale_small(grid_image(images, max(1, round(math.sqrt(n)))), images.shape[-1])
 
-    def interpolate(self, caption_a: str, caption_b: str, seed: int = 0, steps: int = 8,
-                    stage1: bool = False) -> Image.Image:
+    def interpolate(
+        self, caption_a: str, caption_b: str, seed: int = 0, steps: int = 8, stage1: bool = False
+    ) -> Image.Image:
         """One row of ``steps`` frames from caption A to caption B (slerp of the embeddings, the same noise)."""
         a, b, output = _caption(caption_a, "caption_a"), _caption(caption_b, "caption_b"), self._output(stage1)
         with self.gate.turn():
@@ -247,9 +289,15 @@ class VoxelPanel(Panel):
 
     def info(self):
         r = self.pipe.recipe
-        return {**super().info(), "conditional": bool(r.conditional),
-                "classes": self.pipe.classes if r.conditional else [], "ema": self.pipe.ema,
-                "resolution": self.pipe.resolution, "max_shapes": self.max_shapes, "mesh_formats": list(MESH_FORMATS)}
+        return {
+            **super().info(),
+            "conditional": bool(r.conditional),
+            "classes": self.pipe.classes if r.conditional else [],
+            "ema": self.pipe.ema,
+            "resolution": self.pipe.resolution,
+            "max_shapes": self.max_shapes,
+            "mesh_formats": list(MESH_FORMATS),
+        }
 
     def voxels(self, seed: int, n: int = 4, cls: int | None = None) -> torch.Tensor:
         if not 1 <= n <= self.max_shapes:
@@ -259,8 +307,9 @@ class VoxelPanel(Panel):
         with self.gate.turn():
             return self.pipe.sample(n, seed=seed, cls=cls).float().cpu()
 
-    def views(self, seed: int, n: int = 4, cls: int | None = None, views: int = 6, size: int = 96,
-              threshold: float = 0.5) -> Image.Image:
+    def views(
+        self, seed: int, n: int = 4, cls: int | None = None, views: int = 6, size: int = 96, threshold: float = 0.5
+    ) -> Image.Image:
         """One row per shape, ``views`` azimuths around it (the first is the training grids' camera); the surface is
         drawn where the occupancy crosses ``threshold`` (as ``gankit voxels --threshold``)."""
         from ..viz.voxels import render
@@ -269,8 +318,9 @@ class VoxelPanel(Panel):
         frames = [render(vox, size, azimuth=-60 + 360 * k / views, threshold=_level(threshold)) for k in range(views)]
         return grid_image(torch.stack(frames, 1).flatten(0, 1), views)
 
-    def turntable(self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96,
-                  threshold: float = 0.5) -> bytes:
+    def turntable(
+        self, seed: int, n: int = 4, cls: int | None = None, frames: int = 24, size: int = 96, threshold: float = 0.5
+    ) -> bytes:
         """An animated GIF of the shapes turning once (in about 2 s whatever ``frames``), side by side."""
         from ..viz.voxels import turntable_frames
 
@@ -279,8 +329,9 @@ class VoxelPanel(Panel):
         imgs[0].save(buf, format="GIF", save_all=True, append_images=imgs[1:], duration=round(1920 / frames), loop=0)
         return buf.getvalue()
 
-    def mesh(self, seed: int, n: int = 4, index: int = 0, cls: int | None = None, fmt: str = "obj",
-             threshold: float = 0.5) -> bytes:
+    def mesh(
+        self, seed: int, n: int = 4, index: int = 0, cls: int | None = None, fmt: str = "obj", threshold: float = 0.5
+    ) -> bytes:
         """Shape ``index`` of the ``n`` drawn for ``seed`` as a mesh file."""
         from ..pipelines.voxel import shape_file
 
@@ -310,9 +361,16 @@ class AgePanel(ImagePanel):
         self.classes = list(pipe.classes)
 
     def info(self):
-        return {**super().info(), "classes": self.classes, "source": self.classes[len(self.classes) // 2],
-                "steps": self.pipe.opts.latent_steps, "max_steps": self.max_steps, "detect_faces": self.pipe.photo,
-                "size": int(self.pipe.shape[-1]), "max_input_pixels": self.max_input_pixels}
+        return {
+            **super().info(),
+            "classes": self.classes,
+            "source": self.classes[len(self.classes) // 2],
+            "steps": self.pipe.opts.latent_steps,
+            "max_steps": self.max_steps,
+            "detect_faces": self.pipe.photo,
+            "size": int(self.pipe.shape[-1]),
+            "max_input_pixels": self.max_input_pixels,
+        }
 
     def _bin(self, name: str | None, key: str, default: int) -> int:
         if name is None or name == "":
@@ -326,11 +384,14 @@ class AgePanel(ImagePanel):
         try:
             return self.pipe.face(im)
         except GankitError:  # the crop `gankit age` makes; its "use --no-detect" advice is for the command line
-            raise GankitError("no face found in the upload (dlib's frontal face detector): this model was trained "
-                              "on face crops; upload a picture with one clear frontal face") from None
+            raise GankitError(
+                "no face found in the upload (dlib's frontal face detector): this model was trained "
+                "on face crops; upload a picture with one clear frontal face"
+            ) from None
 
-    def apply(self, im, direction=None, target: str | None = None, source: str | None = None,
-              steps: int | None = None) -> Image.Image:
+    def apply(
+        self, im, direction=None, target: str | None = None, source: str | None = None, steps: int | None = None
+    ) -> Image.Image:
         """``target`` a bin name (one image) or None / ``all`` (the strip); ``source`` the input's own bin
         (default the middle one, as ``gankit age``)."""
         if direction:
@@ -353,8 +414,9 @@ class AgePanel(ImagePanel):
 
 # --------------------------------------------------------------------------- serving checkpoints
 
-PANELS: dict[str, type[Panel]] = {p.kind: p for p in (NoisePanel, TranslatePanel, UpscalePanel, TextPanel,
-                                                       VoxelPanel, AgePanel)}
+PANELS: dict[str, type[Panel]] = {
+    p.kind: p for p in (NoisePanel, TranslatePanel, UpscalePanel, TextPanel, VoxelPanel, AgePanel)
+}
 
 
 def panel_for(pipe: pipelines.Pipeline) -> type[Panel]:

@@ -1,4 +1,5 @@
 """What the studio shows of a run besides the model: its pictures, health report and score cards."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,13 @@ def score_cards(run_dir: Path) -> list[dict]:
             continue
         if isinstance(d, dict) and isinstance(d.get("scores"), dict):
             card = d.get("card") or {}
-            cards.append({"file": p.name, "scores": d["scores"],
-                          "extractor": (card.get("extractor") or {}).get("name"),
-                          "n_fake": card.get("n_fake"), "reference": card.get("reference")})
+            cards.append(
+                {
+                    "file": p.name,
+                    "scores": d["scores"],
+                    "extractor": (card.get("extractor") or {}).get("name"),
+                    "n_fake": card.get("n_fake"),
+                    "reference": card.get("reference"),
+                }
+            )
     return cards

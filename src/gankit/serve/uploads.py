@@ -6,6 +6,7 @@ name or the declared content type), then Pillow opens the file lazily (header on
 Decoding happens in memory: nothing is written to disk here (the multipart parser spools large bodies to the
 system temporary directory, and nowhere else).
 """
+
 from __future__ import annotations
 
 import io
@@ -78,8 +79,9 @@ def decode(data: bytes, limits: Limits, name: str = "upload") -> Image.Image:
             if w < 1 or h < 1:
                 raise UploadError(400, f"{name}: the image has no pixels ({w} x {h})")
             if w * h > limits.max_pixels:
-                raise UploadError(413, f"{name}: {w} x {h} = {w * h:,} pixels is over the "
-                                       f"{limits.max_pixels:,}-pixel limit")
+                raise UploadError(
+                    413, f"{name}: {w} x {h} = {w * h:,} pixels is over the {limits.max_pixels:,}-pixel limit"
+                )
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit greyscale PNG -> 8-bit
                 import numpy as np

@@ -6,6 +6,7 @@ numpy/python RNG states, versions, metrics). A checkpoint is written into a temp
 place; ``checkpoints/latest`` and ``checkpoints/best`` are one-line pointer files replaced atomically, so a
 crash at any moment leaves the previous checkpoint intact.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ def rng_state(gen: torch.Generator | None, tensors: dict) -> dict:
         tensors["rng.gen"] = gen.get_state()
     np_state = np.random.get_state()
     py_state = random.getstate()
-    return {"numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
-            "python": [py_state[0], list(py_state[1]), py_state[2]]}
+    return {
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+    }
 
 
 def restore_rng(meta: dict, tensors: dict, gen: torch.Generator | None) -> None:
@@ -103,9 +106,15 @@ def write(ckpt_dir: Path, name: str, tensors: dict[str, torch.Tensor], state: di
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    state = {"format": FORMAT, "schema": SCHEMA, "gankit": gankit_version(), "torch": torch.__version__,
-             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **state,
-             "tensor_index": {k: list(v.shape) for k, v in tensors.items()}}  # load() checks the file against it
+    state = {
+        "format": FORMAT,
+        "schema": SCHEMA,
+        "gankit": gankit_version(),
+        "torch": torch.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **state,
+        "tensor_index": {k: list(v.shape) for k, v in tensors.items()},
+    }  # load() checks the file against it
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp / TENSORS))
     with open(tmp / STATE, "w") as f:
         json.dump(state, f, indent=1)
@@ -165,7 +174,7 @@ class Checkpoint:
 
     def net(self, prefix: str) -> dict[str, torch.Tensor]:
         p = prefix + "."
-        return {k[len(p):]: v for k, v in self.tensors.items() if k.startswith(p)}
+        return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
 
     def load_into(self, module: torch.nn.Module, prefix: str) -> None:
         """``module.load_state_dict`` from the tensors under ``prefix``, with a one-line error naming the file."""
@@ -215,7 +224,9 @@ def load(path: str | Path) -> Checkpoint:
     try:
         tensors = load_file(str(d / TENSORS))
     except (OSError, SafetensorError) as e:
-        raise CheckpointError(f"{d / TENSORS}: unreadable tensors ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise CheckpointError(
+            f"{d / TENSORS}: unreadable tensors ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+        ) from None
     check_complete(d, state, tensors)
     return Checkpoint(d, state, tensors)
 
@@ -225,17 +236,24 @@ def check_complete(d: Path, state: dict, tensors: dict[str, torch.Tensor]) -> No
     named = dict(state.get("tensor_index") or {})
     for n, meta in (state.get("optim") or {}).items():
         for idx, m in (meta.get("state") or {}).items():
-            named.update({f"optim.{n}.{idx}.{k}": None for k, v in m.items() if isinstance(v, dict) and v.get("tensor")})
+            named.update(
+                {f"optim.{n}.{idx}.{k}": None for k, v in m.items() if isinstance(v, dict) and v.get("tensor")}
+            )
     if "rng" in state:
         named.setdefault("rng.torch", None)
     missing = sorted(k for k in named if k not in tensors)
-    missing += sorted(f"{p}.{n}.*" for p, names in (("net", state.get("param_counts") or {}),
-                                                     ("ema", state.get("ema_nets") or []))
-                      for n in names if not any(k.startswith(f"{p}.{n}.") for k in tensors))
+    missing += sorted(
+        f"{p}.{n}.*"
+        for p, names in (("net", state.get("param_counts") or {}), ("ema", state.get("ema_nets") or []))
+        for n in names
+        if not any(k.startswith(f"{p}.{n}.") for k in tensors)
+    )
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise CheckpointError(f"{d / TENSORS}: missing tensor {missing[0]}{more} that {STATE} names "
-                              f"(a damaged or partly copied checkpoint)")
+        raise CheckpointError(
+            f"{d / TENSORS}: missing tensor {missing[0]}{more} that {STATE} names "
+            f"(a damaged or partly copied checkpoint)"
+        )
     for k, shape in named.items():
         if shape is not None and list(tensors[k].shape) != list(shape):
             raise CheckpointError(f"{d / TENSORS}: tensor {k} has shape {list(tensors[k].shape)}, {STATE} says {shape}")

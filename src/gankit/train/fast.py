@@ -4,6 +4,7 @@ settings: glibc heap retention on the CPU, cudnn.benchmark and TF32 on CUDA.
 ``apply_fast_path`` converts the networks in place and returns the autocast context factory the Trainer
 wraps each step in. Master weights and optimizer state stay fp32 whatever the precision.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -132,4 +133,5 @@ def fast_sampler(G: nn.Module, device: torch.device, precision: str = "auto", ch
                 return net(z, *args).float()
             with torch.autocast(device.type, dtype=dtype):
                 return net(z, *args).float()
+
     return run

@@ -1,8 +1,8 @@
 """Training health: signals logged during the run, a NaN/Inf guard with rollback, and ``health.md``.
 
 - Signals (``health/*`` in metrics.jsonl, plotted): G and D gradient norms (reported by the recipes),
-  ``health/diversity`` — mean pairwise distance of the fixed latent bank's samples (raw G, at every grid) divided by that of as many
-  real images (features: images average-pooled to 8x8; ~1 for a varied G, 0 for a constant one); for a
+  ``health/diversity`` — mean pairwise distance of the fixed latent bank's samples (raw G, at every grid) divided by
+  that of as many real images (features: images average-pooled to 8x8; ~1 for a varied G, 0 for a constant one); for a
   conditional recipe also ``health/diversity_class_min`` — the same ratio within each class of the bank (against
   real images of that class), lowest class: a G that ignores z is varied across classes and constant within them.
   D accuracy on real and fake and D's logit gap come from the recipes (``D/*``).
@@ -13,6 +13,7 @@
 - ``health.md`` in the run directory (rewritten at every checkpoint and at the end): collapse suspected,
   collapse within a class (conditional recipes), D dominating, divergence — each with the evidence.
 """
+
 from __future__ import annotations
 
 import math
@@ -91,7 +92,7 @@ class HealthMonitor:
         """Mean pairwise distance of ``n`` real images (a fixed subset), computed once."""
         if self.real_distance is None:
             try:
-                idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))[:max(2, n)]
+                idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))[: max(2, n)]
                 real = data.batch(idx, device, torch.Generator().manual_seed(1234)).get("image")
             except Exception:  # a dataset without single images (none of the image recipes): no reference
                 real = None
@@ -107,7 +108,7 @@ class HealthMonitor:
                 order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))
                 lab = labels[order]
                 for c in lab.unique().tolist():
-                    idx = order[lab == c][:max(2, per_class)]
+                    idx = order[lab == c][: max(2, per_class)]
                     if len(idx) >= 2:
                         real = data.batch(idx, device, torch.Generator().manual_seed(1234)).get("image")
                         if real is None:  # not images (voxels: the grid shows renders): no per-class reference
@@ -142,12 +143,18 @@ class HealthMonitor:
         step = trainer.step
         good = trainer.last_good()
         if good is None or trainer.distributed or len(self.rollbacks) >= self.max_rollbacks:
-            why = ("no good state to go back to" if good is None else "distributed runs do not roll back"
-                   if trainer.distributed else f"after {len(self.rollbacks)} rollback(s) (train.max_rollbacks="
-                   f"{self.max_rollbacks})")
+            why = (
+                "no good state to go back to"
+                if good is None
+                else "distributed runs do not roll back"
+                if trainer.distributed
+                else f"after {len(self.rollbacks)} rollback(s) (train.max_rollbacks={self.max_rollbacks})"
+            )
             self.stopped = f"{reason} at step {step}; stopped {why}"
-            raise TrainingDiverged(f"training diverged: {self.stopped}. The last good checkpoint is kept; "
-                                   f"try a lower train.lr / train.lr_d, model.gp or model.d_norm=spectral")
+            raise TrainingDiverged(
+                f"training diverged: {self.stopped}. The last good checkpoint is kept; "
+                f"try a lower train.lr / train.lr_d, model.gp or model.d_norm=spectral"
+            )
         elapsed = trainer.elapsed
         before = {n: list(s.base_lrs) for n, s in trainer.schedulers.items()}
         trainer._restore(good)
@@ -157,9 +164,14 @@ class HealthMonitor:
         ev = {"at_step": step, "reason": reason, "back_to": trainer.step, "lr": lrs}
         self.rollbacks.append(ev)
         import sys
-        print(f"health: {reason} at step {step}; rolled back to step {trainer.step}, learning rates now "
-              + ", ".join(f"{k}={v:.3g}" for k, v in lrs.items())
-              + f" (rollback {len(self.rollbacks)}/{self.max_rollbacks})", file=sys.stderr, flush=True)
+
+        print(
+            f"health: {reason} at step {step}; rolled back to step {trainer.step}, learning rates now "
+            + ", ".join(f"{k}={v:.3g}" for k, v in lrs.items())
+            + f" (rollback {len(self.rollbacks)}/{self.max_rollbacks})",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # ---------------------------------------------------------------- the report
     def findings(self) -> dict[str, tuple[bool, str]]:
@@ -167,38 +179,47 @@ class HealthMonitor:
         # collapse: the latest diversity measurements are low
         trained = [d for d in self.diversity if d[0] > 0]  # step 0 is the untrained G
         if trained:
-            last = trained[-min(2, len(trained)):]
+            last = trained[-min(2, len(trained)) :]
             ratios = [r for _, r, _ in last if math.isfinite(r)]
             flag = bool(ratios) and max(ratios) < COLLAPSE_RATIO
             hist = ", ".join(f"step {s}: {r:.3f}" for s, r, _ in self.diversity[-6:])
-            out["collapse suspected"] = (flag, f"diversity of the fixed latent bank's samples relative to real data "
-                                               f"(threshold {COLLAPSE_RATIO}): {hist}; real mean pairwise distance "
-                                               f"{self.real_distance:.4g}")
+            out["collapse suspected"] = (
+                flag,
+                f"diversity of the fixed latent bank's samples relative to real data "
+                f"(threshold {COLLAPSE_RATIO}): {hist}; real mean pairwise distance "
+                f"{self.real_distance:.4g}",
+            )
         else:
-            out["collapse suspected"] = (False, "no diversity measurement after training began (none is made for "
-                                                "recipes without a latent bank)")
+            out["collapse suspected"] = (
+                False,
+                "no diversity measurement after training began (none is made for recipes without a latent bank)",
+            )
         trained = [b for b in self.by_class if b[0] > 0]
         if trained:  # conditional: G may vary across classes yet draw one image per class (it ignores z)
-            last = trained[-min(2, len(trained)):]
+            last = trained[-min(2, len(trained)) :]
             worst = {c: max(r[c] for _, r in last if c in r) for c in last[-1][1]}
             low = sorted(c for c, r in worst.items() if r < COLLAPSE_RATIO)
             step, ratios = last[-1]
-            ev = (f"diversity within each class of the fixed bank's samples relative to real images of that class "
-                  f"(threshold {COLLAPSE_RATIO}) at step {step}: " + ", ".join(f"{c}: {r:.3f}" for c, r in ratios.items()))
+            ev = (
+                f"diversity within each class of the fixed bank's samples relative to real images of that class "
+                f"(threshold {COLLAPSE_RATIO}) at step {step}: " + ", ".join(f"{c}: {r:.3f}" for c, r in ratios.items())
+            )
             if low:
                 ev = f"classes {low} collapsed (G ignores z there); " + ev
             out["collapse within a class"] = (bool(low), ev)
         # D dominating: D classifies both real and fake almost perfectly over the last stretch
         rows = [r for r in self.rows if "D/acc_real" in r and "D/acc_fake" in r]
         if rows:
-            tail = rows[-max(self.window, len(rows) // 5):]
+            tail = rows[-max(self.window, len(rows) // 5) :]
             ar = sum(r["D/acc_real"] for r in tail) / len(tail)
             af = sum(r["D/acc_fake"] for r in tail) / len(tail)
             g = [r["health/grad_G"] for r in tail if "health/grad_G" in r]
             gap = [r["D/logit_gap"] for r in tail if "D/logit_gap" in r]
             flag = ar > D_DOMINATES_ACC and af > D_DOMINATES_ACC
-            ev = (f"over the last {len(tail)} log rows (steps {tail[0]['step']}-{tail[-1]['step']}): D accuracy "
-                  f"real {ar:.3f}, fake {af:.3f} (threshold {D_DOMINATES_ACC} both)")
+            ev = (
+                f"over the last {len(tail)} log rows (steps {tail[0]['step']}-{tail[-1]['step']}): D accuracy "
+                f"real {ar:.3f}, fake {af:.3f} (threshold {D_DOMINATES_ACC} both)"
+            )
             if gap:
                 ev += f", logit gap {sum(gap) / len(gap):.3g}"
             if g:
@@ -207,8 +228,11 @@ class HealthMonitor:
         else:
             out["D dominating"] = (False, "no D accuracy logged")
         if self.rollbacks or self.stopped:
-            ev = "; ".join(f"{e['reason']} at step {e['at_step']} -> rolled back to step {e['back_to']}, lr "
-                           + ", ".join(f"{k}={v:.3g}" for k, v in e["lr"].items()) for e in self.rollbacks)
+            ev = "; ".join(
+                f"{e['reason']} at step {e['at_step']} -> rolled back to step {e['back_to']}, lr "
+                + ", ".join(f"{k}={v:.3g}" for k, v in e["lr"].items())
+                for e in self.rollbacks
+            )
             if self.stopped:
                 ev += ("; " if ev else "") + f"STOPPED: {self.stopped}"
             out["divergence"] = (True, ev)
@@ -222,8 +246,9 @@ class HealthMonitor:
             lines.append(f"- **{name}: {'YES' if flag else 'no'}** — {ev}")
         if self.rows:
             last = self.rows[-1]
-            keys = [k for k in ("D/acc_real", "D/acc_fake", "D/logit_gap", "health/grad_D", "health/grad_G")
-                    if k in last]
+            keys = [
+                k for k in ("D/acc_real", "D/acc_fake", "D/logit_gap", "health/grad_D", "health/grad_G") if k in last
+            ]
             if keys:
                 lines += ["", "Last logged: " + ", ".join(f"{k} {last[k]:.4g}" for k in keys) + "."]
         return "\n".join(lines) + "\n"

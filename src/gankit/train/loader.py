@@ -5,6 +5,7 @@ upscale, text2img, voxels, age, export, the studio) and a run's ``model.init_fro
 built); ``load_recipe`` rebuilds the recipe from the checkpoint's own config and data shape and loads every
 network, plus EMA copies for sampling; ``start_weights`` hands a new run the networks of an earlier one.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """Auto-numbered run directories: ``runs/00003-dcgan-twemoji32``. Never reuses an existing one."""
+
 from __future__ import annotations
 
 import re

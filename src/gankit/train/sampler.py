@@ -3,6 +3,7 @@
 The whole position is (epoch, batch index): checkpointing those two numbers makes resume continue with
 exactly the batches an uninterrupted run would have seen.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,15 +14,16 @@ class EpochSampler:
         self.n, self.batch_size, self.seed, self.rank, self.world = n, batch_size, seed, rank, world
         per_rank = n // world
         if per_rank < batch_size:
-            raise ValueError(f"{n} images cannot fill a batch of {batch_size} on {world} process(es): "
-                             f"lower train.batch_size")
+            raise ValueError(
+                f"{n} images cannot fill a batch of {batch_size} on {world} process(es): lower train.batch_size"
+            )
         self.steps_per_epoch = per_rank // batch_size
         self.epoch, self.pos = 0, 0
         self._perm = None
 
     def _permutation(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.randperm(self.n, generator=g)[self.rank:: self.world]
+        return torch.randperm(self.n, generator=g)[self.rank :: self.world]
 
     def next(self) -> torch.Tensor:
         if self.pos >= self.steps_per_epoch:
@@ -30,7 +32,7 @@ class EpochSampler:
             self._perm = self._permutation()
         i = self.pos * self.batch_size
         self.pos += 1
-        return self._perm[i: i + self.batch_size]
+        return self._perm[i : i + self.batch_size]
 
     @property
     def epoch_float(self) -> float:

@@ -3,6 +3,7 @@
 ``report(name, tensor)`` only accumulates on the device (no host sync); ``flush()`` turns the running
 means into floats once per logging interval (the one sync), as stylegan2-ada's training_stats does.
 """
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 Device and precision, seeding, DDP (each network wrapped separately, rank 0 writes), EMA, budgets
 (steps / epochs / minutes), periodic logs, grids, checkpoints and recipe reports, resume, Ctrl-C.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,13 +30,11 @@ from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
 from .fast import apply_fast_path, resolve_precision, to_channels_last
+from .health import HealthMonitor, TrainingDiverged, params_finite  # noqa: E402  (TrainingDiverged: re-exported)
 from .loader import start_weights
 from .rundir import new_run_dir
-from .stats import Collector
 from .sampler import EpochSampler
-
-
-from .health import HealthMonitor, TrainingDiverged, params_finite  # noqa: E402  (TrainingDiverged: re-exported)
+from .stats import Collector
 
 
 def pick_device(name: str) -> torch.device:
@@ -67,8 +66,15 @@ def seed_everything(seed: int) -> None:
 
 
 class Trainer:
-    def __init__(self, cfg: C.Config, out: str | Path = "runs", resume: str | Path | None = None,
-                 progress: bool | None = None, data: Dataset | None = None, evaluator=None):
+    def __init__(
+        self,
+        cfg: C.Config,
+        out: str | Path = "runs",
+        resume: str | Path | None = None,
+        progress: bool | None = None,
+        data: Dataset | None = None,
+        evaluator=None,
+    ):
         """``evaluator``: what ``train.eval_every`` runs, built as ``evaluator(cfg, data, device)`` on rank 0; an object
         whose ``run(trainer)`` logs scores and returns True when the sampling nets are the best so far (the caller
         chooses it: ``gankit.api.trainer`` passes ``metrics.periodic.PeriodicEval``).
@@ -135,8 +141,11 @@ class Trainer:
         """EMA copies, the fast path and loss scaling, the data order, LR schedulers, the augmentation generator and
         the fixed inputs of the sample grid."""
         t = self.cfg.train
-        self.ema = {n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
-                    for n in self.recipe.ema_nets if t.ema > 0}
+        self.ema = {
+            n: copy.deepcopy(getattr(self.recipe, n)).eval().requires_grad_(False)
+            for n in self.recipe.ema_nets
+            if t.ema > 0
+        }
         self._autocast = apply_fast_path(self.recipe, t, self.device)  # after the EMA copies: they stay eager
         if resolve_precision(t.precision, self.device) == "fp16":  # bf16 and fp32 need no loss scaling
             self.recipe.scalers = {n: torch.amp.GradScaler(self.device.type) for n in self.recipe.optim}
@@ -154,16 +163,19 @@ class Trainer:
         if not (self.cfg.train.eval_every and self.is_main):
             return None
         if evaluator is None:
-            raise ConfigError("train.eval_every: this Trainer was given no evaluator "
-                              "(train through gankit.api.trainer / api.train / `gankit train`)")
+            raise ConfigError(
+                "train.eval_every: this Trainer was given no evaluator "
+                "(train through gankit.api.trainer / api.train / `gankit train`)"
+            )
         return evaluator(self.cfg, self.data, self.device)
 
     def _open_run(self, out: str | Path, resume: str | Path | None) -> None:
         """A new numbered run directory under ``out`` (rank 0), or the resumed run's, its checkpoint restored. A run
         without any budget is refused before a directory exists."""
         if self.total_steps() is None and self.cfg.train.minutes is None:
-            raise ConfigError("no budget: set --steps, --epochs or --minutes "
-                              "(train.steps / train.epochs / train.minutes)")
+            raise ConfigError(
+                "no budget: set --steps, --epochs or --minutes (train.steps / train.epochs / train.minutes)"
+            )
         self._new_dir = resume is None and self.is_main
         if resume is not None:
             self.run_dir = Path(resume)
@@ -256,23 +268,38 @@ class Trainer:
         cfg_text = C.dump(self.cfg)
         if not resumed:
             ckpt.write_text_atomic(d / "config.yaml", cfg_text)
-            info = {"gankit": ckpt.gankit_version(), "torch": torch.__version__, "python": sys.version.split()[0],
-                    "device": str(self.device), "world_size": self.world, "argv": sys.argv,
-                    "data": {"name": self.data.name, "source": self.data.source, "n": len(self.data),
-                             "shape": list(self.data.shape), "fingerprint": self.data.fingerprint(),
-                             "skipped": self.data.skipped, **data_card(self.data)},
-                    "params": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()}}
+            info = {
+                "gankit": ckpt.gankit_version(),
+                "torch": torch.__version__,
+                "python": sys.version.split()[0],
+                "device": str(self.device),
+                "world_size": self.world,
+                "argv": sys.argv,
+                "data": {
+                    "name": self.data.name,
+                    "source": self.data.source,
+                    "n": len(self.data),
+                    "shape": list(self.data.shape),
+                    "fingerprint": self.data.fingerprint(),
+                    "skipped": self.data.skipped,
+                    **data_card(self.data),
+                },
+                "params": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
+            }
             ckpt.write_text_atomic(d / "run.json", json.dumps(info, indent=1))
         else:  # drop log lines from steps the checkpoint never reached (a crash after the last save)
             m = d / "metrics.jsonl"
             if m.exists():
-                keep = [ln for ln in m.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
+                keep = [
+                    ln for ln in m.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= self.step
+                ]
                 ckpt.write_text_atomic(m, "".join(ln + "\n" for ln in keep))
 
     def tb(self):
         if self._tb is None and self.is_main:
             try:
                 from torch.utils.tensorboard import SummaryWriter
+
                 self._tb = SummaryWriter(str(self.run_dir / "tb"), purge_step=self.step or None)
             except ImportError:
                 self._tb = False
@@ -317,15 +344,27 @@ class Trainer:
             tensors[f"fixed.{k}"] = v.detach().cpu().clone()
         tensors["rng.data"] = self.data_gen.get_state()
         rng = ckpt.rng_state(self.recipe.gen, tensors)
-        state = {"step": self.step, "epoch": self.sampler.epoch_float, "data": self.sampler.state(),
-                 "elapsed": self.elapsed, "config": C.to_plain(self.cfg), "optim": optim, "rng": rng,
-                 "best": self.best, "ema_nets": list(self.ema),
-                 "sched": {n: s.state_dict() for n, s in self.schedulers.items()},
-                 "scaler": {n: s.state_dict() for n, s in self.recipe.scalers.items()},
-                 "param_counts": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
-                 "data_info": {"name": self.data.name, "shape": list(self.data.shape),
-                               "classes": self.data.classes, "fingerprint": self.data.fingerprint(),
-                               **data_card(self.data)}}
+        state = {
+            "step": self.step,
+            "epoch": self.sampler.epoch_float,
+            "data": self.sampler.state(),
+            "elapsed": self.elapsed,
+            "config": C.to_plain(self.cfg),
+            "optim": optim,
+            "rng": rng,
+            "best": self.best,
+            "ema_nets": list(self.ema),
+            "sched": {n: s.state_dict() for n, s in self.schedulers.items()},
+            "scaler": {n: s.state_dict() for n, s in self.recipe.scalers.items()},
+            "param_counts": {n: sum(p.numel() for p in m.parameters()) for n, m in self.recipe.networks().items()},
+            "data_info": {
+                "name": self.data.name,
+                "shape": list(self.data.shape),
+                "classes": self.data.classes,
+                "fingerprint": self.data.fingerprint(),
+                **data_card(self.data),
+            },
+        }
         return tensors, state
 
     def save_checkpoint(self):
@@ -338,8 +377,11 @@ class Trainer:
         ckpt.prune(self.run_dir / "checkpoints", self.cfg.train.keep)
         self._good = None  # from now on the rollback target is the latest checkpoint on disk
         self.write_health()
-        plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss.png",
-                    f"{self.cfg.recipe} ({self.cfg.preset}) on {self.data.tag()}")
+        plot_losses(
+            self.run_dir / "metrics.jsonl",
+            self.run_dir / "loss.png",
+            f"{self.cfg.recipe} ({self.cfg.preset}) on {self.data.tag()}",
+        )
         return path
 
     def last_good(self) -> ckpt.Checkpoint | None:
@@ -371,8 +413,11 @@ class Trainer:
         return self._autocast()
 
     def _should_stop(self, total, deadline, interrupted) -> bool:
-        stop = (total is not None and self.step >= total) or (deadline is not None and time.time() >= deadline) \
+        stop = (
+            (total is not None and self.step >= total)
+            or (deadline is not None and time.time() >= deadline)
             or interrupted
+        )
         if self.distributed:  # every rank must leave the loop at the same step
             flag = torch.tensor([float(stop)], device=self.device if self.device.type == "cuda" else "cpu")
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
@@ -385,8 +430,13 @@ class Trainer:
         except Exception as e:
             # a new run that fails before its first step completes leaves no half-made run directory behind (a
             # divergence keeps its run: health.md says what happened)
-            if (self._new_dir and self.step == 0 and not isinstance(e, TrainingDiverged) and self.run_dir is not None
-                    and self.run_dir.exists()):
+            if (
+                self._new_dir
+                and self.step == 0
+                and not isinstance(e, TrainingDiverged)
+                and self.run_dir is not None
+                and self.run_dir.exists()
+            ):
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             raise
 
@@ -412,8 +462,9 @@ class Trainer:
                 print("\ninterrupted: saving a checkpoint before exiting (Ctrl-C again to abort)", file=sys.stderr)
 
         old_handler = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
-        report_every = (max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch))
-                        if t.report_every_epochs else None)
+        report_every = (
+            max(1, round(t.report_every_epochs * self.sampler.steps_per_epoch)) if t.report_every_epochs else None
+        )
         bar = self._progress(total, deadline)
         t_log, n_log, t0 = time.time(), 0, time.time()
         last_saved = self.step if resumed else None
@@ -436,10 +487,13 @@ class Trainer:
                 n_log += 1
                 if self.step % t.log_every == 0 or self.step == total:
                     now = time.time()
-                    row = {"step": self.step, "epoch": round(self.sampler.epoch_float, 4),
-                           "time": round(self.elapsed + now - t0, 2),
-                           "perf/img_per_s": round(n_log * t.batch_size * self.world / max(now - t_log, 1e-9), 1),
-                           **self.mean_across_ranks(self.stats.flush())}
+                    row = {
+                        "step": self.step,
+                        "epoch": round(self.sampler.epoch_float, 4),
+                        "time": round(self.elapsed + now - t0, 2),
+                        "perf/img_per_s": round(n_log * t.batch_size * self.world / max(now - t_log, 1e-9), 1),
+                        **self.mean_across_ranks(self.stats.flush()),
+                    }
                     t_log, n_log = now, 0
                     bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
                     if bad:
@@ -452,16 +506,22 @@ class Trainer:
                     if bar is not None:
                         bar.update(self.step, row)
                     elif self.is_main:
-                        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                              flush=True)
+                        print(
+                            " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                            flush=True,
+                        )
                 if report_every and self.step % report_every == 0:
                     rep = self.recipe.epoch_report(self.data, self.step)
                     if rep:
                         self.log({"step": self.step, **rep})
                 if self.step % t.sample_every == 0:
                     self.save_grid(f"step-{self.step:07d}")
-                if self.evaluator is not None and self.step % t.eval_every == 0 and self.evaluator.run(self) \
-                        and self.step % t.ckpt_every != 0:  # a new best FID between regular saves: keep it
+                if (
+                    self.evaluator is not None
+                    and self.step % t.eval_every == 0
+                    and self.evaluator.run(self)
+                    and self.step % t.ckpt_every != 0
+                ):  # a new best FID between regular saves: keep it
                     self.elapsed += time.time() - t0
                     t0 = time.time()
                     self.save_checkpoint()
@@ -499,8 +559,9 @@ class Trainer:
         names: list = [None] * self.world
         dist.all_gather_object(names, sorted(stats))
         common = sorted(set.intersection(*map(set, names)))  # a name only some ranks reported stays local
-        t = torch.tensor([stats[k] for k in common], dtype=torch.float64,
-                         device=self.device if self.device.type == "cuda" else "cpu")
+        t = torch.tensor(
+            [stats[k] for k in common], dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu"
+        )
         dist.all_reduce(t)
         return {**stats, **dict(zip(common, (t / self.world).tolist()))}
 
@@ -514,6 +575,7 @@ class Trainer:
         if not (self.progress and self.is_main):
             return None
         from .progress import Progress
+
         return Progress(total, deadline, start=self.step)
 
 
@@ -533,4 +595,5 @@ def match_param_layout(opt: torch.optim.Optimizer) -> None:
 
 def _main_thread() -> bool:
     import threading
+
     return threading.current_thread() is threading.main_thread()

@@ -1,4 +1,5 @@
 """Sample grids and strips as PNG files, written atomically."""
+
 from __future__ import annotations
 
 import os
@@ -47,6 +48,13 @@ def save_images(images: torch.Tensor, folder: Path, prefix: str = "img") -> list
 def pad_rows(rows: list[torch.Tensor], cols: int) -> torch.Tensor:
     """Stack rows of up to ``cols`` images into one batch, filling short rows with white images, so a grid of
     ``cols`` per row keeps every row aligned (e.g. input | output | target rows)."""
-    fill = lambda r: r if r.shape[0] == cols else torch.cat(  # noqa: E731
-        [r, torch.ones(cols - r.shape[0], *r.shape[1:], device=r.device, dtype=r.dtype)])
+    fill = (
+        lambda r: (
+            r
+            if r.shape[0] == cols
+            else torch.cat(  # noqa: E731
+                [r, torch.ones(cols - r.shape[0], *r.shape[1:], device=r.device, dtype=r.dtype)]
+            )
+        )
+    )
     return torch.cat([fill(r) for r in rows])

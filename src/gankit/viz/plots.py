@@ -1,4 +1,5 @@
 """Loss curves from metrics.jsonl (the seed 002 plot_history figure, one panel per group)."""
+
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ def read_metrics(path: Path) -> list[dict]:
 
 def plot_losses(metrics_path: Path, out: Path, title: str = "") -> Path | None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -30,8 +32,9 @@ def plot_losses(metrics_path: Path, out: Path, title: str = "") -> Path | None:
             if "/" in k and isinstance(v, (int, float)):
                 group = k.split("/")[0]
                 series[group][k].append((r["step"], v))
-    groups = [g for g in ("loss", "D", "eval", "health") if g in series] + \
-             [g for g in series if g not in ("loss", "D", "eval", "health", "perf")]
+    groups = [g for g in ("loss", "D", "eval", "health") if g in series] + [
+        g for g in series if g not in ("loss", "D", "eval", "health", "perf")
+    ]
     if not groups:
         return None
     fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.6 * len(groups)), sharex=True, squeeze=False)

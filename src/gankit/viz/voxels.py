@@ -8,6 +8,7 @@ background. 64 shapes at 32^3 render in about a second on one CPU core.
 Axes follow ``data/furniture.py``: ``v[x, y, z]`` with ``z`` up; the default camera looks at the front-right
 of the shape from 25 degrees above.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,17 +30,28 @@ def _camera(azimuth: float, elevation: float):
 
 
 @torch.no_grad()
-def render(voxels: torch.Tensor, size: int = 64, azimuth: float = -60.0, elevation: float = 25.0,
-           threshold: float = 0.5, color=BASE, steps: int | None = None, zoom: float = 1.0,
-           chunk: int = 16) -> torch.Tensor:
-    """Voxels (N x 1 x D x H x W or N x D x H x W, values in [0, 1]) -> float RGB images in [-1, 1], N x 3 x size x size."""
+def render(
+    voxels: torch.Tensor,
+    size: int = 64,
+    azimuth: float = -60.0,
+    elevation: float = 25.0,
+    threshold: float = 0.5,
+    color=BASE,
+    steps: int | None = None,
+    zoom: float = 1.0,
+    chunk: int = 16,
+) -> torch.Tensor:
+    """Voxels (N x 1 x D x H x W or N x D x H x W, values in [0, 1]) -> float RGB images in [-1, 1],
+    N x 3 x size x size."""
     v = voxels.detach().float().cpu()
     if v.dim() == 4:
         v = v[:, None]
     if v.dim() != 5 or v.shape[1] != 1:
         raise ValueError(f"render: expected N x 1 x D x H x W voxels, got {tuple(voxels.shape)}")
-    out = [_render_chunk(v[i:i + chunk], size, azimuth, elevation, threshold, color, steps, zoom)
-           for i in range(0, v.shape[0], chunk)]
+    out = [
+        _render_chunk(v[i : i + chunk], size, azimuth, elevation, threshold, color, steps, zoom)
+        for i in range(0, v.shape[0], chunk)
+    ]
     return torch.cat(out) if out else torch.empty(0, 3, size, size)
 
 
@@ -56,8 +68,9 @@ def _render_chunk(v, size, azimuth, elevation, threshold, color, steps, zoom):
     pts = origin[None] - t[:, None, None, None] * back  # (T, size, size, 3): x, y, z in world order
     grid = pts.flip(-1)  # grid_sample wants (W, H, D) = (z, y, x) for a v[x, y, z] volume
     vol = v
-    samples = F.grid_sample(vol, grid[None].expand(n, -1, -1, -1, -1), mode="bilinear", padding_mode="zeros",
-                            align_corners=False)[:, 0]  # (n, T, size, size)
+    samples = F.grid_sample(
+        vol, grid[None].expand(n, -1, -1, -1, -1), mode="bilinear", padding_mode="zeros", align_corners=False
+    )[:, 0]  # (n, T, size, size)
     inside = samples >= threshold
     hit = inside.any(1)
     first = inside.float().argmax(1)  # (n, size, size)
@@ -89,8 +102,14 @@ def _render_chunk(v, size, azimuth, elevation, threshold, color, steps, zoom):
     return rgb * 2 - 1
 
 
-def turntable_frames(voxels: torch.Tensor, frames: int = 24, size: int = 96, elevation: float = 25.0,
-                     threshold: float = 0.5, nrow: int | None = None) -> list:
+def turntable_frames(
+    voxels: torch.Tensor,
+    frames: int = 24,
+    size: int = 96,
+    elevation: float = 25.0,
+    threshold: float = 0.5,
+    nrow: int | None = None,
+) -> list:
     """PIL frames of the shapes spinning once around the vertical axis (all shapes side by side in a grid)."""
     from PIL import Image
     from torchvision.utils import make_grid
@@ -106,8 +125,9 @@ def turntable_frames(voxels: torch.Tensor, frames: int = 24, size: int = 96, ele
     return out
 
 
-def save_turntable(voxels: torch.Tensor, path: str | Path, frames: int = 24, size: int = 96,
-                   threshold: float = 0.5, ms: int = 80) -> Path:
+def save_turntable(
+    voxels: torch.Tensor, path: str | Path, frames: int = 24, size: int = 96, threshold: float = 0.5, ms: int = 80
+) -> Path:
     """An animated GIF of the shapes turning (written atomically)."""
     from ..fileio import atomic_path
 

@@ -12,6 +12,7 @@ book's bins; ``people.py`` an emoji's age, gender and identity from its name; on
 
 both photo sources become an AgeSet in ``photos.py``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,9 +27,24 @@ from .photos import load_photos
 from .utkface import read_utk_folder
 from .wiki import read_wiki_mat
 
-__all__ = ["AgeSet", "load_ages", "load_emoji_people", "load_photos", "read_wiki_mat", "read_utk_folder",
-           "balanced_order", "BOOK_BINS", "EMOJI_BINS", "age_bin", "datenum_to_age", "valid_age", "Person",
-           "classify_person", "emoji_name", "emoji_people"]
+__all__ = [
+    "AgeSet",
+    "load_ages",
+    "load_emoji_people",
+    "load_photos",
+    "read_wiki_mat",
+    "read_utk_folder",
+    "balanced_order",
+    "BOOK_BINS",
+    "EMOJI_BINS",
+    "age_bin",
+    "datenum_to_age",
+    "valid_age",
+    "Person",
+    "classify_person",
+    "emoji_name",
+    "emoji_people",
+]
 
 
 def load_ages(cfg: DataConfig, balance: bool = True, people: str = "faces") -> AgeSet:

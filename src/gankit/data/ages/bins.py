@@ -1,4 +1,5 @@
 """Age arithmetic: a photo's age from Matlab datenums (IMDB-WIKI) and the book's six age bins."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,4 +1,5 @@
 """The age set: face images with an age bin and an identity each, a held-out split, and a balanced index space."""
+
 from __future__ import annotations
 
 import hashlib
@@ -74,10 +75,17 @@ class AgeSet:
 
     def card(self) -> dict:
         """What the data holds, for run logs and the benchmark."""
-        return {"name": self.name, "source": self.source, "n": int(self.images.shape[0]), "bins": self.classes,
-                "per_bin": self.counts(), "held_out": int(self.test.images.shape[0]) if self.test is not None else 0,
-                "held_out_per_bin": self.test.counts() if self.test is not None else [],
-                "skipped": self.skipped, "skip_reasons": self.skip_reasons}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "n": int(self.images.shape[0]),
+            "bins": self.classes,
+            "per_bin": self.counts(),
+            "held_out": int(self.test.images.shape[0]) if self.test is not None else 0,
+            "held_out_per_bin": self.test.counts() if self.test is not None else [],
+            "skipped": self.skipped,
+            "skip_reasons": self.skip_reasons,
+        }
 
 
 def balanced_order(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -105,8 +113,16 @@ def split_set(cfg: DataConfig, images, labels, identity, classes, keys, ids, tes
 
     def part(m):
         idx = torch.nonzero(m).flatten()
-        return AgeSet(images[idx].contiguous(), labels[idx], identity[idx], list(classes), cfg.name, source,
-                      [keys[i] for i in idx.tolist()], list(ids))
+        return AgeSet(
+            images[idx].contiguous(),
+            labels[idx],
+            identity[idx],
+            list(classes),
+            cfg.name,
+            source,
+            [keys[i] for i in idx.tolist()],
+            list(ids),
+        )
 
     train, test = part(tr), part(te)
     if len(train) == 0:

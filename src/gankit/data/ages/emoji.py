@@ -6,6 +6,7 @@ The emoji have only 24 child and 18 older codes, so a hash split would hold out 
 emoji in the ``medium-dark`` skin tone is held out (one sixth of the toned ones): 4 child, 3 older and ~190 adult
 codes, each in both renderings, with girl / woman / old woman (and boy, child ...) of that tone as held-out people at
 every age."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,7 +41,7 @@ def load_emoji_people(cfg: DataConfig, people_kind: str = "faces") -> AgeSet:
             keep += [rows[int(j * len(rows) / n)] for j in range(n)]
         people = [people[i] for i in sorted(keep)]
     codes = [p.code for p in people]
-    digest = hashlib.sha256('/'.join(codes).encode()).hexdigest()[:10]
+    digest = hashlib.sha256("/".join(codes).encode()).hexdigest()[:10]
     name = f"emoji-people-72-{cfg.background.strip('#').lower()}-{digest}.pt"
     blob = read_decoded(name)
     if blob is None or blob.get("codes") != codes:

@@ -4,6 +4,7 @@ apart: ``child`` (baby, child, boy, girl), ``adult`` (person, man, woman and eve
 ``older`` (older person, old man, old woman). No emoji separates 30 from 50, and babies (6 codes) are too few for a
 bin of their own. Multi-person emoji (families, couples, holding hands) are left out. Identity = (role, skin tone,
 gender): girl / woman / old woman in one skin tone are one person at three ages."""
+
 from __future__ import annotations
 
 import re
@@ -31,11 +32,22 @@ class Person:
         return f"{self.role or 'plain'}|{self.tone}|{self.gender}"
 
 
-_AGE_WORDS = {"baby": (0, "neutral"), "child": (0, "neutral"), "boy": (0, "male"), "girl": (0, "female"),
-              "person": (1, "neutral"), "man": (1, "male"), "woman": (1, "female"),
-              "older person": (2, "neutral"), "old man": (2, "male"), "old woman": (2, "female"),
-              "adult": (1, "neutral"), "older adult": (2, "neutral"), "older man": (2, "male"),
-              "older woman": (2, "female")}  # the last four: unicodedata's names
+_AGE_WORDS = {
+    "baby": (0, "neutral"),
+    "child": (0, "neutral"),
+    "boy": (0, "male"),
+    "girl": (0, "female"),
+    "person": (1, "neutral"),
+    "man": (1, "male"),
+    "woman": (1, "female"),
+    "older person": (2, "neutral"),
+    "old man": (2, "male"),
+    "old woman": (2, "female"),
+    "adult": (1, "neutral"),
+    "older adult": (2, "neutral"),
+    "older man": (2, "male"),
+    "older woman": (2, "female"),
+}  # the last four: unicodedata's names
 _MULTI = re.compile(r"\b(holding hands|family|couple|kiss|people|men|women|and)\b")
 
 
@@ -74,7 +86,7 @@ def classify_person(code: str, name: str | None = None) -> Person | None:
     for words in sorted(_AGE_WORDS, key=len, reverse=True):  # 'old man' before 'man'
         if name == words or name.startswith(words + " ") or name.startswith(words + ":"):
             age, gender = _AGE_WORDS[words]
-            role = name[len(words):].strip(" :")
+            role = name[len(words) :].strip(" :")
             if age != 1 and role:  # 'baby bottle', 'boy scout' ... : not a plain child / elder
                 return None
             if 0x2640 in cps:

@@ -2,6 +2,7 @@
 file, an age <= 0 or >= 100, or (wiki.mat) a ``face_score`` of -inf are skipped and counted (``skip_reasons``); an
 image that fails to decode drops its label. The held-out split is fixed by a hash of each file's relative path
 (12 %)."""
+
 from __future__ import annotations
 
 import hashlib

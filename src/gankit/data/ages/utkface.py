@@ -1,4 +1,5 @@
 """``utkface:PATH`` or a folder of ``<age>_*.jpg`` files (UTKFace naming): the age from each file's name."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """``wiki:PATH`` or a folder holding ``wiki.mat`` (IMDB-WIKI ``wiki_crop``): ages from Matlab datenums exactly as
 the book computes them (``bins.datenum_to_age``)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,6 +9,7 @@ same bird class); ``phrasing.py`` emoji captions from Unicode / CLDR names; one 
   char-CNN-RNN embedding pickles;
 - ``folder:PATH`` / a path: ``folder.py``, images with same-named ``.txt`` captions or a ``captions.csv``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,18 @@ from .emoji import emoji_group, load_emoji_captions
 from .folder import load_caption_folder
 from .phrasing import emoji_captions, emoji_names
 
-__all__ = ["CaptionSet", "load_captions", "load_emoji_captions", "load_cub", "load_caption_folder", "is_cub",
-           "cub_crop", "emoji_group", "emoji_captions", "emoji_names"]
+__all__ = [
+    "CaptionSet",
+    "load_captions",
+    "load_emoji_captions",
+    "load_cub",
+    "load_caption_folder",
+    "is_cub",
+    "cub_crop",
+    "emoji_group",
+    "emoji_captions",
+    "emoji_names",
+]
 
 
 def load_captions(cfg, hr: int | None = None) -> CaptionSet:
@@ -40,8 +51,10 @@ def load_captions(cfg, hr: int | None = None) -> CaptionSet:
         return load_cub(root, size, cfg.limit, cfg.skip_bad)
     path = Path(spec[7:] if spec.startswith("folder:") else spec).expanduser()
     if not path.exists():
-        raise DataError(f"unknown caption dataset '{spec}' (named: emoji-captions, cub; or folder:PATH with "
-                        f"same-named .txt captions or a captions.csv)")
+        raise DataError(
+            f"unknown caption dataset '{spec}' (named: emoji-captions, cub; or folder:PATH with "
+            f"same-named .txt captions or a captions.csv)"
+        )
     if not path.is_dir():
         raise DataError(f"{path}: not a folder")
     if is_cub(path):

@@ -3,6 +3,7 @@ crop: a square of side 1.5 x max(w, h) around the box centre, clipped at the bor
 ``text_c10/<class>/<image>.txt`` (10 per image) or, with ``train/`` and ``test/`` holding the original
 ``char-CNN-RNN-embeddings.pickle``, ``filenames.pickle`` and ``class_info.pickle``, those embeddings (read through
 the package's one restricted unpickler, ``data/pickles.py``). Groups are the classes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -88,11 +89,15 @@ def load_cub(root: Path, size: int, limit: int | None, skip_bad: bool) -> Captio
                 if len(bits) == 2:
                     is_train[names.get(bits[0])] = bits[1] == "1"
         allf = sorted(names.values())
-        splits = {"train": [f for f in allf if is_train.get(f, True)],
-                  "test": [f for f in allf if not is_train.get(f, True)]}
+        splits = {
+            "train": [f for f in allf if is_train.get(f, True)],
+            "test": [f for f in allf if not is_train.get(f, True)],
+        }
     if text_dir is None and not emb:
-        raise DataError(f"{root}: CUB captions not found (text_c10/<class>/<image>.txt, or train/ and test/ with "
-                        f"char-CNN-RNN-embeddings.pickle)")
+        raise DataError(
+            f"{root}: CUB captions not found (text_c10/<class>/<image>.txt, or train/ and test/ with "
+            f"char-CNN-RNN-embeddings.pickle)"
+        )
 
     def read(f):
         p = cub / "images" / f"{f}.jpg"
@@ -119,8 +124,16 @@ def load_cub(root: Path, size: int, limit: int | None, skip_bad: bool) -> Captio
         tensors, ok = decode_many(sel, read, skip_bad)
         caps, item_caps = index_captions([per[i] for i in ok])
         groups, classes = group_ids([sel[i].split("/")[0] for i in ok])
-        s = CaptionSet(torch.stack([tensors[i] for i in ok]), caps, item_caps, groups, "cub", str(root),
-                       [sel[i] for i in ok], skipped=len(sel) - len(ok))
+        s = CaptionSet(
+            torch.stack([tensors[i] for i in ok]),
+            caps,
+            item_caps,
+            groups,
+            "cub",
+            str(root),
+            [sel[i] for i in ok],
+            skipped=len(sel) - len(ok),
+        )
         if emb:
             s.embeddings = torch.cat([vecs[i] for i in ok])
         return s

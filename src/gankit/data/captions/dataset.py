@@ -1,4 +1,5 @@
 """The caption set: images with several captions each, batches with a right and a mismatched caption."""
+
 from __future__ import annotations
 
 import hashlib

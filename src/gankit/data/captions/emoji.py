@@ -2,6 +2,7 @@
 in several phrasings of its names (``phrasing.py``). Stage I trains on both renderings at ``data.size`` (64); with
 ``hr`` (stage II) the items are OpenMoji rendered from SVG at the HR size (128 or 256). The held-out split is fixed
 by codepoint group (skin-tone variants share a group), 12 % of groups, as ``pairs.is_test`` hashes them."""
+
 from __future__ import annotations
 
 import hashlib

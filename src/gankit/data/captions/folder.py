@@ -1,6 +1,7 @@
 """``folder:PATH`` / a path: images with a same-named ``.txt`` beside each (one caption per line) or a
 ``captions.csv`` (``file,caption`` rows, several rows per file allowed). Each image is its own group; 1 in 8 files
 (by a hash of the name) is held out."""
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ def read_captions(root: Path) -> tuple[list[Path], list[list[str]]]:
                 continue
             if len(row) < 2 or not row[1].strip():
                 raise DataError(f"{table}: row {k} is not 'file,caption'")
-            p = (root / row[0].strip())
+            p = root / row[0].strip()
             if not p.is_file():
                 raise DataError(f"{table}: row {k} names {row[0]!r}, which is not a file in {root}")
             caps.setdefault(p.resolve(), []).append(row[1].strip())
@@ -77,8 +78,16 @@ def load_caption_folder(root: Path, size: int, background: str, limit: int | Non
             return None
         caps, item_caps = index_captions([per[i] for i in sel])
         groups = torch.arange(len(sel))
-        return CaptionSet(torch.stack([tensors[i] for i in sel]), caps, item_caps, groups, f"folder:{root}",
-                          str(root), [rel[i] for i in sel], skipped=skipped)
+        return CaptionSet(
+            torch.stack([tensors[i] for i in sel]),
+            caps,
+            item_caps,
+            groups,
+            f"folder:{root}",
+            str(root),
+            [rel[i] for i in sel],
+            skipped=skipped,
+        )
 
     out = build(False)
     if out is None:

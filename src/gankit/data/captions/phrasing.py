@@ -1,6 +1,7 @@
 """Captions for an emoji, phrased from its names: the Unicode character name (``unicodedata``), its CLDR short name
 and aliases (the ``emoji`` package) and emoji-data's name and short names ("grinning face with big eyes", "an
 emoji of a red apple", "woman health worker: medium skin tone")."""
+
 from __future__ import annotations
 
 import functools
