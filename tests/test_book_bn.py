@@ -5,7 +5,8 @@ import torch
 
 from gankit import config as C
 from gankit.errors import ConfigError
-from gankit.models import DCGAN, recipe_class, resolve_config
+from gankit.models import recipe_class, resolve_config
+from gankit.models.dcgan import DCGAN
 
 
 def build(preset):
