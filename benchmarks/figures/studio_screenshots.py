@@ -1,8 +1,8 @@
 """The studio screenshots in docs/studio.md and the README: `gankit serve` on a free loopback port, driven by
 Playwright in Debian's Chromium (as tests/test_studio_browser.py does).
 
-    python docs/img/studio_screenshots.py NOISE_RUN TRANSLATE_RUN [--out docs/img]
-    python docs/img/studio_screenshots.py --voxel GAN3D_RUN [--voxel-seed 7]
+    python benchmarks/figures/studio_screenshots.py NOISE_RUN TRANSLATE_RUN [--out docs/img]
+    python benchmarks/figures/studio_screenshots.py --voxel GAN3D_RUN [--voxel-seed 7]
 
 writes studio-noise.png (seed 11, slider d1 moved, a class-free grid and an interpolation) and studio-translate.png
 (a held-out Twemoji uploaded to the translation model, input | output and the compare view); with ``--voxel``,

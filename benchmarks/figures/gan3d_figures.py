@@ -1,6 +1,7 @@
 """Figures of docs/gan3d.md: real procedural furniture next to a gan3d checkpoint's samples, and the data set at 64^3.
 
-    PYTHONPATH=src python docs/img/gan3d_figures.py --ckpt RUN_DIR [--n 36] [--seed 0] [--label "default, 600 steps"]
+    PYTHONPATH=src python benchmarks/figures/gan3d_figures.py --ckpt RUN_DIR [--n 36] [--seed 0] \
+        [--label "default, 600 steps"]
 
 Writes docs/img/gan3d_real_vs_generated.png (left: held-out shapes, right: samples of the checkpoint's EMA
 generator, seed ``--seed``) and docs/img/gan3d_furniture64.png (the first 24 training shapes at 64^3).
@@ -21,7 +22,7 @@ from gankit.config import DataConfig
 from gankit.data.voxels import load_voxels
 from gankit.viz.voxels import render
 
-HERE = Path(__file__).resolve().parent
+IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def grid(vox: torch.Tensor, size: int, nrow: int) -> Image.Image:
@@ -54,12 +55,12 @@ def main():
     both = Image.new("RGB", (left.width + right.width + 12, max(left.height, right.height)), "white")
     both.paste(left, (0, 0))
     both.paste(right, (left.width + 12, 0))
-    both.save(HERE / "gan3d_real_vs_generated.png")
+    both.save(IMG / "gan3d_real_vs_generated.png")
     v64 = load_voxels(DataConfig(name="voxel-furniture", size=64, limit=24)).voxels().float()
     titled(grid(v64, 96, 8), "voxel-furniture at 64^3 (training split, shapes 0-23)").save(
-        HERE / "gan3d_furniture64.png"
+        IMG / "gan3d_furniture64.png"
     )
-    print(HERE / "gan3d_real_vs_generated.png", HERE / "gan3d_furniture64.png")
+    print(IMG / "gan3d_real_vs_generated.png", IMG / "gan3d_furniture64.png")
 
 
 if __name__ == "__main__":

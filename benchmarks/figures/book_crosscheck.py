@@ -1,5 +1,5 @@
 """Rows of runs over training, 4 fixed latents per saved step, for the README's book ch.4 figures.
-usage: python docs/img/book_crosscheck.py OUT.png STEPS LABEL=RUN [LABEL=RUN ...]
+usage: python benchmarks/figures/book_crosscheck.py OUT.png STEPS LABEL=RUN [LABEL=RUN ...]
 STEPS is a comma list (0,25,50); RUN is a gankit run directory (samples/step-*.png grids) or a folder of
 benchmarks/keras_book_ch4.py outputs (step-*.npy)."""
 
