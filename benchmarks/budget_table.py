@@ -1,4 +1,4 @@
-"""Sample quality per CPU-minute (issue 18): train image-generation defaults for fixed CPU budgets and several
+"""Sample quality per CPU-minute: train image-generation defaults for fixed CPU budgets and several
 seeds, score each with `gankit eval`'s engine, and write the table (mean and spread over seeds).
 
 The budget is *process CPU time* (``time.process_time``) with one training thread (``train.threads=1``), not wall

@@ -1,8 +1,8 @@
 """`make bench`: speed and memory side by side in one run, written to benchmarks/RESULTS.md.
 
-1. Training throughput of the seed's CIFAR-10 DCGAN (batch 128: D on 64 real + 64 fake, G on 128) with gankit's
-   default fast path, against benchmarks/refs/'s plain-PyTorch and Keras 3 references, alternated over rounds;
-   ratios are medians of per-round ratios.
+1. Training throughput of the Keras CIFAR-10 DCGAN tutorial's nets (batch 128: D on 64 real + 64 fake, G on 128)
+   with gankit's default fast path, against benchmarks/refs/'s plain-PyTorch and Keras 3 references, alternated
+   over rounds; ratios are medians of per-round ratios.
 2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
 3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
 4. Image-folder batches from the memory-mapped decoded cache vs in memory (bench_data_cache.py).
@@ -66,7 +66,7 @@ def dcgan_training(rounds: int, iters: int) -> tuple[list[str], dict]:
     }
     if KERAS_PY.exists():
         contenders["keras3-fixed"] = [str(KERAS_PY), str(REFS / "keras_dcgan_fixed.py"), str(iters)]
-        contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
+        contenders["keras3-tutorial-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
     runs = {k: [] for k in contenders}
     for r in range(rounds):
         for name, cmd in contenders.items():  # alternate the contenders within each round
@@ -165,6 +165,7 @@ def main():
         "",
         f"Machine: {machine()}",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}",
+        f"Load average (1 min) when the run started: {os.getloadavg()[0]:.1f}",
         "",
         "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
         "this one run; absolute CPU numbers depend on load.",
@@ -173,9 +174,9 @@ def main():
     print("DCGAN training throughput ...", flush=True)
     rows, train = dcgan_training(a.rounds, a.iters)
     lines += [
-        "## Seed CIFAR-10 DCGAN training throughput (CPU)",
+        "## CIFAR-10 DCGAN (the Keras DCGAN tutorial's nets) training throughput (CPU)",
         "",
-        "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
+        "gankit runs the tutorial's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
         "references are `benchmarks/refs/*.py` with the same iteration.",
         "",
         *rows,
@@ -241,6 +242,7 @@ def main():
     if not a.quick:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
+    lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
