@@ -9,7 +9,8 @@
 5. The roofline table (roofline.py): each recipe's training step as a share of this machine's own GEMM peak.
 6. The other benchmark scripts in this folder (FID, pix2pix) where present.
 
-Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
+Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick] [--no-others]
+(--quick on a loaded or small machine: 1 round of 8 iterations, 5-step memory runs, 2-iteration roofline.)
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--quick", action="store_true", help="fewer rounds/iterations, skip the other scripts")
+    ap.add_argument("--quick", action="store_true", help="1 round of 8 iterations, shorter memory and roofline runs")
+    ap.add_argument("--no-others", action="store_true", help="skip the other bench_*.py scripts (FID, FLOPs, ...)")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.iters = 1, 8
@@ -166,6 +168,7 @@ def main():
         f"Machine: {machine()}",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}",
         f"Load average (1 min) when the run started: {os.getloadavg()[0]:.1f}",
+        f"Settings: --rounds {a.rounds} --iters {a.iters}{' --quick' if a.quick else ''}",
         "",
         "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
         "this one run; absolute CPU numbers depend on load.",
@@ -239,7 +242,7 @@ def main():
         "\n".join(ln for ln in prof.splitlines() if ln.startswith(("|", "bf16"))),
         "",
     ]
-    if not a.quick:
+    if not a.no_others:
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
     lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
