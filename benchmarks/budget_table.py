@@ -202,7 +202,7 @@ def main():
         "--clock",
         choices=["cpu", "wall"],
         default="cpu",
-        help="budget in process CPU time (default) or wall time (the issue's 'N minutes on the machine')",
+        help="budget in process CPU time (default) or wall time ('N minutes on the machine')",
     )
     ap.add_argument("--threads", type=int, default=1, help="training threads per run (wall clock: use --jobs 1)")
     ap.add_argument(
