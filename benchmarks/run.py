@@ -153,6 +153,12 @@ def other_scripts() -> list[str]:
     return rows
 
 
+def save(lines: list[str], stopped_before: str | None = None) -> None:
+    """RESULTS.md after every part, so a run stopped part-way keeps what it measured and says where it stopped."""
+    tail = [f"(This run stopped before: {stopped_before}.)", ""] if stopped_before else []
+    (HERE / "RESULTS.md").write_text("\n".join(lines + tail) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -185,12 +191,15 @@ def main():
         *rows,
         "",
     ]
+    save(lines, "DCGAN sampling throughput")
     print("DCGAN sampling throughput ...", flush=True)
     rows, _ = dcgan_sampling(a.rounds)
     lines += ["## DCGAN generator sampling throughput (CPU, batch 256)", "", *rows, ""]
+    save(lines, "peak memory")
     print("peak memory ...", flush=True)
     rows, _ = peak_memory(a.quick)
     lines += ["## Peak memory of a short CPU training run, default presets", "", *rows, ""]
+    save(lines, "image folder: mmap cache vs memory")
     print("image folder: mmap cache vs memory ...", flush=True)
     lines += [
         "## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)",
@@ -201,6 +210,7 @@ def main():
         *data_cache(a.quick),
         "",
     ]
+    save(lines, "roofline")
     print("roofline ...", flush=True)
     roof = sh([PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3"], timeout=3600)
     lines += [
@@ -212,6 +222,7 @@ def main():
         roof.strip(),
         "",
     ]
+    save(lines, "profiles")
     print("profiles ...", flush=True)
     prof = sh(
         [
@@ -243,10 +254,11 @@ def main():
         "",
     ]
     if not a.no_others:
+        save(lines, "the other benchmark scripts")
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
     lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    save(lines)
     print("\n".join(lines))
 
 
