@@ -47,7 +47,7 @@ lint: install
 test: data browser lint
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
-# The Keras 3 references (../shared/bench) run in their own venv with tensorflow-cpu.
+# The Keras 3 references (benchmarks/refs/keras_*.py) run in their own venv with tensorflow-cpu.
 BENCH_VENV := .bench-venv
 
 $(BENCH_VENV)/.installed:

@@ -1,6 +1,8 @@
-"""Training-step throughput of the seed's CIFAR-10 DCGAN under gankit's speed options, side by side.
+"""Training-step throughput of the Keras CIFAR-10 DCGAN tutorial's nets under gankit's speed
+options, side by side.
 
-The iteration is the seed's (and ../shared/bench's): D on 64 real + 64 fake, then G on 128; img/s counts the 128.
+The iteration is the tutorial's (and benchmarks/refs/'s): D on 64 real + 64 fake, then G on 128; img/s counts
+the 128.
 Usage: python benchmarks/bench_dcgan_step.py [iters] [variant ...]
 """
 

@@ -1,6 +1,6 @@
 """Time of FID for 10k generated 28x28 samples against cached reference statistics, generation included.
 
-Target (issue 3): <= 60 s on a 2-core CPU, with the Fashion-MNIST domain extractor. Two numbers are reported:
+Target: <= 60 s on a 2-core CPU, with the Fashion-MNIST domain extractor. Two numbers are reported:
 - ``in_process_s``: ``gankit.evaluation.evaluate(ckpt, metrics="fid", n=10000)``: load the checkpoint, generate 10k,
   extract features, FID against the cached reference features;
 - ``cli_s``: the same as a user runs it, ``gankit eval CKPT --metrics fid --n 10000``, process start-up included

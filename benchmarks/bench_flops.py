@@ -1,4 +1,4 @@
-"""Training throughput and achieved FLOP/s of DCGAN-32, pix2pix-256 and SRGAN (issue 7's GPU table; runs on CPU too).
+"""Training throughput and achieved FLOP/s of DCGAN-32, pix2pix-256 and SRGAN (a GPU table; runs on CPU too).
 
 FLOPs of one training step are counted by ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions,
 forward and backward: 2 per multiply-add), then the step is timed with the recipe's fast path as configured by its

@@ -1,4 +1,4 @@
-"""Sample quality per CPU-minute (issue 18): train image-generation defaults for fixed CPU budgets and several
+"""Sample quality per CPU-minute: train image-generation defaults for fixed CPU budgets and several
 seeds, score each with `gankit eval`'s engine, and write the table (mean and spread over seeds).
 
 The budget is *process CPU time* (``time.process_time``) with one training thread (``train.threads=1``), not wall
@@ -202,7 +202,7 @@ def main():
         "--clock",
         choices=["cpu", "wall"],
         default="cpu",
-        help="budget in process CPU time (default) or wall time (the issue's 'N minutes on the machine')",
+        help="budget in process CPU time (default) or wall time ('N minutes on the machine')",
     )
     ap.add_argument("--threads", type=int, default=1, help="training threads per run (wall clock: use --jobs 1)")
     ap.add_argument(

@@ -1,4 +1,4 @@
-"""Intra-class diversity of cgan variants after the same short training (issue 18, item 1).
+"""Intra-class diversity of cgan variants after the same short training.
 
 For each variant: train on Fashion-MNIST (first 6000 images) for --steps steps, then for every class the mean
 pairwise distance (health.mean_pairwise_distance: images pooled to 8x8) of 16 EMA samples divided by that of 16

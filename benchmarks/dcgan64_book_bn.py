@@ -4,7 +4,7 @@ Trains the three presets one after another at the same step budget and batch (on
   OUT/summary.json   per run and saved step: sample diversity relative to real data (health/diversity), the
                      per-pixel spread across the 64 grid latents (0: every latent draws the same image), the
                      fraction of generated pixels saturated at tanh's asymptotes (|x| > 0.95), D's accuracies
-  OUT/strip.png      4 fixed latents per saved step and run (docs/img/book_crosscheck.py)
+  OUT/strip.png      4 fixed latents per saved step and run (benchmarks/figures/book_crosscheck.py)
 Usage: python benchmarks/dcgan64_book_bn.py OUT [--steps 60] [--batch 32] [--every 10] [--presets book-bn,book,paper]
 """
 
@@ -117,7 +117,7 @@ def main() -> None:
     subprocess.run(
         [
             sys.executable,
-            str(ROOT / "docs/img/book_crosscheck.py"),
+            str(ROOT / "benchmarks/figures/book_crosscheck.py"),
             str(a.out / "strip.png"),
             ",".join(map(str, steps)),
             *[f"-p {p}={r}" for p, r in runs.items()],

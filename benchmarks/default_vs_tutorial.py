@@ -1,4 +1,4 @@
-"""Each recipe's `default` preset against the seed's `tutorial` preset at the same CPU budget (issue 4's table).
+"""Each recipe's `default` preset against its `tutorial` preset (the tutorial's settings) at the same CPU budget.
 
 Both presets of a pair train side by side, one thread each, for the same wall minutes (so the same CPU time on an
 otherwise idle 2-core machine), with the same seed; then `gankit eval RUN --metrics fid,kid --n N` scores the

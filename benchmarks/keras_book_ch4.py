@@ -7,7 +7,7 @@ Run with the benchmark venv (`make bench` creates it with tensorflow-cpu and ker
     .venv/bin/python -c "import numpy as np; from gankit.data import sources; \
         np.save('tw32.npy', sources.load_twemoji(32, 'white', False)[0].permute(0, 2, 3, 1).numpy())"
     .bench-venv/bin/python benchmarks/keras_book_ch4.py tw32.npy 150 OUT [LR MOMENTUM]
-    .venv/bin/python docs/img/book_crosscheck.py strip.png 0,25,50 "Keras=OUT" "gankit=RUN"   # side by side
+    .venv/bin/python benchmarks/figures/book_crosscheck.py strip.png 0,25,50 "Keras=OUT" "gankit=RUN"   # side by side
 """
 
 import os

@@ -1,4 +1,4 @@
-"""Where a training step's time goes (issue 20): the profile behind each family's share of the bf16 GEMM peak.
+"""Where a training step's time goes: the profile behind each family's share of the bf16 GEMM peak.
 
 For each recipe's default preset (its own precision and layout, as ``roofline.py`` measures it), one training step
 on a real batch is run under ``torch.profiler`` (after warm-up steps) and every operator's *self* CPU time is put in

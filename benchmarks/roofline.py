@@ -1,4 +1,4 @@
-"""How close each family's training step comes to this machine's own matrix-multiply peak (issue 20).
+"""How close each family's training step comes to this machine's own matrix-multiply peak.
 
 1. The machine's peaks: a 4096x4096 ``torch.matmul`` in bf16 and in fp32 on the current threads (best of a few).
 2. For every recipe's default preset (and ``paper`` where it differs), one training step on a real batch of its

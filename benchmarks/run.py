@@ -1,15 +1,16 @@
 """`make bench`: speed and memory side by side in one run, written to benchmarks/RESULTS.md.
 
-1. Training throughput of the seed's CIFAR-10 DCGAN (batch 128: D on 64 real + 64 fake, G on 128) with gankit's
-   default fast path, against benchmarks/refs/'s plain-PyTorch and Keras 3 references, alternated over rounds;
-   ratios are medians of per-round ratios.
+1. Training throughput of the Keras CIFAR-10 DCGAN tutorial's nets (batch 128: D on 64 real + 64 fake, G on 128)
+   with gankit's default fast path, against benchmarks/refs/'s plain-PyTorch and Keras 3 references, alternated
+   over rounds; ratios are medians of per-round ratios.
 2. Sampling throughput of the DCGAN generator: fast path vs plain eager PyTorch.
 3. Peak memory (max RSS) of a short CPU training run of each recipe at default settings.
 4. Image-folder batches from the memory-mapped decoded cache vs in memory (bench_data_cache.py).
 5. The roofline table (roofline.py): each recipe's training step as a share of this machine's own GEMM peak.
 6. The other benchmark scripts in this folder (FID, pix2pix) where present.
 
-Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick]
+Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick] [--no-others]
+(--quick on a loaded or small machine: 1 round of 8 iterations, 5-step memory runs, 2-iteration roofline.)
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def dcgan_training(rounds: int, iters: int) -> tuple[list[str], dict]:
     }
     if KERAS_PY.exists():
         contenders["keras3-fixed"] = [str(KERAS_PY), str(REFS / "keras_dcgan_fixed.py"), str(iters)]
-        contenders["keras3-seed-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
+        contenders["keras3-tutorial-as-written"] = [str(KERAS_PY), str(REFS / "keras_dcgan_ref.py"), str(iters)]
     runs = {k: [] for k in contenders}
     for r in range(rounds):
         for name, cmd in contenders.items():  # alternate the contenders within each round
@@ -152,11 +153,18 @@ def other_scripts() -> list[str]:
     return rows
 
 
+def save(lines: list[str], stopped_before: str | None = None) -> None:
+    """RESULTS.md after every part, so a run stopped part-way keeps what it measured and says where it stopped."""
+    tail = [f"(This run stopped before: {stopped_before}.)", ""] if stopped_before else []
+    (HERE / "RESULTS.md").write_text("\n".join(lines + tail) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--quick", action="store_true", help="fewer rounds/iterations, skip the other scripts")
+    ap.add_argument("--quick", action="store_true", help="1 round of 8 iterations, shorter memory and roofline runs")
+    ap.add_argument("--no-others", action="store_true", help="skip the other bench_*.py scripts (FID, FLOPs, ...)")
     a = ap.parse_args()
     if a.quick:
         a.rounds, a.iters = 1, 8
@@ -165,6 +173,8 @@ def main():
         "",
         f"Machine: {machine()}",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}",
+        f"Load average (1 min) when the run started: {os.getloadavg()[0]:.1f}",
+        f"Settings: --rounds {a.rounds} --iters {a.iters}{' --quick' if a.quick else ''}",
         "",
         "Reproduce: `make bench` (or `.venv/bin/python benchmarks/run.py`). Ratios are measured side by side in "
         "this one run; absolute CPU numbers depend on load.",
@@ -173,20 +183,23 @@ def main():
     print("DCGAN training throughput ...", flush=True)
     rows, train = dcgan_training(a.rounds, a.iters)
     lines += [
-        "## Seed CIFAR-10 DCGAN training throughput (CPU)",
+        "## CIFAR-10 DCGAN (the Keras DCGAN tutorial's nets) training throughput (CPU)",
         "",
-        "gankit runs the seed's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
+        "gankit runs the tutorial's nets with its default fast path (`bench_dcgan_step.py default-fast`); the "
         "references are `benchmarks/refs/*.py` with the same iteration.",
         "",
         *rows,
         "",
     ]
+    save(lines, "DCGAN sampling throughput")
     print("DCGAN sampling throughput ...", flush=True)
     rows, _ = dcgan_sampling(a.rounds)
     lines += ["## DCGAN generator sampling throughput (CPU, batch 256)", "", *rows, ""]
+    save(lines, "peak memory")
     print("peak memory ...", flush=True)
     rows, _ = peak_memory(a.quick)
     lines += ["## Peak memory of a short CPU training run, default presets", "", *rows, ""]
+    save(lines, "image folder: mmap cache vs memory")
     print("image folder: mmap cache vs memory ...", flush=True)
     lines += [
         "## Image-folder batches: memory-mapped decoded cache vs in memory (CPU)",
@@ -197,6 +210,7 @@ def main():
         *data_cache(a.quick),
         "",
     ]
+    save(lines, "roofline")
     print("roofline ...", flush=True)
     roof = sh([PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3"], timeout=3600)
     lines += [
@@ -208,6 +222,7 @@ def main():
         roof.strip(),
         "",
     ]
+    save(lines, "profiles")
     print("profiles ...", flush=True)
     prof = sh(
         [
@@ -238,10 +253,12 @@ def main():
         "\n".join(ln for ln in prof.splitlines() if ln.startswith(("|", "bf16"))),
         "",
     ]
-    if not a.quick:
+    if not a.no_others:
+        save(lines, "the other benchmark scripts")
         print("other benchmark scripts ...", flush=True)
         lines += ["## Other benchmarks", "", *other_scripts(), ""]
-    (HERE / "RESULTS.md").write_text("\n".join(lines) + "\n")
+    lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
+    save(lines)
     print("\n".join(lines))
 
 

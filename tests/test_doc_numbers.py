@@ -89,20 +89,43 @@ def test_unet_docstring_count_is_the_tested_one():
     assert int(n.replace(",", "")) == int(tested.replace("_", ""))
 
 
-def test_quality_budget_tables_are_the_ones_their_jsons_make():
-    """docs/quality.md's budget tables (the defaults; cgan, r3gan and mlp-gan before their changes; mlp-gan's other
-    candidate; the wall-clock and Twemoji runs) are exactly what `benchmarks/budget_table.py --table-only` writes from
-    the committed JSONs."""
+def _bench_module(name: str):
     import importlib.util
 
-    mods = {}
-    for name in ("budget_table", "quality_tables"):
-        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-        mods[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mods[name])
-    bt, qt = mods["budget_table"], mods["quality_tables"]
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quality_budget_tables_are_the_ones_their_jsons_make():
+    """docs/quality.md's current tables (CPU budgets, 5 wall-minutes, Twemoji-32) are exactly what
+    `benchmarks/budget_table.py --table-only` writes from the committed JSONs of today's defaults."""
+    bt, qt = _bench_module("budget_table"), _bench_module("quality_tables")
     doc = (ROOT / "docs" / "quality.md").read_text()
     for marker, folder, data in qt.TABLES:
         rows = qt.rows_of(folder, data)
         assert rows, folder
         assert f"<!-- {marker} -->\n" + bt.table(rows, data) + f"<!-- /{marker} -->" in doc, folder
+
+
+def test_quality_history_table_is_the_one_its_jsons_make():
+    """The "how each default was chosen" table: earlier rows from benchmarks/history.jsonl, the defaults' rows from
+    the current budget folders, each cell as `benchmarks/history_table.py` makes it."""
+    ht = _bench_module("history_table")
+    doc = (ROOT / "docs" / "quality.md").read_text()
+    assert "<!-- HISTORY -->\n" + ht.table() + "<!-- /HISTORY -->" in doc
+    rounds = {json.loads(line)["round"] for line in (BENCH / "history.jsonl").read_text().splitlines()}
+    assert {src for *_, src in ht.ROWS if src} <= rounds
+
+
+def test_no_earlier_rounds_in_the_tree():
+    """History lives in git and benchmarks/history.jsonl: no earlier-round folders or screens under benchmarks/."""
+    names = [p.name for p in BENCH.iterdir()]
+    assert sorted(n for n in names if n.startswith("budget") and (BENCH / n).is_dir()) == [
+        "budget",
+        "budget-twemoji",
+        "budget-wall",
+    ]
+    assert not (BENCH / "quality").exists()
+    assert not [p for p in (ROOT / "docs" / "img").rglob("*") if p.suffix in (".py", ".sh")]

@@ -1,8 +1,9 @@
-"""Speed reference: seed 000's CIFAR-10 nets trained correctly in Keras 3, as Keras' own DCGAN guide does it
-(a ``keras.Model`` whose ``train_step`` uses ``tf.GradientTape``), so D really learns. Needs tensorflow-cpu.
+"""Speed reference: the Keras CIFAR-10 DCGAN tutorial's nets trained correctly in Keras 3, as Keras' own DCGAN
+guide does it (a ``keras.Model`` whose ``train_step`` uses ``tf.GradientTape``), so D really learns.
+Needs tensorflow-cpu.
 
 One iteration: D on 64 real + 64 fake (one step), then G on 128 latents. D ends in a logit (the sigmoid is in the
-loss). The layers are checked against the seed's table by tests/test_bench_refs.py.
+loss). The layers are checked against the tutorial's table by tests/test_bench_refs.py.
 Usage: python benchmarks/refs/keras_dcgan_fixed.py [iterations]
 """
 import os

@@ -1,9 +1,9 @@
-"""Speed reference: seed 000's CIFAR-10 DCGAN as written there, on the Keras 3 API (``learning_rate=``).
+"""Speed reference: the Keras CIFAR-10 DCGAN tutorial as written there, on the Keras 3 API (``learning_rate=``).
 
-Needs tensorflow-cpu (a separate environment: ``make bench`` makes .bench-venv). Under Keras 3 the seed's freezing
+Needs tensorflow-cpu (a separate environment: ``make bench`` makes .bench-venv). Under Keras 3 the tutorial's freezing
 trick (``d_model.trainable = False`` before compiling the combined model) also freezes the standalone D, so its
 ``train_on_batch`` updates nothing: this times a recipe that does less work than a correct one (see
-keras_dcgan_fixed.py). The layers are checked against the seed's table by tests/test_bench_refs.py.
+keras_dcgan_fixed.py). The layers are checked against the tutorial's table by tests/test_bench_refs.py.
 One iteration: D.train_on_batch on 64 real, G.predict 64, D.train_on_batch on 64 fake, gan.train_on_batch on 128.
 Usage: python benchmarks/refs/keras_dcgan_ref.py [iterations]
 """

@@ -1,7 +1,8 @@
-"""Speed reference: seed 000's CIFAR-10 DCGAN as a plain PyTorch user writes it (eager, fp32, default threads).
+"""Speed reference: the Keras CIFAR-10 DCGAN tutorial's nets as a plain PyTorch user writes them (eager, fp32,
+default threads).
 
-The nets are the seed's (tests/test_bench_refs.py checks them against the seed's layer table and its
-``summary()`` parameter counts: G 1,466,115, D 522,497). One iteration = the seed's batch of 128: D on 64 real and
+The nets are the tutorial's (tests/test_bench_refs.py checks them against its layer table and its
+``summary()`` parameter counts: G 1,466,115, D 522,497). One iteration = the tutorial's batch of 128: D on 64 real and
 64 fake images (one optimizer step on the summed loss), then G on 128 latents. Prints img_per_s (128 per iteration).
 Usage: python benchmarks/refs/torch_dcgan_ref.py [iterations]
 """
