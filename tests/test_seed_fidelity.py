@@ -456,7 +456,13 @@ BOOK = {
         "init": "glorot_uniform",
         "steps": ["D", "D", "G"],  # D real, D fake, then the adversarial model on a fresh image
         "fakes_mode": "eval",
-        "small": ["model.crop=32", "model.g_features=8", "model.g_blocks=1", "model.up_features=8", "model.content=mse"],
+        "small": [
+            "model.crop=32",
+            "model.g_features=8",
+            "model.g_blocks=1",
+            "model.up_features=8",
+            "model.content=mse",
+        ],
     },
     "ch6": {
         "preset": ("stackgan", "book-stage1"),
