@@ -3,7 +3,8 @@
 Trains each run below one after another (train.threads=1, one process at a time) and writes
   OUT/summary.json   per run: the command, seconds per step, and each loss's mean over the first and the last fifth
                      of its logged rows
-  OUT/losses.png     one panel per run, every loss/* curve (docs/fidelity.md)
+  OUT/losses.png     one panel per run, every loss/* curve (docs/img/book_short_runs.png)
+and prints the table of docs/fidelity.md.
 The runs keep each preset's book settings (batch, optimizer, step order, fakes, init) and change only what the CPU
 or the installed data forces; the overrides are listed per run and repeated in docs/fidelity.md.
 Usage: python benchmarks/book_short_runs.py OUT [--only pix2pix,gan3d,...]
@@ -45,15 +46,22 @@ RUNS = [
         "srgan",
         "srgan",
         "book",
-        200,
-        ["data.name=openmoji", "data.size=128", "model.crop=128", "model.g_features=32", "model.g_blocks=4"],
+        100,
+        [
+            "data.name=openmoji",
+            "data.size=64",
+            "model.crop=64",
+            "model.g_features=32",
+            "model.g_blocks=4",
+            "model.up_features=64",
+        ],
     ),
-    ("cyclegan", "cyclegan", "book", 200, ["data.name=emoji-pairs", "data.size=64", "data.disjoint=true"]),
+    ("cyclegan", "cyclegan", "book", 80, ["data.name=emoji-pairs", "data.size=64", "data.disjoint=true"]),
     (
         "stackgan",
         "stackgan",
         "book-stage1",
-        100,
+        60,
         ["data.name=emoji-captions", "model.text_encoder=ngrams", "model.g_features=16", "model.d_features=16"],
     ),
 ]
@@ -109,6 +117,15 @@ def plot(runs: dict[str, Path], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def table(summary: dict) -> str:
+    """The markdown table docs/fidelity.md quotes: each loss's mean over the first -> the last fifth of the run."""
+    out = ["| run | command | s/step | losses, first fifth → last fifth |", "|---|---|---|---|"]
+    for name, r in summary.items():
+        losses = ", ".join(f"{k[5:]} {v['first']:.3g} → {v['last']:.3g}" for k, v in r["losses"].items())
+        out.append(f"| {name} | `{r['command']}` | {r['seconds_per_step']} | {losses} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -132,7 +149,7 @@ def main() -> None:
         }
         summary_path.write_text(json.dumps(summary, indent=1))
     plot(runs, a.out / "losses.png")
-    print(json.dumps(summary, indent=1))
+    print(table(summary))
 
 
 if __name__ == "__main__":
