@@ -648,8 +648,7 @@ def _batch(ch, r, n):
 def test_book_iteration_steps_in_the_books_order_on_the_books_fakes(ch, monkeypatch):
     t = BOOK[ch]
     cfg, r = book_recipe(ch, small=True)
-    if r.num_classes == 0 and "classes" in t:
-        r.num_classes = t["classes"]
+    r.step = 1  # an odd step: pix2pix's book D learns from the fakes on odd steps, from the real batch on even ones
     steps, g_modes = _spy_step(r, _batch(ch, r, cfg.train.batch_size), monkeypatch)
     assert steps == t["steps"]
     if "fakes_mode" in t:

@@ -109,7 +109,9 @@ class Pix2Pix(TranslationRecipe):
     def train_step(self, batch):
         o = self.opts
         x, y = batch["A"], batch["B"]
-        eval_fakes = predict(self.G, x) if o.fakes_eval else None  # before G's training forward moves BN statistics
+        real_turn = o.d_alternate and self.step % 2 == 0  # the book's D sees no fakes on this step
+        # Keras' predict: before G's training forward moves its BN statistics
+        eval_fakes = predict(self.G, x) if o.fakes_eval and not real_turn else None
         fake = self.w.G(x)
         d_fake_in = fake.detach() if eval_fakes is None else eval_fakes
 
