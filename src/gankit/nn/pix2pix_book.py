@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .layers import MinibatchDiscrimination
+from .unet import UNet
 
 
 def same4(cin: int, cout: int) -> list[nn.Module]:
@@ -34,7 +35,7 @@ def keras_bn(ch: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(ch, momentum=0.01, eps=1e-3)
 
 
-class BookUNet(nn.Module):
+class BookUNet(UNet):
     def __init__(
         self,
         in_ch: int,
@@ -65,15 +66,9 @@ class BookUNet(nn.Module):
         self.relu = nn.ReLU()
         self.out = nn.Sequential(nn.Upsample(scale_factor=2), *same4(c, out_ch), nn.Tanh())
 
-    @property
-    def stride(self) -> int:
-        return 2**self.num_downs
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for d in self.downs:
-            x = d(x)
-            skips.append(x)
+        skips = self.encode(x)
+        x = skips[-1]
         for up, skip in zip(self.ups, reversed(skips[:-1])):
             x = self.relu(torch.cat([up(x), skip], 1))  # Keras: concatenate([decoder, encoder]) -> relu
         return self.out(x)
