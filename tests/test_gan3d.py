@@ -39,7 +39,8 @@ def tiny_recipe(extra=()):
 )
 def test_book_nets_parameter_counts(book_code_bn, g_params, d_params):
     """The spec's counts: with the book code's BN on both output layers and D's first layer, 17,570,627 / 11,049,795;
-    gankit's default follows the text (no BN on the output layers nor on D's input layer)."""
+    without any of the three (the paper's nets), 17,570,625 / 11,049,665. The ``book`` preset keeps the text's BN
+    on D's first layer only (tests/test_seed_fidelity.py)."""
     flags = [f"model.g_bn_out={book_code_bn}", f"model.d_bn_first={book_code_bn}", f"model.d_bn_out={book_code_bn}"]
     r = GAN3D(resolve_config("gan3d", "book", None, flags), (1, 64, 64, 64), 6)
     assert sum(p.numel() for p in r.G.parameters()) == g_params

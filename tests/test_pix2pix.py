@@ -119,3 +119,31 @@ def test_short_training_lowers_held_out_l1(tmp_path):
 
     w, h = Image.open(grids[-1]).size
     assert (w, h) == (8 * 64 + 9 * 2 * 2, 6 * 64 + 7 * 2 * 2)  # 8 columns, 6 rows (2 x input|output|target)
+
+
+BOOK_TINY = ["data.size=32", "model.g_downs=5", "model.g_ngf=4", "model.g_up_channels=[8,8,8,8]", "model.d_ndf=4"]
+
+
+def test_book_d_tells_images_apart_at_batch_1_and_alternates_real_and_fake(monkeypatch):
+    """The book's nets at batch 1 in training mode: without BN on the 1x1 layers (the named fix) D's logit and G's
+    bottleneck depend on the input; and D steps on the real target at even steps, on predict()ed fakes at odd ones."""
+    torch.manual_seed(0)
+    r = recipe(BOOK_TINY, preset="book", shape=(1, 32, 32))
+    r.gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 1, 1, 32, 32) * 2 - 1
+    assert r.D.training and not torch.allclose(r.D(a), r.D(b))
+    bottleneck = []
+    for x in (a, b):
+        for down in r.G.downs:
+            x = down(x)
+        bottleneck.append(x)
+    assert x.shape[-1] == 1 and not torch.allclose(*bottleneck)
+    seen = []
+    d_forward = r.D.forward
+    monkeypatch.setattr(r.D, "forward", lambda img: (seen.append(img.detach().clone()), d_forward(img))[1])
+    x, y = torch.rand(2, 1, 1, 32, 32) * 2 - 1
+    for step in range(3):
+        r.step = step
+        seen.clear()
+        r.train_step({"A": x, "B": y})
+        assert torch.equal(seen[0], y) == (step % 2 == 0)  # D's own step: the target photo, then the fakes

@@ -80,6 +80,7 @@ class SRData:
     heldout_names: list[str] = field(default_factory=list, repr=False)
     classes: list[str] = field(default_factory=list)
     num_classes: int = 0
+    vflip: bool = True  # with ``flip``: vertical flips too (the book flips horizontally only)
 
     def __len__(self) -> int:
         return len(self.train)
@@ -101,7 +102,7 @@ class SRData:
             p = img[:, y : y + c, x : x + c]
             if self.flip and r[j, 2] < 0.5:
                 p = p.flip(-1)
-            if self.flip and r[j, 3] < 0.5:
+            if self.flip and self.vflip and r[j, 3] < 0.5:
                 p = p.flip(-2)
             out.append(p)
         return torch.stack(out)

@@ -30,9 +30,10 @@ import torch.nn.functional as F
 
 from .. import losses
 from ..errors import CheckpointError, ConfigError
+from ..nn import init_weights
 from ..nn.agecgan import AgeDiscriminator, AgeEncoder, AgeGenerator
 from ..nn.identity import EmojiIdentityNet
-from .base import Recipe, frozen, make_optimizer
+from .base import Recipe, frozen, make_optimizer, predict
 
 
 @dataclass
@@ -47,10 +48,15 @@ class Options:
     e_dense: int = 256  # book: 4096
     bn_momentum: float = 0.1  # PyTorch convention (Keras default 0.99 is 0.01 here)
     g_conv_bn_momentum: float = 0.2  # the book's BatchNormalization(momentum=0.8) in G's conv blocks
+    bn_eps: float = 1e-5  # PyTorch's; Keras' default (the book) is 1e-3
+    init: Literal["torch", "keras"] = "torch"  # keras: Glorot-uniform kernels, zero biases (the book's Keras default)
+    d_split_steps: bool = False  # book: two D optimizer steps per iteration (the real batch, then the fakes)
+    fakes_eval: bool = False  # book: D's fakes from G in inference mode (Keras predict_on_batch: BN statistics, no
+    # dropout)
     real_label: float = 0.9
     fake_label: float = 0.0
     fake_label_source: Literal["real_batch", "random"] = "real_batch"
-    balance: bool = True  # every age bin fills the same share of an epoch
+    balance: bool = True  # every age bin fills the same share of an epoch (the book: file order, unbalanced)
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
@@ -141,13 +147,27 @@ class AgeCGAN(Recipe):
         o, k, (c, size, _) = self.opts, self.num_classes, self.shape
         if k < 2:
             raise ConfigError(f"agecgan needs age-labelled data with at least 2 bins (data.name={self.cfg.data.name})")
-        self.G = AgeGenerator(
-            o.latent_dim, k, c, size, o.g_dense, o.g_channels, o.g_dropout, o.bn_momentum, o.g_conv_bn_momentum
+        self.G = init_weights(
+            AgeGenerator(
+                o.latent_dim,
+                k,
+                c,
+                size,
+                o.g_dense,
+                o.g_channels,
+                o.g_dropout,
+                o.bn_momentum,
+                o.g_conv_bn_momentum,
+                o.bn_eps,
+            ),
+            o.init,
         )
         if o.stage == "gan":
-            self.D = AgeDiscriminator(k, c, size, o.d_channels, o.bn_momentum)
+            self.D = init_weights(AgeDiscriminator(k, c, size, o.d_channels, o.bn_momentum, o.bn_eps), o.init)
             return
-        self.E = AgeEncoder(o.latent_dim, c, size, o.e_channels, o.e_dense, o.bn_momentum)
+        self.E = init_weights(
+            AgeEncoder(o.latent_dim, c, size, o.e_channels, o.e_dense, o.bn_momentum, o.bn_eps), o.init
+        )
         if "F" in self.nets:
             self.F = EmojiIdentityNet(c, o.n_identities, o.id_dim)
         self.G.eval().requires_grad_(False)  # stage 2 inverts a fixed G (inference mode, as the book's predict)
@@ -178,13 +198,19 @@ class AgeCGAN(Recipe):
         n = x.shape[0]
         y_fake = y if o.fake_label_source == "real_batch" else self.random_labels(n)
 
-        # D main: real (smoothed target) vs G's samples at the same ages
-        with torch.no_grad():
-            fake = self.G(self.latent(n), one_hot(y_fake, k))
-        lr_, lf = self.w.D(x, one_hot(y, k)), self.w.D(fake, one_hot(y_fake, k))
+        # D main: real (smoothed target) vs G's samples at the same ages; one step, or the book's two
+        if o.fakes_eval:
+            fake = predict(self.G, self.latent(n), one_hot(y_fake, k))
+        else:
+            with torch.no_grad():
+                fake = self.G(self.latent(n), one_hot(y_fake, k))
+        lr_ = self.w.D(x, one_hot(y, k))
         d_real = losses.d_real("bce", lr_, o.real_label)
+        if o.d_split_steps:
+            self.update("D", d_real)
+        lf = self.w.D(fake, one_hot(y_fake, k))
         d_fake = losses.d_fake("bce", lf, o.fake_label)
-        self.update("D", 0.5 * (d_real + d_fake))
+        self.update("D", d_fake if o.d_split_steps else 0.5 * (d_real + d_fake))
 
         # G main: fresh z, ages drawn uniformly, target 1
         y_g = self.random_labels(n)

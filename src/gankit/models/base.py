@@ -240,6 +240,27 @@ def make_optimizer(params, t, lr: float, beta1: float | None = None) -> torch.op
 
 
 @contextlib.contextmanager
+def eval_mode(*nets: nn.Module):
+    """``nets`` in inference mode (batch norm's running statistics, no dropout) and no autograd; modes restored."""
+    modes = [n.training for n in nets]
+    for n in nets:
+        n.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for n, was in zip(nets, modes):
+            n.train(was)
+
+
+def predict(net: nn.Module, *args, **kw) -> torch.Tensor:
+    """``net``'s output in inference mode: what Keras' ``model.predict`` gives the books' D as its fakes
+    (the ``fakes_eval`` options)."""
+    with eval_mode(net):
+        return net(*args, **kw)
+
+
+@contextlib.contextmanager
 def frozen(*modules: nn.Module, keep=()):
     """Turn off weight gradients of ``modules`` (a critic used only to score G's samples), restore after; the
     parameters in ``keep`` still get gradients (seed 002's D batch norm, trained in G's step)."""

@@ -49,6 +49,8 @@ class Options:
     pool_size: int = 50
     lr_decay_start: float = 0.5  # fraction of the run after which the LR falls linearly to 0
     init: Literal["normal02", "keras", "torch"] = "normal02"
+    g_up_bias: bool = True  # false: G's transposed convs have no bias (the book's use_bias=False)
+    d_split_steps: bool = False  # book: two steps per D (real batch, then fakes) instead of one on (real + fake) / 2
 
 
 def translate_both(G: nn.Module, F_: nn.Module, a: torch.Tensor, b: torch.Tensor, identity: bool = True) -> dict:
@@ -96,7 +98,10 @@ class CycleGAN(TranslationRecipe):
         o, c = self.opts, self.shape[0]
         self._check_shape(4, "the generator halves it twice")
         gen = lambda: init_weights(
-            ResnetGenerator(c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout), o.init
+            ResnetGenerator(
+                c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout, up_bias=None if o.g_up_bias else False
+            ),
+            o.init,
         )
         dis = lambda: init_weights(PatchDiscriminator(c, o.d_ndf, o.d_layers, o.d_norm, o.d_s1_layer), o.init)
         self.G, self.F = gen(), gen()
@@ -151,9 +156,15 @@ class CycleGAN(TranslationRecipe):
             ("B", "D_B", b, out["fake_B"], self.pool.B),
         ):
             past = pool.query(fake.detach(), self.gen)
-            lr_, lf = getattr(self.w, D)(real), getattr(self.w, D)(past)
-            d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)
-            self.update(D, 0.5 * (d_r + d_f))
+            if o.d_split_steps:  # the book's D.train_on_batch(real, 1), then (fake, 0)
+                d_r = losses.d_real(o.loss, getattr(self.w, D)(real))
+                self.update(D, d_r)
+                d_f = losses.d_fake(o.loss, getattr(self.w, D)(past))
+                self.update(D, d_f)
+            else:
+                lr_, lf = getattr(self.w, D)(real), getattr(self.w, D)(past)
+                d_r, d_f = losses.d_real(o.loss, lr_), losses.d_fake(o.loss, lf)
+                self.update(D, 0.5 * (d_r + d_f))
             d_logs[name] = (d_r.detach(), d_f.detach())
 
         self.report("loss/G_adv", adv_G.detach())

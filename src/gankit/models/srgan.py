@@ -26,9 +26,10 @@ import torch.nn.functional as F
 from .. import losses
 from ..errors import CheckpointError, ConfigError
 from ..metrics.sr import sr_scores
+from ..nn import init_weights
 from ..nn.srresnet import SRDiscriminator, SRResNet
 from ..nn.vgg import VGGFeatures, load_vgg
-from .base import Recipe, frozen
+from .base import Recipe, frozen, predict
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Options:
     scale: int = 4
     crop: int = 64  # HR crop side (the LR crop is crop / scale; the paper: 96)
     flip: bool = True  # random horizontal and vertical flips of the crops
+    flip_vertical: bool = True  # with flip: vertical flips too (the book: horizontal only)
     arch: Literal["paper", "book"] = "paper"  # book: ReLU, conv-ReLU-BN blocks, nearest upsample + conv
     g_features: int = 32  # CPU-sized (the paper: 64 features, 16 blocks)
     g_blocks: int = 4
@@ -56,6 +58,11 @@ class Options:
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G starts stage 2
     lr_drop_at: float | None = 0.5  # fraction of the step budget after which both LRs are x0.1 (paper); None: never
     eval_images: int = 32  # held-out images scored by the periodic report (train.report_every_epochs)
+    init: Literal["torch", "keras"] = "torch"  # keras: Glorot-uniform kernels, zero biases (the book's Keras default)
+    d_first: bool = False  # book: D's step before G's (the paper's code: G first)
+    g_fresh_batch: bool = False  # book (with d_first): D on the batch's first half, G on the other half
+    d_split_steps: bool = False  # book: two D optimizer steps (the real batch, then the fakes)
+    fakes_eval: bool = False  # book: D's fakes from G in inference mode (Keras predict); with d_first
 
 
 def make_generator(o: Options, channels: int = 3) -> SRResNet:
@@ -91,6 +98,13 @@ class SRGAN(Recipe):
             raise ConfigError(f"model.crop={o.crop} is not a multiple of model.scale={o.scale}")
         if o.crop < 16:
             raise ConfigError(f"model.crop={o.crop}: the discriminator needs crops of at least 16 px")
+        if (o.g_fresh_batch or o.fakes_eval) and not o.d_first:
+            raise ConfigError("model.g_fresh_batch and model.fakes_eval are for D's step first: set model.d_first=true")
+        if o.g_fresh_batch and cfg.train.batch_size % 2:
+            raise ConfigError(
+                f"model.g_fresh_batch halves the batch (D on one half, G on the other): train.batch_size must be "
+                f"even, got {cfg.train.batch_size}"
+            )
         if o.lr_drop_at is not None and not 0 < o.lr_drop_at < 1:
             raise ConfigError(f"model.lr_drop_at must be in (0, 1), got {o.lr_drop_at}")
         if o.stage == "srgan" and o.content != "mse" and not o.vgg_weights:
@@ -116,7 +130,7 @@ class SRGAN(Recipe):
             and not Path(o.vgg_weights).expanduser().is_file()
         ):
             raise ConfigError(f"model.vgg_weights: file not found: {o.vgg_weights}")
-        return load_sr(cfg.data, o.crop, o.scale, o.flip)
+        return dataclasses.replace(load_sr(cfg.data, o.crop, o.scale, o.flip), vflip=o.flip_vertical)
 
     @classmethod
     def resume_config(cls, cfg):
@@ -125,9 +139,9 @@ class SRGAN(Recipe):
 
     def build(self):
         c = self.shape[0]
-        self.G = make_generator(self.opts, c)
+        self.G = init_weights(make_generator(self.opts, c), self.opts.init)
         if "D" in self.nets:
-            self.D = make_discriminator(self.opts, c)
+            self.D = init_weights(make_discriminator(self.opts, c), self.opts.init)
 
     def start_from(self, weights):
         """Stage 2 starts from stage 1's G (``model.init_from``, read by the Trainer); D starts fresh."""
@@ -165,32 +179,58 @@ class SRGAN(Recipe):
     def train_step(self, batch):
         lr, hr = batch["lr"], batch["hr"]
         o = self.opts
+        if o.stage == "srgan" and o.d_first:
+            return self._book_step(lr, hr)
         sr = self.w.G(lr)
         if o.stage == "srresnet":
             loss = F.mse_loss(sr.float(), hr.float())
             self.update("G", loss)
             self.report("loss/G_mse", loss.detach())
             return
+        self._g_step(sr, hr)
+        self._d_step(hr, sr.detach())
+
+    def _book_step(self, lr, hr):
+        """The book's order: D first (on G's fakes of this batch), then G; with ``g_fresh_batch`` G learns from the
+        batch's other half, as the book draws a new image for its G step."""
+        o = self.opts
+        d_lr, d_hr = lr, hr
+        if o.g_fresh_batch:
+            (d_lr, lr), (d_hr, hr) = lr.chunk(2), hr.chunk(2)
+        if o.fakes_eval:
+            fake = predict(self.G, d_lr)
+        else:
+            with torch.no_grad():
+                fake = self.G(d_lr)
+        self._d_step(d_hr, fake)
+        self._g_step(self.w.G(lr), hr)
+
+    def _g_step(self, sr, hr):
+        o = self.opts
         with frozen(self.D):
             adv = losses.g_loss("bce", self.D(sr))
         content = self.content_loss(sr, hr)
         g_total = content + o.adv_weight * adv
         self.update("G", g_total)
-
-        lr_ = self.w.D(hr)
-        lf = self.w.D(sr.detach())
-        d_r, d_f = self._d_loss(lr_, True), self._d_loss(lf, False)
-        self.update("D", d_r + d_f)
-
         self.report("loss/G_total", g_total.detach())
         self.report("loss/G_content", content.detach())
         self.report("loss/G_adv", adv.detach())
+        with torch.no_grad():
+            self.report("health/mse", F.mse_loss(sr.detach().float(), hr.float()))
+
+    def _d_step(self, hr, fake):
+        """D on real HR and G's (detached) fakes: one step on the sum, or the book's two (real, then fake)."""
+        lr_ = self.w.D(hr)
+        d_r = self._d_loss(lr_, True)
+        if self.opts.d_split_steps:
+            self.update("D", d_r)
+        lf = self.w.D(fake)
+        d_f = self._d_loss(lf, False)
+        self.update("D", d_f if self.opts.d_split_steps else d_r + d_f)
         self.report("loss/D_real", d_r.detach())
         self.report("loss/D_fake", d_f.detach())
         self.report("D/p_real", torch.sigmoid(lr_.detach().float()).mean())
         self.report("D/p_fake", torch.sigmoid(lf.detach().float()).mean())
-        with torch.no_grad():
-            self.report("health/mse", F.mse_loss(sr.detach().float(), hr.float()))
 
     # ---------------------------------------------------------------- visuals and reports
     def fixed_inputs(self, data, n, generator):

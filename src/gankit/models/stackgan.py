@@ -27,9 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..nn import init_weights
 from ..nn.stackgan import Stage1D, Stage1G, Stage2D, Stage2G, kl_loss
 from ..nn.text import MINILM_DIM, CharCNNRNN, CharEncoder, ImageEmbedder, char_ids, joint_embedding_loss, text_encoder
-from .base import Recipe, frozen, make_optimizer
+from .base import Recipe, eval_mode, frozen, make_optimizer
 
 TEXT_DIMS = {"minilm": MINILM_DIM, "ngrams": 256, "char-cnn-rnn": 256, "precomputed": 1024}
 
@@ -57,6 +58,8 @@ class Options:
     init_from: str | None = None  # stage II: the stage-I run dir / checkpoint
     lr_halve_every: int | None = None  # halve both LRs every N steps (the paper: every 100 epochs)
     eval_pairs: int = 64  # held-out pairs scored by the periodic report
+    init: Literal["torch", "keras"] = "torch"  # keras: Glorot-uniform kernels, zero biases (the book's Keras default)
+    fakes_eval: bool = False  # book: D's fakes from G in inference mode (Keras predict: BN running statistics)
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -157,14 +160,19 @@ class StackGAN(Recipe):
     def build(self):
         o, c, size = self.opts, self.shape[0], self.shape[-1]
         if o.stage == "stage1":
-            self.G = self._stage1_g(o.g_features, size)
-            self.D = Stage1D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
+            self.G = init_weights(self._stage1_g(o.g_features, size), o.init)
+            self.D = init_weights(
+                Stage1D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c), o.init
+            )
         else:
             self.G1 = self._stage1_g(o.g1_features, size // o.scale).eval().requires_grad_(False)
-            self.G = Stage2G(
-                o.text_dim, o.condition_dim, o.g_features, o.scale, o.res_blocks, o.bn_momentum, o.bn_eps, c
+            self.G = init_weights(
+                Stage2G(o.text_dim, o.condition_dim, o.g_features, o.scale, o.res_blocks, o.bn_momentum, o.bn_eps, c),
+                o.init,
             )
-            self.D = Stage2D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c)
+            self.D = init_weights(
+                Stage2D(o.text_dim, o.d_features, size, o.d_text_dim, o.bn_momentum, o.bn_eps, c), o.init
+            )
         if o.text_encoder == "char-cnn-rnn":
             self.T = CharCNNRNN(o.text_dim)
             if o.stage == "stage1":
@@ -290,10 +298,15 @@ class StackGAN(Recipe):
             self.report("loss/text_joint", joint.detach())
         emb, wrong = self.embed_batch(batch)
         noise = self.noise(n)
+        eval_fake = None
+        if o.fakes_eval:  # before G's training forward moves its BN statistics
+            with eval_mode(self.G):
+                eval_fake = self.forward_g(self.G, emb, noise)[0]
         fake, mu, log_sigma, _ = self.forward_g(self.w.G, emb, noise)
+        d_fake = fake.detach() if eval_fake is None else eval_fake
 
         # ---- D main: (real, right) real; (real, mismatched) and (fake, right) fake; one step
-        d_loss, (l_real, l_wrong, l_fake), (lr, lw, lf) = self.d_losses(self.w.D, real, fake.detach(), emb, wrong)
+        d_loss, (l_real, l_wrong, l_fake), (lr, lw, lf) = self.d_losses(self.w.D, real, d_fake, emb, wrong)
         self.update("D", d_loss)
 
         # ---- G main: fool D on (fake, right) + KL of the conditioning augmentation

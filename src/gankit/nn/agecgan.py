@@ -23,6 +23,7 @@ class AgeGenerator(nn.Module):
         dropout: float = 0.2,
         bn_momentum: float = 0.1,
         conv_bn_momentum: float = 0.2,
+        bn_eps: float = 1e-5,
     ):
         super().__init__()
         self.start, self.width0, self.k = size // 2 ** len(widths), widths[0], k
@@ -31,7 +32,7 @@ class AgeGenerator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
             nn.Linear(dense, widths[0] * self.start**2),
-            nn.BatchNorm1d(widths[0] * self.start**2, momentum=bn_momentum),
+            nn.BatchNorm1d(widths[0] * self.start**2, momentum=bn_momentum, eps=bn_eps),
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
         )
@@ -40,7 +41,7 @@ class AgeGenerator(nn.Module):
             blocks += [
                 nn.Upsample(scale_factor=2, mode="nearest"),
                 nn.Conv2d(a, b, 5, 1, 2),
-                nn.BatchNorm2d(b, momentum=conv_bn_momentum),
+                nn.BatchNorm2d(b, momentum=conv_bn_momentum, eps=bn_eps),
                 nn.LeakyReLU(0.2),
             ]
         blocks += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(widths[-1], channels, 5, 1, 2), nn.Tanh()]
@@ -54,12 +55,14 @@ class AgeGenerator(nn.Module):
 class AgeDiscriminator(nn.Module):
     """conv3 s2 -> concat(one-hot age tiled over the map) -> [conv3 s2, BN, LeakyReLU]* -> dense logit."""
 
-    def __init__(self, k: int, channels: int, size: int, widths: list[int], bn_momentum: float = 0.1):
+    def __init__(
+        self, k: int, channels: int, size: int, widths: list[int], bn_momentum: float = 0.1, bn_eps: float = 1e-5
+    ):
         super().__init__()
         self.first = nn.Sequential(nn.Conv2d(channels, widths[0], 3, 2, 1), nn.LeakyReLU(0.2))
         rest, c = [], widths[0] + k
         for w in widths[1:]:
-            rest += [nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
+            rest += [nn.Conv2d(c, w, 3, 2, 1), nn.BatchNorm2d(w, momentum=bn_momentum, eps=bn_eps), nn.LeakyReLU(0.2)]
             c = w
         self.rest = nn.Sequential(*rest, nn.Flatten())
         side = size // 2 ** len(widths)
@@ -74,17 +77,26 @@ class AgeDiscriminator(nn.Module):
 class AgeEncoder(nn.Module):
     """conv5 s2 (no BN) -> [conv5 s2, BN, LeakyReLU]* -> dense (BN, LeakyReLU) -> linear z."""
 
-    def __init__(self, latent: int, channels: int, size: int, widths: list[int], dense: int, bn_momentum: float = 0.1):
+    def __init__(
+        self,
+        latent: int,
+        channels: int,
+        size: int,
+        widths: list[int],
+        dense: int,
+        bn_momentum: float = 0.1,
+        bn_eps: float = 1e-5,
+    ):
         super().__init__()
         layers, c = [nn.Conv2d(channels, widths[0], 5, 2, 2), nn.LeakyReLU(0.2)], widths[0]
         for w in widths[1:]:
-            layers += [nn.Conv2d(c, w, 5, 2, 2), nn.BatchNorm2d(w, momentum=bn_momentum), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(c, w, 5, 2, 2), nn.BatchNorm2d(w, momentum=bn_momentum, eps=bn_eps), nn.LeakyReLU(0.2)]
             c = w
         side = size // 2 ** len(widths)
         layers += [
             nn.Flatten(),
             nn.Linear(c * side * side, dense),
-            nn.BatchNorm1d(dense, momentum=bn_momentum),
+            nn.BatchNorm1d(dense, momentum=bn_momentum, eps=bn_eps),
             nn.LeakyReLU(0.2),
             nn.Linear(dense, latent),
         ]

@@ -47,6 +47,7 @@ class ResnetGenerator(nn.Module):
         padding: str = "reflect",
         dropout: float = 0.0,
         n_down: int = 2,
+        up_bias: bool | None = None,
     ):
         super().__init__()
         if padding not in ("reflect", "zero"):
@@ -62,7 +63,7 @@ class ResnetGenerator(nn.Module):
         for i in range(n_down):
             c = ngf * 2 ** (n_down - i)
             layers += [
-                ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias),
+                ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1, bias=bias if up_bias is None else up_bias),
                 norm2d(norm, c // 2),
                 nn.ReLU(),
             ]

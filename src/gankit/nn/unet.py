@@ -16,7 +16,28 @@ from .layers import ConvTranspose2d
 from .norm2d import conv_bias, norm2d
 
 
-class UNetGenerator(nn.Module):
+class UNet(nn.Module):
+    """What both U-Nets share (this one and the pix2pix book's, ``nn/pix2pix_book.py``): ``num_downs`` encoder
+    blocks in ``downs``, whose outputs are the decoder's skips."""
+
+    num_downs: int
+    downs: nn.ModuleList
+
+    @property
+    def stride(self) -> int:
+        """Input sides must be multiples of this."""
+        return 2**self.num_downs
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every encoder block's output, the innermost last."""
+        skips = []
+        for d in self.downs:
+            x = d(x)
+            skips.append(x)
+        return skips
+
+
+class UNetGenerator(UNet):
     def __init__(
         self,
         in_ch: int,
@@ -53,16 +74,8 @@ class UNetGenerator(nn.Module):
         ups.append(nn.Sequential(nn.ReLU(), ConvTranspose2d(2 * ch[0], out_ch, 4, 2, 1), nn.Tanh()))
         self.ups = nn.ModuleList(ups)
 
-    @property
-    def stride(self) -> int:
-        """Input sides must be multiples of this."""
-        return 2**self.num_downs
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for d in self.downs:
-            x = d(x)
-            skips.append(x)
+        skips = self.encode(x)
         x = self.ups[0](skips[-1])
         for up, skip in zip(self.ups[1:], reversed(skips[:-1])):
             x = up(torch.cat([skip, x], 1))
