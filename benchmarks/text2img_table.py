@@ -190,19 +190,10 @@ class Scoring:
 
 
 def text_model(checkpoint: str):
-    """The inference surface of a dfgan or stackgan checkpoint (``embed``, ``generate``, ``__call__``)."""
-    from gankit.train import checkpoint as ck
-    from gankit.train.loader import load_recipe
+    """The text pipeline of a dfgan or stackgan checkpoint (``embed``, ``generate``, ``__call__``), EMA G."""
+    from gankit import pipelines
 
-    c = ck.load(checkpoint)
-    if c.config.get("recipe") == "stackgan":
-        from gankit.models.stackgan import text_to_image
-
-        return text_to_image(c.config, c.state, c.tensors, "cpu", ema=True)
-    from gankit.models.dfgan import TextToImage
-
-    loaded = load_recipe(c, "cpu", ema=True)
-    return TextToImage(loaded.recipe, loaded.nets["G"], "G" in loaded.ema)
+    return pipelines.load(checkpoint, "cpu", ema=True)
 
 
 def score(a) -> None:

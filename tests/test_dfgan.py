@@ -4,6 +4,8 @@ draws colour-shape pairs it never saw), bitwise resume, the inference surface, a
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -14,8 +16,8 @@ from gankit import losses
 from gankit.errors import ConfigError
 from gankit.metrics import retrieval as R
 from gankit.models import resolve_config
-from gankit.models.dfgan import TextToImage
 from gankit.nn.dfgan import Affine, Discriminator, Fuse, Generator
+from gankit.pipelines import TextPipeline
 from gankit.train.loader import load_recipe
 from gankit.train.trainer import Trainer
 
@@ -74,7 +76,7 @@ def shapes(tmp_path_factory):
     return root
 
 
-def pair_r1(model: TextToImage, pairs) -> float:
+def pair_r1(model: TextPipeline, pairs) -> float:
     """Retrieval by pixels: the share of images drawn for "a <colour> <shape>" nearest (L2) to that pair's centred
     drawing among all 24 pairs' (chance 1/24)."""
     keys = [(c, s) for c in COLOURS for s in SHAPES]
@@ -84,16 +86,14 @@ def pair_r1(model: TextToImage, pairs) -> float:
     return float((torch.cdist(x.flatten(1), protos.flatten(1)).argmin(1) == want).float().mean())
 
 
-def trained(shapes, tmp_path, preset: str, steps: int, over=()) -> tuple[TextToImage, TextToImage]:
+def trained(shapes, tmp_path, preset: str, steps: int, over=()) -> tuple[TextPipeline, TextPipeline]:
     """(untrained, trained) models of a run on the shapes folder."""
     cfg = resolve_config(
         "dfgan", preset, overrides=TINY + [f"data.name=folder:{shapes}", f"train.steps={steps}", *over]
     )
     t = Trainer(cfg, out=tmp_path, progress=False)
-    before = TextToImage(t.recipe, t.recipe.G, False)
-    before.G = __import__("copy").deepcopy(t.recipe.G).eval()
-    loaded = load_recipe(t.fit())
-    return before, TextToImage(loaded.recipe, loaded.nets["G"], "G" in loaded.ema)
+    before = TextPipeline(t.recipe, copy.deepcopy(t.recipe.G))
+    return before, TextPipeline.from_loaded(load_recipe(t.fit()))
 
 
 # --------------------------------------------------------------------------- the nets
@@ -134,7 +134,7 @@ def test_config_errors_name_the_key_and_presets_build_on_the_default():
     assert not reg.model.adversarial and reg.model.l1 > 0 and reg.train == base.train
     assert reg.data == base.data and reg.train.batch_size == base.train.batch_size
     with pytest.raises(ConfigError, match="model.l1"):
-        resolve_config("dfgan", "default", overrides=["model.adversarial=false"])
+        resolve_config("dfgan", "default", overrides=["model.adversarial=false", "model.l1=0"])
     with pytest.raises(ConfigError, match="model.text_encoder"):
         resolve_config("dfgan", "default", overrides=["model.text_encoder=char-cnn-rnn"])
     with pytest.raises(ConfigError, match="data.size"):
@@ -224,3 +224,21 @@ def test_the_scorer_trains_on_real_pairs_once_and_is_read_from_the_cache(shapes,
     x = data.images[:8].float() / 127.5 - 1
     assert torch.equal(R.embed_images(net, x, 16), R.embed_images(again, x, 16))
     assert R.embed_images(net, F.interpolate(x, scale_factor=2), 16).shape == (8, 64)  # any side, scored at 16
+
+
+def test_export_takes_the_caption_embedding_and_matches_the_pipeline(shapes, tmp_path):
+    import onnxruntime as ort
+
+    from gankit.export import export, read_metadata
+
+    cfg = resolve_config("dfgan", "default", overrides=TINY + [f"data.name=folder:{shapes}", "train.steps=2"])
+    ckpt = Trainer(cfg, out=tmp_path / "run", progress=False).fit()
+    out, meta = export(ckpt, "onnx", tmp_path / "dfgan.onnx")
+    assert [i["name"] for i in meta["inputs"]] == ["embedding", "noise"] and meta["inputs"][0]["shape"][1] == 64
+    pipe = TextPipeline.from_checkpoint(ckpt)
+    emb, noise = pipe.embed(["a red circle", "a blue bar", "a green square"]), pipe.noise(3, seed=1)
+    want = pipe.generate(emb, noise=noise).numpy()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"embedding": emb.numpy(), "noise": noise["z"].numpy()})[0]
+    assert got.shape == (3, 3, 16, 16) and np.abs(got - want).max() <= 1e-4
+    assert read_metadata(out)["recipe"] == "dfgan"

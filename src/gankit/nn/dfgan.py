@@ -78,18 +78,27 @@ class GBlock(nn.Module):
 class Generator(nn.Module):
     """(z, caption embedding) -> image in [-1, 1]: a dense map of z to 4x4, then one ``GBlock`` per doubling."""
 
-    def __init__(self, latent_dim: int, text_dim: int, features: int, size: int, channels: int = 3, norm: bool = False):
+    def __init__(
+        self,
+        latent_dim: int,
+        text_dim: int,
+        features: int,
+        size: int,
+        channels: int = 3,
+        norm: bool = False,
+        fc_text: bool = False,
+    ):
         super().__init__()
         ch = widths(features, size)
-        self.latent_dim = latent_dim
-        self.fc = nn.Linear(latent_dim, ch[0] * 16)
+        self.latent_dim, self.fc_text = latent_dim, fc_text
+        self.fc = nn.Linear(latent_dim + (text_dim if fc_text else 0), ch[0] * 16)
         cond = latent_dim + text_dim
         self.blocks = nn.ModuleList(GBlock(cond, a, b, norm) for a, b in zip(ch[:-1], ch[1:]))
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(ch[-1], channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        x = self.fc(z).view(z.shape[0], -1, 4, 4)
         c = torch.cat([z, emb.to(z.dtype)], 1)
+        x = self.fc(c if self.fc_text else z).view(z.shape[0], -1, 4, 4)
         for b in self.blocks:
             x = b(x, c)
         return self.to_rgb(x)
