@@ -12,7 +12,8 @@ import pytest
 from gankit import config as C
 from gankit.cli import main
 from gankit.errors import ConfigError
-from gankit.models import DCGAN, RECIPES, config_from_dict, resolve_config
+from gankit.models import RECIPES, config_from_dict, resolve_config
+from gankit.models.dcgan import DCGAN
 
 PRESETS = [(r, p) for r, p, _ in C.list_presets()]
 
