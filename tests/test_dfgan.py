@@ -210,8 +210,7 @@ def test_r_precision_counts_own_caption_first():
 
 def test_the_scorer_trains_on_real_pairs_once_and_is_read_from_the_cache(shapes, monkeypatch):
     from gankit.config import DataConfig
-    from gankit.data.captions import load_captions
-    from gankit.models.dfgan import embed_captions
+    from gankit.data.captions import embed_captions, load_captions
     from gankit.nn.text import NgramEncoder
 
     data = load_captions(DataConfig(name=f"folder:{shapes}", size=16))

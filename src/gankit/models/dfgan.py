@@ -72,16 +72,6 @@ class Options:
     #                          embeddings' components have unit variance as z's do (else z drowns the caption)
 
 
-def embed_captions(sets: list, encoder) -> None:
-    """Set ``embeddings`` (one row per caption) of each caption set, embedding each distinct caption once (Twemoji
-    and OpenMoji of one emoji share theirs; the training and held-out sets are embedded together)."""
-    uniq = list(dict.fromkeys(c for s in sets for c in s.captions))
-    pos = {c: i for i, c in enumerate(uniq)}
-    table = encoder.encode(uniq)
-    for s in sets:
-        s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
-
-
 class DFGAN(Recipe):
     name = "dfgan"
     modality = "text"
@@ -124,7 +114,7 @@ class DFGAN(Recipe):
     @classmethod
     def load_data(cls, cfg):
         """Captioned images (``data/captions.py``) at ``data.size`` (32 unless set), captions embedded once."""
-        from ..data.captions import load_captions
+        from ..data.captions import embed_captions, load_captions
 
         o = cfg.model
         data = load_captions(dataclasses.replace(cfg.data, size=cfg.data.size or 32))
