@@ -56,26 +56,9 @@ def run_one(
     import torch
 
     torch.set_num_threads(threads)
-    now = time.process_time if clock == "cpu" else time.perf_counter
     from gankit.evaluation import evaluate
-    from gankit.train.trainer import Trainer
 
     marks = sorted(marks)
-
-    class BudgetTrainer(Trainer):
-        def spent(self):  # the budget spent: CPU or wall seconds (--clock), saving excluded
-            return now() - self._t0 - self._saving
-
-        def _should_stop(self, total, deadline, interrupted):
-            while self._todo and self.spent() >= self._todo[0] * 60:
-                t = now()
-                health = {k: v for k, v in self.health.findings().items() if k in ("D dominating", "divergence")}
-                self._saved.append(
-                    (self._todo.pop(0), self.step, round(self.spent(), 1), self.save_checkpoint(), health)
-                )
-                self._saving += now() - t
-            return not self._todo or super()._should_stop(total, deadline, interrupted)
-
     overrides = [
         f"train.seed={seed}",
         f"train.threads={threads}",
@@ -92,9 +75,7 @@ def run_one(
     cfg = resolve_config(name, preset or "default", overrides=overrides)
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        tr = BudgetTrainer(cfg, out=d, progress=False)
-        tr._todo, tr._saved, tr._saving = list(marks), [], 0.0
-        tr._t0 = now()
+        tr = budget_trainer(cfg, marks, clock, out=d, progress=False)
         tr.fit()
         from gankit import api
         from gankit.config import DataConfig
@@ -138,6 +119,34 @@ def run_one(
                     row["scores"][f"raw:{spec}"] = {k: r[k] for k in ("fid", "kid", "precision", "recall")}
             rows.append(row)
     return rows
+
+
+def budget_trainer(cfg, marks: list[float], clock: str = "cpu", **kwargs):
+    """A Trainer that saves a checkpoint as each of ``marks`` (minutes of process CPU time, or of wall time) is
+    crossed and stops after the last; ``trainer._saved`` lists ``(minutes, step, seconds spent, checkpoint path,
+    health findings)``. The clock starts once the trainer is built (data loaded) and excludes the saving."""
+    from gankit.train.trainer import Trainer
+
+    now = time.process_time if clock == "cpu" else time.perf_counter
+
+    class BudgetTrainer(Trainer):
+        def spent(self):  # the budget spent: CPU or wall seconds (--clock), saving excluded
+            return now() - self._t0 - self._saving
+
+        def _should_stop(self, total, deadline, interrupted):
+            while self._todo and self.spent() >= self._todo[0] * 60:
+                t = now()
+                health = {k: v for k, v in self.health.findings().items() if k in ("D dominating", "divergence")}
+                self._saved.append(
+                    (self._todo.pop(0), self.step, round(self.spent(), 1), self.save_checkpoint(), health)
+                )
+                self._saving += now() - t
+            return not self._todo or super()._should_stop(total, deadline, interrupted)
+
+    tr = BudgetTrainer(cfg, **kwargs)
+    tr._todo, tr._saved, tr._saving = sorted(marks), [], 0.0
+    tr._t0 = now()
+    return tr
 
 
 def out_path(out: Path, data: str, recipe: str, minutes: float, seed: int) -> Path:

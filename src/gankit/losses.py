@@ -159,3 +159,14 @@ def zero_centered_gp(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     site."""
     (grad,) = torch.autograd.grad(out.float().sum(), x, create_graph=True)
     return grad.flatten(1).float().pow(2).sum(1)
+
+
+def matching_aware_gp(
+    out: torch.Tensor, image: torch.Tensor, text: torch.Tensor, k: float = 2.0, p: float = 6.0
+) -> torch.Tensor:
+    """DF-GAN's matching-aware gradient penalty (Tao et al. 2022): ``k * E ||(grad_x D(x, e), grad_e D(x, e))||^p``
+    on real images with their own captions, the gradient taken with respect to both the image and the caption
+    embedding (both must require grad; ``out = D(image, text)``). The paper's k = 2, p = 6."""
+    gx, ge = torch.autograd.grad(out.float().sum(), (image, text), create_graph=True)
+    g = torch.cat([gx.flatten(1), ge.flatten(1)], 1).float()
+    return k * g.norm(dim=1).pow(p).mean()

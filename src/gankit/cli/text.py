@@ -1,4 +1,5 @@
-"""``gankit text2img CKPT "a smiling cat" -n 16 --seed S --out grid.png``: text models (``TextPipeline``: StackGAN).
+"""``gankit text2img CKPT "a smiling cat" -n 16 --seed S --out grid.png``: text models (``TextPipeline``:
+DF-GAN, StackGAN).
 
 Any caption works, seen in training or not: the text encoder the model was trained with (MiniLM by default)
 embeds it. ``--interpolate "cat" "dog"`` walks from one caption's embedding to the other's (slerp) with the

@@ -107,7 +107,7 @@ class StackGAN(Recipe):
     @classmethod
     def load_data(cls, cfg):
         """Captioned images, their captions embedded by the frozen encoder (or char ids for char-cnn-rnn)."""
-        from ..data.captions import load_captions
+        from ..data.captions import embed_captions, load_captions
 
         o = cfg.model
         if o.stage == "stage2" and o.init_from and not Path(o.init_from).expanduser().exists():
@@ -127,12 +127,7 @@ class StackGAN(Recipe):
             for s in parts:
                 s.tokens = char_ids(s.captions)
         else:  # each distinct caption once (Twemoji and OpenMoji of one emoji share theirs), train and test together
-            enc = text_encoder(o.text_encoder, o.text_dim)
-            uniq = list(dict.fromkeys(c for s in parts for c in s.captions))
-            pos = {c: i for i, c in enumerate(uniq)}
-            table = enc.encode(uniq)
-            for s in parts:
-                s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
+            embed_captions(parts, text_encoder(o.text_encoder, o.text_dim))
         for s in parts:
             if s.embeddings is not None and s.embeddings.shape[1] != o.text_dim:
                 raise DataError(

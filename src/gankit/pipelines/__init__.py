@@ -5,7 +5,7 @@
 | `noise`     | `NoisePipeline`     | mlp-gan, dcgan, lsgan, cgan, r3gan, agecgan stage 1 | `gankit sample` |
 | `translate` | `TranslatePipeline` | pix2pix, cyclegan                          | `gankit translate` |
 | `upscale`   | `UpscalePipeline`   | srgan                                      | `gankit upscale`   |
-| `text`      | `TextPipeline`      | stackgan                                   | `gankit text2img`  |
+| `text`      | `TextPipeline`      | dfgan, stackgan                            | `gankit text2img`  |
 | `voxel`     | `VoxelPipeline`     | gan3d                                      | `gankit voxels`    |
 | `age`       | `AgePipeline`       | agecgan stage 2                            | `gankit age`       |
 

@@ -1,4 +1,4 @@
-"""Text -> image: captions in, images out, for any recipe of the ``text`` modality (StackGAN, ...).
+"""Text -> image: captions in, images out, for any recipe of the ``text`` modality (DF-GAN, StackGAN).
 
 What a text recipe offers the pipeline (the protocol, by duck typing):
 

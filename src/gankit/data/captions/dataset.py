@@ -116,6 +116,16 @@ class CaptionSet:
         return f"{base}{self.images.shape[-1]}"
 
 
+def embed_captions(sets: list, encoder) -> None:
+    """Set ``embeddings`` (one row per caption) of each caption set, embedding each distinct caption once (Twemoji
+    and OpenMoji of one emoji share theirs; the training and held-out sets are embedded together)."""
+    uniq = list(dict.fromkeys(c for s in sets for c in s.captions))
+    pos = {c: i for i, c in enumerate(uniq)}
+    table = encoder.encode(uniq)
+    for s in sets:
+        s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
+
+
 def index_captions(per_item: list[list[str]]) -> tuple[list[str], list[list[int]]]:
     """One flat caption list and, per item, the indices of its captions in it."""
     caps, item_caps = [], []
