@@ -39,7 +39,7 @@ class BiasAct(nn.Module):
 
     def forward(self, x):
         # the bias in x's dtype: under bf16 autocast an fp32 bias would promote the whole map to fp32, and the next
-        # conv would cast it back (a copy of every activation: 23 % of r3gan's step before, benchmarks/PROFILES.md)
+        # conv would cast it back (a copy of every activation: 23 % of r3gan's step, benchmarks/profile_step.py)
         return F.leaky_relu(x + self.bias.to(x.dtype).view(1, -1, *([1] * (x.dim() - 2))), SLOPE)
 
 
