@@ -39,7 +39,7 @@ from ..nn import augment as _aug
 from ..nn import diff_augment
 from ..nn.dfgan import Discriminator, Generator
 from ..nn.text import MINILM_DIM, text_encoder
-from .base import Recipe, frozen
+from .base import Recipe, eval_mode, frozen
 
 TEXT_DIMS = {"minilm": MINILM_DIM, "ngrams": 256}
 L1_REACH = 0.98  # L1 targets stay inside tanh's range
@@ -220,14 +220,10 @@ class DFGAN(Recipe):
     def fixed_inputs(self, data, n, generator):
         """Rows of held-out captions (the training set's without a held-out split): the real image first, then
         samples with fixed noise."""
-        held = data.test if data.test is not None and len(data.test) else data
-        side = max(2, round(n**0.5))
-        items = (
-            [(j * len(held)) // side for j in range(side)]
-            if side <= len(held)
-            else [j % len(held) for j in range(side)]
-        )
-        caps = [held.item_caps[i][0] for i in items]
+        from ..data.captions import grid_rows
+
+        held, items, caps = grid_rows(data, n, min_side=2)
+        side = len(items)
         self.grid_captions = [held.captions[c] for c in caps]
         return {
             "real": held.images[torch.tensor(items)].to(self.device).float() / 127.5 - 1,
@@ -238,13 +234,8 @@ class DFGAN(Recipe):
     @torch.no_grad()
     def visualize(self, nets, fixed):
         side = fixed["real"].shape[0]
-        G = nets["G"]
-        was = G.training
-        G.eval()
-        try:
-            x = self.draw(G, fixed["emb"], fixed)["image"].float()
-        finally:
-            G.train(was)
+        with eval_mode(nets["G"]):
+            x = self.draw(nets["G"], fixed["emb"], fixed)["image"].float()
         x = x.view(side, side, *x.shape[1:]).clone()
         x[:, 0] = fixed["real"]
         return x.flatten(0, 1), side

@@ -324,14 +324,10 @@ class StackGAN(Recipe):
     def fixed_inputs(self, data, n, generator):
         """Rows of held-out captions (the training set's when there is no held-out split): the real image first,
         then samples with fixed noise."""
-        held = data.test if data.test is not None and len(data.test) else data
-        side = max(1, round(n**0.5))
-        items = (
-            [(j * len(held)) // side for j in range(side)]
-            if side <= len(held)
-            else [j % len(held) for j in range(side)]
-        )
-        caps = [held.item_caps[i][0] for i in items]
+        from ..data.captions import grid_rows
+
+        held, items, caps = grid_rows(data, n)
+        side = len(items)
         self.grid_captions = [held.captions[c] for c in caps]
         out = {"real": held.images[torch.tensor(items)].to(self.device).float() / 127.5 - 1}
         if held.embeddings is not None:
@@ -345,25 +341,16 @@ class StackGAN(Recipe):
     def visualize(self, nets, fixed):
         side = fixed["real"].shape[0]
         emb = fixed["emb"] if "emb" in fixed else self._embed_tokens(nets, fixed["tokens"])
-        G = nets["G"]
-        was = G.training
-        G.eval()
-        try:
-            x, _, _, _ = self.forward_g(G, emb, fixed, nets.get("G1"))
-        finally:
-            G.train(was)
+        with eval_mode(nets["G"]):
+            x, _, _, _ = self.forward_g(nets["G"], emb, fixed, nets.get("G1"))
         x = x.float().view(side, side, *x.shape[1:]).clone()
         x[:, 0] = fixed["real"]
         return x.flatten(0, 1), side
 
     def _embed_tokens(self, nets, tokens):
         T = nets.get("T", getattr(self, "T", None))
-        was = T.training
-        T.eval()
-        try:
+        with eval_mode(T):
             return T(tokens)
-        finally:
-            T.train(was)
 
     def epoch_report(self, data, step):
         held = data.test if data.test is not None and len(data.test) else data

@@ -17,12 +17,13 @@ from pathlib import Path
 from ...errors import DataError
 from ..sources import locate
 from .cub import cub_crop, is_cub, load_cub
-from .dataset import CaptionSet, embed_captions
+from .dataset import CaptionSet, embed_captions, grid_rows
 from .emoji import emoji_group, load_emoji_captions
 from .folder import load_caption_folder
 from .phrasing import emoji_captions, emoji_names
 
 __all__ = [
+    "grid_rows",
     "embed_captions",
     "CaptionSet",
     "load_captions",

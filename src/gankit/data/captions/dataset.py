@@ -126,6 +126,18 @@ def embed_captions(sets: list, encoder) -> None:
         s.embeddings = table[torch.tensor([pos[c] for c in s.captions], dtype=torch.long)]
 
 
+def grid_rows(data, n: int, min_side: int = 1) -> tuple:
+    """The fixed grid of a text-to-image recipe: ``side`` ~ sqrt(n) held-out items (the training set's when there is
+    no held-out split) spread over the set, one row each, and each item's first caption. Returns
+    ``(held, items, caps)``."""
+    held = data.test if data.test is not None and len(data.test) else data
+    side = max(min_side, round(n**0.5))
+    items = (
+        [(j * len(held)) // side for j in range(side)] if side <= len(held) else [j % len(held) for j in range(side)]
+    )
+    return held, items, [held.item_caps[i][0] for i in items]
+
+
 def index_captions(per_item: list[list[str]]) -> tuple[list[str], list[list[int]]]:
     """One flat caption list and, per item, the indices of its captions in it."""
     caps, item_caps = [], []
