@@ -1,4 +1,4 @@
-"""Where a training step's time goes: the profile behind each family's share of the bf16 GEMM peak.
+"""Where a training step's time goes: the profile behind each family's share of the machine's GEMM peak.
 
 For each recipe's default preset (its own precision and layout, as ``roofline.py`` measures it), one training step
 on a real batch is run under ``torch.profiler`` (after warm-up steps) and every operator's *self* CPU time is put in
@@ -28,7 +28,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
-from roofline import build, flops_and_time, gemm_peak  # noqa: E402
+from roofline import build, flops_and_time, machine_peak  # noqa: E402
 
 BINS = {
     "conv/GEMM": ("convolution", "conv1d", "conv2d", "conv3d", "conv_transpose", "mkldnn_"),  # + GEMMS below
@@ -140,9 +140,9 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--out", type=Path, default=None, help="also write the Markdown here")
     a = ap.parse_args()
-    peak = gemm_peak(torch.bfloat16)
+    kind, peak = machine_peak()
     lines = [
-        f"bf16 GEMM peak on {torch.get_num_threads()} threads: {peak / 1e12:.3f} TFLOP/s\n",
+        f"{kind} GEMM peak on {torch.get_num_threads()} threads: {peak / 1e12:.3f} TFLOP/s\n",
         "| recipe (default) | batch | step ms | share of peak | conv/GEMM kernels alone | "
         + " | ".join(ORDER)
         + " | top operators (self time) |",

@@ -9,7 +9,8 @@
 5. The roofline table (roofline.py): each recipe's training step as a share of this machine's own GEMM peak.
 6. The other benchmark scripts in this folder (FID, pix2pix) where present.
 
-Usage: python benchmarks/run.py [--rounds 3] [--iters 30] [--quick] [--no-others]
+Usage: python benchmarks/run.py [--rounds 3] [--iters 10] [--roofline-presets default] [--quick] [--no-others]
+       python benchmarks/run.py --only-others   (finish a run that stopped before part 6)
 (--quick on a loaded or small machine: 1 round of 8 iterations, 5-step memory runs, 2-iteration roofline.)
 """
 
@@ -159,13 +160,33 @@ def save(lines: list[str], stopped_before: str | None = None) -> None:
     (HERE / "RESULTS.md").write_text("\n".join(lines + tail) + "\n")
 
 
+def finish_with_others() -> None:
+    trailer = "(This run stopped before: the other benchmark scripts.)"
+    text = (HERE / "RESULTS.md").read_text()
+    if trailer not in text:
+        sys.exit(f"benchmarks/RESULTS.md does not end with '{trailer}': run the whole bench")
+    lines = text[: text.index(trailer)].rstrip("\n").split("\n") + [""]
+    print("other benchmark scripts ...", flush=True)
+    lines += ["## Other benchmarks", "", *other_scripts(), ""]
+    lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
+    save(lines)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="1 round of 8 iterations, shorter memory and roofline runs")
+    ap.add_argument("--roofline-presets", default="default", help="e.g. default,paper (paper: 256-px nets, slow)")
     ap.add_argument("--no-others", action="store_true", help="skip the other bench_*.py scripts (FID, FLOPs, ...)")
+    ap.add_argument(
+        "--only-others",
+        action="store_true",
+        help="finish a RESULTS.md that stopped before the other benchmark scripts: run only those and append them",
+    )
     a = ap.parse_args()
+    if a.only_others:
+        return finish_with_others()
     if a.quick:
         a.rounds, a.iters = 1, 8
     lines = [
@@ -212,12 +233,16 @@ def main():
     ]
     save(lines, "roofline")
     print("roofline ...", flush=True)
-    roof = sh([PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3"], timeout=3600)
+    roof = sh(
+        [PY, str(HERE / "roofline.py"), "--iters", "2" if a.quick else "3", "--presets", a.roofline_presets],
+        timeout=3600,
+    )
     lines += [
-        "## Roofline: each recipe's training step against this machine's GEMM peaks (CPU)",
+        "## Roofline: each recipe's training step against this machine's GEMM peak (CPU)",
         "",
-        "`python benchmarks/roofline.py` (FLOPs by `torch.utils.flop_counter`; `preset` = the preset's own "
-        "precision and layout, `fast` = bf16/channels-last/fused forced on).",
+        f"`python benchmarks/roofline.py --presets {a.roofline_presets}` (FLOPs by `torch.utils.flop_counter`; "
+        "`preset` = the preset's own precision and layout, `fast` = `train.precision=auto` (bf16 where the CPU has "
+        "it natively), channels-last and fused Adam forced on).",
         "",
         roof.strip(),
         "",
