@@ -148,7 +148,7 @@ def main():
         + " | top operators (self time) |",
         "|---|---:|---:|---:|---:|" + "---:|" * len(ORDER) + "---|",
     ]
-    print(lines[0])
+    print("\n".join(lines), flush=True)
     for rec in a.recipes:
         p = profile_recipe(rec, a.iters)
         top = ", ".join(f"{k.replace('aten::', '')} {100 * s:.0f} %" for k, s in p["top"])
