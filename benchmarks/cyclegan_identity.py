@@ -17,17 +17,13 @@ first preset (``--figure-from CKPT`` draws it from a saved checkpoint and trains
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import torch  # noqa: E402
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from budget_table import budget_trainer  # noqa: E402
