@@ -115,3 +115,13 @@ def test_no_earlier_rounds_in_the_tree():
     ]
     assert not (BENCH / "quality").exists()
     assert not [p for p in (ROOT / "docs" / "img").rglob("*") if p.suffix in (".py", ".sh")]
+
+
+def test_cyclegan_identity_table_is_the_one_its_json_makes():
+    """docs/translation.md's CycleGAN-against-the-identity table is what `benchmarks/cyclegan_identity.py` writes
+    from its committed JSON."""
+    ci = _bench_module("cyclegan_identity")
+    res = json.loads((BENCH / "cyclegan_identity.json").read_text())
+    doc = (ROOT / "docs" / "translation.md").read_text()
+    assert "<!-- CYCLEGAN-TABLE -->\n" + ci.table(res) + "<!-- /CYCLEGAN-TABLE -->" in doc
+    assert {r["preset"] for r in res["runs"]} == {"default", "book"}

@@ -105,7 +105,8 @@ def test_directions(runs, odd_inputs, tmp_path, capsys):
     with pytest.raises(GankitError, match="translates that way only"):
         TranslatePipeline.from_checkpoint(runs["pix2pix"], direction="BtoA")
     fwd, back = (TranslatePipeline.from_checkpoint(runs["cyclegan"], direction=d) for d in ("AtoB", "BtoA"))
-    assert fwd.net is fwd.recipe.G and back.net is back.recipe.F
+    assert fwd.net is fwd.nets["G"] and back.net is back.nets["F"] and fwd.net is not back.net
+    assert fwd.ema and back.ema  # the default samples from the EMA copies of G and F
     im = back.translate_file(odd_inputs / "grey.png")
     assert im.size == (37, 23)
     rc = cli(["translate", str(runs["pix2pix"]), str(odd_inputs), "--direction", "BtoA", "--out", str(tmp_path)])
@@ -128,6 +129,21 @@ def test_test_grid_and_scores(runs, tmp_path, capsys):
     assert got["psnr"] != base["psnr"]
     x = to_float(to_tensor_u8(Image.new("RGB", (16, 16), "white")))
     assert tr.translate_tensor(x).shape == (3, 16, 16)
+
+
+def test_an_untrained_default_cyclegan_scores_exactly_as_the_identity_both_ways(runs):
+    """The default's G and F start as the identity, so before any step their held-out scores are the identity
+    baseline's in each direction (BtoA: B inputs against A targets); a trained model's differ."""
+    from gankit.models.cyclegan import CycleGAN
+
+    trained = TranslatePipeline.from_checkpoint(runs["cyclegan"])
+    cfg = trained.recipe.cfg
+    fresh = CycleGAN(cfg, trained.recipe.shape, 0, "cpu")
+    for d in ("AtoB", "BtoA"):
+        base = evaluate(None, cfg.data, extractor=None, direction=d)
+        assert evaluate(TranslatePipeline(fresh, {"G": fresh.G, "F": fresh.F}, d), cfg.data, extractor=None) == base
+        assert evaluate(trained.toward(d), cfg.data, extractor=None)["l1"] != base["l1"]
+    assert base["n"] == 3 and base["ssim"] < 0.2  # make_aligned's B is A inverted: the identity is far off
 
 
 def test_translate_eval_table(runs, tmp_path, capsys):

@@ -9,7 +9,11 @@ Instance norm normalises each image's channels (the book's keras-contrib call no
 
 Presets: ``paper`` (256 px, 9 blocks, batch 1, jitter 286 -> 256 + flip), ``book`` (ch. 7: 128 px, ngf 32, 6 blocks,
 zero padding, 94x94-patch D, identity weight 1, on trainA/trainB with independent sampling — without the book's bugs),
-and ``default`` (Twemoji <-> OpenMoji at 64 px, unpaired, a small 6-block net).
+and ``default`` (Twemoji <-> OpenMoji at 64 px, unpaired, a small 6-block net). The default's generators start as
+the identity (``g_out="residual"``: output = input + a residual whose last conv starts at zero), upsample by resize +
+conv (``g_up="resize"``) and are sampled from an EMA copy (``train.ema``): at a few CPU-minutes the tanh /
+transposed-conv generator of the paper scored below returning the input unchanged on the paired emoji test
+(``docs/translation.md``, ``benchmarks/cyclegan_identity.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
+from ..config import added
 from ..errors import ConfigError
 from ..nn import init_weights
 from ..nn.image_pool import PoolPair
@@ -51,6 +56,9 @@ class Options:
     init: Literal["normal02", "keras", "torch"] = "normal02"
     g_up_bias: bool = True  # false: G's transposed convs have no bias (the book's use_bias=False)
     d_split_steps: bool = False  # book: two steps per D (real batch, then fakes) instead of one on (real + fake) / 2
+    # G's output: tanh (the paper), or residual (input + a zero-initialised residual: G starts as the identity)
+    g_out: Literal["tanh", "residual"] = added("residual", before="tanh")
+    g_up: Literal["transpose", "resize"] = added("resize", before="transpose")  # resize: nearest 2x + conv3
 
 
 def translate_both(G: nn.Module, F_: nn.Module, a: torch.Tensor, b: torch.Tensor, identity: bool = True) -> dict:
@@ -81,6 +89,7 @@ class CycleGAN(TranslationRecipe):
     name = "cyclegan"
     Options = Options
     nets = ("G", "F", "D_A", "D_B", "pool")
+    ema_nets = ("G", "F")  # with train.ema > 0 (the default preset)
     paired_data = False
 
     @classmethod
@@ -97,12 +106,15 @@ class CycleGAN(TranslationRecipe):
     def build(self):
         o, c = self.opts, self.shape[0]
         self._check_shape(4, "the generator halves it twice")
-        gen = lambda: init_weights(
-            ResnetGenerator(
-                c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout, up_bias=None if o.g_up_bias else False
-            ),
-            o.init,
-        )
+
+        kw = dict(up_bias=None if o.g_up_bias else False, up=o.g_up, out=o.g_out)
+
+        def gen():
+            G = init_weights(
+                ResnetGenerator(c, c, o.g_ngf, o.g_blocks, o.g_norm, o.g_padding, o.g_dropout, **kw), o.init
+            )
+            return G.init_identity() if o.g_out == "residual" else G
+
         dis = lambda: init_weights(PatchDiscriminator(c, o.d_ndf, o.d_layers, o.d_norm, o.d_s1_layer), o.init)
         self.G, self.F = gen(), gen()
         self.D_A, self.D_B = dis(), dis()

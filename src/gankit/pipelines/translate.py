@@ -182,17 +182,26 @@ class TranslatePipeline(Pipeline):
 
 
 @torch.no_grad()
-def evaluate(tr: "TranslatePipeline | None", data_cfg, extractor: str | None = "auto", batch: int = 64) -> dict:
+def evaluate(
+    tr: "TranslatePipeline | None",
+    data_cfg,
+    extractor: str | None = "auto",
+    batch: int = 64,
+    direction: str | None = None,
+) -> dict:
     """PSNR, SSIM (RGB, on [0, 1]) and FID of translated held-out inputs against their real targets.
 
-    ``tr`` None scores the identity mapping (the input itself as the output): the baseline. FID uses
-    ``gankit.metrics`` features (``extractor``: ``domain:<dataset>``, ``inception``; ``auto``: the Twemoji domain
-    network if it is trained, else Inception if its weights are present; None: skip FID)."""
+    ``tr`` None scores the identity mapping (the input itself as the output): the baseline. The direction is
+    ``tr``'s (a CycleGAN pipeline ``toward("BtoA")`` is scored on B inputs against A targets); ``direction`` sets it
+    for the identity (default: ``data_cfg.direction``). FID uses ``gankit.metrics`` features (``extractor``:
+    ``domain:<dataset>``, ``inception``; ``auto``: the Twemoji domain network if it is trained, else Inception if its
+    weights are present; None: skip FID)."""
     held = load_pairs(data_cfg, paired=False).test
     if held is None or not held.paired:
         raise GankitError(f"data '{data_cfg.name}' has no paired held-out split to score against")
     b = held.batch(torch.arange(len(held.A)))
-    x, y = b["A"], b["B"]
+    direction = tr.direction if tr is not None else direction or data_cfg.direction
+    x, y = (b["A"], b["B"]) if direction == data_cfg.direction else (b["B"], b["A"])
     out = x if tr is None else torch.cat([tr(x[i : i + batch]).cpu() for i in range(0, x.shape[0], batch)])
     res = {
         "n": int(x.shape[0]),
