@@ -172,7 +172,7 @@ def main(argv=None):
     fid_real = fid(real_adult_feats.numpy(), heldout_adult.numpy())
 
     torch.manual_seed(0)
-    fresh = AgeCGAN(from_dict({**cfg, "model": {**cfg["model"], "init_from": None}}), model.shape, k)
+    fresh = AgeCGAN(from_dict({**cfg, "model": {**cfg["model"], "init_from": None}}, AgeCGAN), model.shape, k)
     untrained = AgePipeline(fresh.G.eval(), fresh.E.eval(), k, model.opts, None)
     rows = {}
     rows["untrained G + E"], _ = score(untrained, x, y0, 0, clf, emb, real_adult_feats, k, real)
