@@ -1,7 +1,8 @@
 """Age-cGAN presets at one CPU budget: stage 1 for ``--minutes`` and stage 2 (the preset's encoder) for
 ``--encoder-minutes``, one torch thread each, then ``agecgan_eval.py`` on the pair (target-age accuracy, identity
-cosine, FID, speckle). Rows: ``default`` (DiffAugment, R1, mode seeking), ``default-old`` (the default with those
-three off: the default before issue 31) and ``book`` (64 px, the book's nets; its encoder ``book-encoder``).
+cosine, FID, speckle). Rows: ``default`` (DiffAugment translation, R1, mode seeking), ``default-old`` (the default
+with those three off: the default before issue 31), ``default-colour-aug`` (a first try: every DiffAugment policy,
+R1 2, mode seeking 0.2) and ``book`` (64 px, the book's nets; its encoder ``book-encoder``).
 
     PYTHONPATH=src python benchmarks/agecgan_budget.py --minutes 8 --encoder-minutes 2 --seeds 0 \\
         --rows default default-old book --json benchmarks/agecgan_budget.json
@@ -23,6 +24,11 @@ sys.path.insert(0, str(HERE))
 ROWS = {  # row -> (stage-1 preset, stage-2 preset, overrides of both)
     "default": ("default", "encoder", []),
     "default-old": ("default", "encoder", ["model.diffaug=", "model.r1=0", "model.mode_seeking=0"]),
+    "default-colour-aug": (  # the first try: every DiffAugment policy, R1 2, mode seeking 0.2
+        "default",
+        "encoder",
+        ["model.diffaug=color,translation,cutout", "model.r1=2", "model.mode_seeking=0.2"],
+    ),
     "book": ("book", "book-encoder", []),
 }
 
@@ -36,6 +42,7 @@ def main(argv=None):
     ap.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     ap.add_argument("--runs", default="runs/agecgan-budget")
     ap.add_argument("--json", default="benchmarks/agecgan_budget.json")
+    ap.add_argument("--append", action="store_true", help="keep the rows already in --json")
     a = ap.parse_args(argv)
 
     import torch
@@ -46,6 +53,8 @@ def main(argv=None):
     import agecgan_eval
 
     out = {"budget": {"stage1_minutes": a.minutes, "stage2_minutes": a.encoder_minutes, "threads": 1}, "rows": {}}
+    if a.append and Path(a.json).is_file():
+        out["rows"] = json.loads(Path(a.json).read_text())["rows"]
     for seed in a.seeds:
         for row in a.rows:
             p1, p2, over = ROWS[row]

@@ -63,9 +63,11 @@ class Options:
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
     # stage 1 regularisers of the default (issue 31: speckle, D memorising a few hundred faces, collapse within a bin);
     # off in ``book``, and for checkpoints saved before they existed
-    diffaug: str = added("color,translation,cutout", before="")  # DiffAugment on everything D sees
-    r1: float = added(2.0, before=0.0)  # R1 gamma: gamma / 2 * E||grad_x D(x, y)||^2 on reals (Mescheder 2018)
-    mode_seeking: float = added(0.2, before=0.0)  # MSGAN weight: pairs of G's batch share an age, differ in z
+    # DiffAugment on everything D sees; translation only: colour jitter blurs the age cues (grey hair, skin tone) and
+    # cutout hides hair, and with them G drew every bin alike (docs/ageing.md)
+    diffaug: str = added("translation", before="")
+    r1: float = added(1.0, before=0.0)  # R1 gamma: gamma / 2 * E||grad_x D(x, y)||^2 on reals (Mescheder 2018)
+    mode_seeking: float = added(0.1, before=0.0)  # MSGAN weight: pairs of G's batch share an age, differ in z
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
     init_ema: bool = True  # take the stage-1 run's EMA copy of G (when it has one) rather than its raw weights
