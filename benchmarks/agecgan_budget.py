@@ -1,11 +1,11 @@
 """Age-cGAN presets at one CPU budget: stage 1 for ``--minutes`` and stage 2 (the preset's encoder) for
 ``--encoder-minutes``, one torch thread each, then ``agecgan_eval.py`` on the pair (target-age accuracy, identity
-cosine, FID, speckle). Rows: ``default`` (DiffAugment translation, R1, mode seeking), ``default-old`` (the default
-with those three off: the default before issue 31), ``default-colour-aug`` (a first try: every DiffAugment policy,
-R1 2, mode seeking 0.2) and ``book`` (64 px, the book's nets; its encoder ``book-encoder``).
+cosine, FID, speckle). Rows: ``default``, ``regularised`` (the default with DiffAugment translation, R1 1 and mode
+seeking 0.1), ``regularised-colour-aug`` (a first try: every DiffAugment policy, R1 2, mode seeking 0.2) and
+``book`` (64 px, the book's nets; its encoder ``book-encoder``).
 
     PYTHONPATH=src python benchmarks/agecgan_budget.py --minutes 8 --encoder-minutes 2 --seeds 0 \\
-        --rows default default-old book --json benchmarks/agecgan_budget.json
+        --rows default regularised regularised-colour-aug book --json benchmarks/agecgan_budget.json
 
 Each row's strip and eval JSON go to ``<runs>/<row>-s<seed>/eval``; the table to ``--json`` (rewritten after every
 row, so a cut-short run keeps what finished).
@@ -23,8 +23,8 @@ sys.path.insert(0, str(HERE))
 
 ROWS = {  # row -> (stage-1 preset, stage-2 preset, overrides of both)
     "default": ("default", "encoder", []),
-    "default-old": ("default", "encoder", ["model.diffaug=", "model.r1=0", "model.mode_seeking=0"]),
-    "default-colour-aug": (  # the first try: every DiffAugment policy, R1 2, mode seeking 0.2
+    "regularised": ("default", "encoder", ["model.diffaug=translation", "model.r1=1", "model.mode_seeking=0.1"]),
+    "regularised-colour-aug": (  # the first try: every DiffAugment policy, R1 2, mode seeking 0.2
         "default",
         "encoder",
         ["model.diffaug=color,translation,cutout", "model.r1=2", "model.mode_seeking=0.2"],

@@ -339,3 +339,17 @@ def test_old_encoder_checkpoints_have_no_input_check():
     r = AgeCGAN(old, (3, 16, 16), 3)
     assert not hasattr(r.E, "check")
     assert AgePipeline(r.G, r.E, 3, r.opts, None).far_inputs(torch.zeros(1, 3, 16, 16)) == []
+
+
+def test_stage1_regularisers_run_and_report():
+    """DiffAugment, R1 and mode seeking (issue 31's options): a few stage-1 steps report the R1 term and the
+    mode-seeking ratio, and every weight stays finite."""
+    torch.manual_seed(0)
+    r = _recipe("gan", "model.diffaug=translation,cutout", "model.r1=1", "model.mode_seeking=0.1")
+    logged = {}
+    r._report = lambda k, v: logged.setdefault(k, []).append(float(v))
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    for _ in range(3):
+        r.train_step({"image": x, "label": torch.arange(8) % 3})
+    assert len(logged["loss/D_r1"]) == 3 and all(v > 0 for v in logged["loss/D_r1"] + logged["loss/G_ms_ratio"])
+    assert all(torch.isfinite(p).all() for n in ("G", "D") for p in getattr(r, n).parameters())

@@ -61,13 +61,12 @@ class Options:
     fake_label_source: Literal["real_batch", "random"] = "real_batch"
     balance: bool = True  # every age bin fills the same share of an epoch (the book: file order, unbalanced)
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
-    # stage 1 regularisers of the default (issue 31: speckle, D memorising a few hundred faces, collapse within a bin);
-    # off in ``book``, and for checkpoints saved before they existed
-    # DiffAugment on everything D sees; translation only: colour jitter blurs the age cues (grey hair, skin tone) and
-    # cutout hides hair, and with them G drew every bin alike (docs/ageing.md)
-    diffaug: str = added("translation", before="")
-    r1: float = added(1.0, before=0.0)  # R1 gamma: gamma / 2 * E||grad_x D(x, y)||^2 on reals (Mescheder 2018)
-    mode_seeking: float = added(0.1, before=0.0)  # MSGAN weight: pairs of G's batch share an age, differ in z
+    # stage 1 regularisers (issue 31; off by default: at 8 CPU-minutes they trade the speckle for blur and lose age
+    # accuracy, docs/ageing.md): DiffAugment on everything D sees (colour jitter blurs the age cues: grey hair, skin
+    # tone), R1 gamma (gamma / 2 * E||grad_x D(x, y)||^2 on reals), MSGAN weight (G's batch halves share an age)
+    diffaug: str = ""
+    r1: float = 0.0
+    mode_seeking: float = 0.0
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
     init_ema: bool = True  # take the stage-1 run's EMA copy of G (when it has one) rather than its raw weights
