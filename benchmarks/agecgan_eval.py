@@ -14,7 +14,10 @@ Rows: untrained G and E (same architecture, seed 0), trained G + E with no laten
 trained G + E + per-image latent optimisation (stages 1+2+3). Columns: target-age accuracy over every held-out
 input x every bin; identity cosine similarity input<->output (against same-identity and random-pair baselines on
 the held-out real images); FID (domain features) of outputs aimed at ``adult`` against the real adult training
-images. Writes ``<out>/agecgan_eval.json`` and ``<out>/agecgan_strip.png``.
+images; speckle: the high-frequency (Laplacian) energy of all outputs over that of the real training faces, on
+the pixels and on their colour (each pixel less its grey level), ~1 when as sharp as the data, well above 1 when
+speckled (held-out real faces give the reference value). Writes ``<out>/agecgan_eval.json`` and
+``<out>/agecgan_strip.png``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from gankit.data.images import to_float
 from gankit.metrics.core import fid
 from gankit.metrics.extractors import DomainNet
 from gankit.metrics.identity import cosine, pair_baselines
+from gankit.metrics.task import speckle_ratio
 from gankit.models.agecgan import AgeCGAN
 from gankit.nn.identity import EmojiIdentityNet
 from gankit.pipelines import AgePipeline
@@ -89,7 +93,12 @@ def embed(net, x, bs: int = 256):
     return torch.cat([net(x[i : i + bs]) for i in range(0, len(x), bs)])
 
 
-def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: int) -> dict:
+def chroma(x):
+    """Each pixel less its grey level: what coloured speckle adds to, and emoji outlines (black) mostly do not."""
+    return x - x.mean(1, keepdim=True)
+
+
+def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: int, real=None) -> dict:
     t = time.time()
     z = model.latents(x, y0, steps)
     outs = [model.reage(z, torch.full((len(x),), b, dtype=torch.long)) for b in range(k)]
@@ -98,7 +107,10 @@ def score(model: AgePipeline, x, y0, steps: int, clf, emb, real_adult_feats, k: 
     sims = [float(cosine(e_in, embed(emb, o)).mean()) for o in outs]
     adult = 1 if k == 3 else None
     f = fid(real_adult_feats.numpy(), features(clf, outs[adult]).numpy()) if adult is not None else None
+    allout = torch.cat(outs)
     return {
+        "speckle": speckle_ratio(allout, real) if real is not None else None,
+        "colour_speckle": speckle_ratio(chroma(allout), chroma(real)) if real is not None else None,
         "target_age_acc": sum(acc) / k,
         "target_age_acc_per_bin": acc,
         "identity_sim": sum(sims) / k,
@@ -156,16 +168,17 @@ def main(argv=None):
     base = pair_baselines(embed(emb, x), xb["identity"], g)
     real_adult_feats = features(clf, to_float(data.images[data.labels == 1][:2000]))
     heldout_adult = features(clf, x[y0 == 1])
+    real = to_float(data.images)  # speckle: high-frequency energy of outputs over that of the real training faces
     fid_real = fid(real_adult_feats.numpy(), heldout_adult.numpy())
 
     torch.manual_seed(0)
-    fresh = AgeCGAN(from_dict({**cfg, "model": {**cfg["model"], "init_from": None}}), model.shape, k)
+    fresh = AgeCGAN(from_dict({**cfg, "model": {**cfg["model"], "init_from": None}}, AgeCGAN), model.shape, k)
     untrained = AgePipeline(fresh.G.eval(), fresh.E.eval(), k, model.opts, None)
     rows = {}
-    rows["untrained G + E"], _ = score(untrained, x, y0, 0, clf, emb, real_adult_feats, k)
-    rows["stages 1+2 (G + E, no optimisation)"], _ = score(model, x, y0, 0, clf, emb, real_adult_feats, k)
+    rows["untrained G + E"], _ = score(untrained, x, y0, 0, clf, emb, real_adult_feats, k, real)
+    rows["stages 1+2 (G + E, no optimisation)"], _ = score(model, x, y0, 0, clf, emb, real_adult_feats, k, real)
     steps = model.opts.latent_steps if a.latent_steps is None else a.latent_steps
-    rows[f"stages 1+2+3 (+{steps} latent steps)"], _ = score(model, x, y0, steps, clf, emb, real_adult_feats, k)
+    rows[f"stages 1+2+3 (+{steps} latent steps)"], _ = score(model, x, y0, steps, clf, emb, real_adult_feats, k, real)
 
     # the strip: held-out plain people (child, adult, older of the held-out skin tone), Twemoji then OpenMoji
     plain = [i for i in range(len(test)) if test.identities[int(test.identity[i])].startswith("plain|")]
@@ -204,6 +217,8 @@ def main(argv=None):
             "pixel_weight": model.opts.pixel_weight,
         },
         "fid_real_train_vs_heldout_adult": fid_real,
+        "speckle_real_heldout": speckle_ratio(x, real),
+        "colour_speckle_real_heldout": speckle_ratio(chroma(x), chroma(real)),
         "judge_seconds": judge_s,
         "rows": rows,
         "strip_rows": [test.keys[i] for i in pick.tolist()],
@@ -211,10 +226,11 @@ def main(argv=None):
     (out / "agecgan_eval.json").write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))
     w = max(len(r) for r in rows)
-    print(f"\n{'row':{w}}  target-age acc  identity cos  FID(adult, domain)")
+    print(f"\n{'row':{w}}  target-age acc  identity cos  FID(adult, domain)  speckle  colour speckle")
     for r, v in rows.items():
         print(
             f"{r:{w}}  {v['target_age_acc']:.3f}          {v['identity_sim']:.3f}         {v['fid_adult_domain']:.2f}"
+            f"              {v['speckle']:.2f}     {v['colour_speckle']:.2f}"
         )
     print(
         f"baselines: same identity {base.get('same_identity', float('nan')):.3f}, "

@@ -1,6 +1,7 @@
 """Age-cGAN: age arithmetic and bins, data records that must drop, emoji age groups, the encoder, stage-3 latent
 optimisation, bitwise resume, and the CLI's no-face error."""
 
+import dataclasses
 import json
 from datetime import date
 
@@ -265,3 +266,90 @@ def test_encoder_stage_resume_is_bitwise_identical(tmp_path):
     assert [k for k in a if not (a[k].shape == b[k].shape and (a[k] == b[k]).all())] == []
     half = load_file(str(full / "checkpoints" / "step-0000002" / "tensors.safetensors"))
     assert any(not torch.equal(half[k], a[k]) for k in a if k.startswith("net.E"))  # E trained after the kill point
+
+
+@pytest.fixture(scope="module")
+def people():
+    return load_ages(DataConfig(name="emoji-people", size=32))
+
+
+def _twemoji(*codes):
+    from gankit.data.images import resize_batch, to_float
+    from gankit.data.pairs import render_emoji_pairs
+
+    tw, _ = render_emoji_pairs(list(codes))
+    return to_float(resize_batch(tw, 32))
+
+
+def test_speckle_ratio_flags_coloured_noise_on_real_faces(people):
+    """High-frequency energy of outputs over real faces: held-out real faces score about 1, the same faces with
+    coloured pixel noise (std 0.1, about what the old default's strip shows) far above, a blurred copy far below."""
+    from gankit.data.images import to_float
+    from gankit.metrics.task import speckle_ratio
+
+    real, held = to_float(people.images), to_float(people.test.images)
+    noisy = (held + 0.1 * torch.randn(held.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    chroma = lambda x: x - x.mean(1, keepdim=True)  # noqa: E731
+    blurred = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(held, 2), scale_factor=2, mode="bilinear")
+    assert 0.5 < speckle_ratio(held, real) < 1.5 and 0.4 < speckle_ratio(chroma(held), chroma(real)) < 1.5
+    assert speckle_ratio(chroma(noisy), chroma(real)) > 4 * speckle_ratio(chroma(held), chroma(real))
+    assert speckle_ratio(noisy, real) > 1.3 * speckle_ratio(held, real) and speckle_ratio(blurred, real) < 0.5
+
+
+def test_input_check_warns_for_an_apple_and_a_cat_not_for_a_face(people):
+    """The stage-2 input check, calibrated as training does (bank: the training faces; threshold: the held-out
+    faces' distances): the Twemoji apple and cat are far, held-out faces are not; the pipeline warns (not raises)
+    for the far input only."""
+    import warnings
+
+    from gankit.data.images import to_float
+    from gankit.nn.agecgan import InputCheck
+    from gankit.pipelines.age import FarInputWarning
+
+    cfg = resolve_config(
+        "agecgan", "encoder", None, [*TINY, "data.size=32", "model.identity=none", "model.ood_bank=288"]
+    )
+    r = AgeCGAN(cfg, (3, 32, 32), 3)
+    assert isinstance(r.E.check, InputCheck) and r.E.check.bank.shape == (288, 3 * 16 * 16)
+    r.calibrate_check(people)
+    held = to_float(people.test.images)
+    apple_cat = _twemoji("1f34e", "1f431")
+    m = AgePipeline(r.G.eval(), r.E.eval(), 3, r.opts, None)
+    assert m.far_inputs(held) == [] and [i for i, _, _ in m.far_inputs(apple_cat)] == [0, 1]
+    assert float(r.E.check.distance(to_float(people.images[:5])).max()) < 1e-3  # a training face is in the bank
+    x = torch.cat([held[:1], apple_cat[:1]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m.latents(x, torch.tensor([1, 1]), steps=0)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, FarInputWarning)]
+    assert len(msgs) == 1 and msgs[0].startswith("warning: input 1 is far from the faces") and "\n" not in msgs[0]
+
+
+def test_old_encoder_checkpoints_have_no_input_check():
+    """A stage-2 config saved before the check existed builds E without it (its saved tensors still load), and the
+    pipeline then checks nothing."""
+    from gankit.config import from_dict
+
+    cfg = resolve_config("agecgan", "default", None, [*TINY, "model.stage=encoder", "model.identity=none"])
+    d = dataclasses.asdict(cfg)
+    for k in ("ood_check", "ood_margin", "ood_bank", "diffaug", "r1", "mode_seeking"):
+        del d["model"][k]
+    old = from_dict(d, AgeCGAN, record=True)
+    assert not old.model.ood_check and old.model.r1 == 0 and old.model.diffaug == "" and old.model.mode_seeking == 0
+    r = AgeCGAN(old, (3, 16, 16), 3)
+    assert not hasattr(r.E, "check")
+    assert AgePipeline(r.G, r.E, 3, r.opts, None).far_inputs(torch.zeros(1, 3, 16, 16)) == []
+
+
+def test_stage1_regularisers_run_and_report():
+    """DiffAugment, R1 and mode seeking (issue 31's options): a few stage-1 steps report the R1 term and the
+    mode-seeking ratio, and every weight stays finite."""
+    torch.manual_seed(0)
+    r = _recipe("gan", "model.diffaug=translation,cutout", "model.r1=1", "model.mode_seeking=0.1")
+    logged = {}
+    r._report = lambda k, v: logged.setdefault(k, []).append(float(v))
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    for _ in range(3):
+        r.train_step({"image": x, "label": torch.arange(8) % 3})
+    assert len(logged["loss/D_r1"]) == 3 and all(v > 0 for v in logged["loss/D_r1"] + logged["loss/G_ms_ratio"])
+    assert all(torch.isfinite(p).all() for n in ("G", "D") for p in getattr(r, n).parameters())

@@ -201,3 +201,35 @@ def test_conditional_generator_ignoring_z_is_flagged(tmp_path):
     assert "**collapse within a class: YES**" in text, text
     logged = [r for r in rows(run) if "health/diversity_class_min" in r]
     assert logged and logged[-1]["health/diversity_class_min"] < 1e-3
+
+
+def test_within_bin_collapse_counts_distinct_images():
+    """An age set (a balanced index space over its images): a bank whose 8 latents per bin draw 3 faces (slightly
+    perturbed) keeps a healthy distance ratio but is flagged by its distinct count; 8 different faces per bin are
+    not."""
+    from gankit.data.ages import AgeSet, balanced_order
+
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (60, 3, 16, 16), generator=g, dtype=torch.uint8)
+    labels = torch.tensor([0] * 10 + [1] * 40 + [2] * 10)
+    data = AgeSet(imgs, labels, torch.full((60,), -1), ["child", "adult", "older"], "synthetic", "test")
+    data.order = balanced_order(labels, 3)
+    real = data.batch(torch.arange(len(data)))
+    bank_labels = torch.arange(3).repeat_interleave(8)
+    first = {c: torch.nonzero(real["label"] == c).flatten() for c in range(3)}
+    collapsed = torch.stack(
+        [
+            real["image"][first[c][i % 3]] + 0.02 * torch.randn(3, 16, 16, generator=g)
+            for c in range(3)
+            for i in range(8)
+        ]
+    )
+    h = HealthMonitor()
+    out = h.on_grid(10, collapsed, data, {"z": 0, "label": bank_labels})
+    assert out["health/diversity_class_min"] > 0.25 and out["health/distinct_class_min"] == 3 / 8
+    flag, ev = h.findings()["collapse within a class"]
+    assert flag and "classes [0, 1, 2] draw few distinct images" in ev and "0: 3/8" in ev
+    diverse = torch.stack([data.batch(first[c][i : i + 1])["image"][0] for c in range(3) for i in range(8)])
+    h2 = HealthMonitor()
+    assert h2.on_grid(10, diverse, data, {"z": 0, "label": bank_labels})["health/distinct_class_min"] == 1.0
+    assert not h2.findings()["collapse within a class"][0]

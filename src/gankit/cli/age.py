@@ -6,7 +6,8 @@ face (dlib's HOG detector) is cropped with a margin like IMDB-WIKI's crops; no f
 unless ``--no-detect`` takes the whole image. Emoji models take the whole image. The face is encoded (E), its
 latent optimised for identity (stage 3, ``--steps``), and drawn at every age bin: ``<stem>-ages.png`` holds the
 input first, then one column per bin; ``--to BIN`` writes ``<stem>-<BIN>.png`` only, ``--all`` both the strip
-and one file per bin.
+and one file per bin. A picture far from the training faces (an apple, a cat) gets a one-line warning on stderr
+(``AgePipeline.far_inputs``) and is re-aged all the same.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ def age(
     if not image.is_file():
         raise GankitError(f"{image}: no such file")
     x = model.face(open_rgb(image, "white"), detect)  # DataError (a GankitError) for unreadable files
+    far = model.far_inputs(x)
+    for _, d, t in far:  # a warning, not an error: the picture is re-aged all the same
+        typer.echo(model.far_message(str(image), d, t), err=True)
     y = torch.tensor([y0], device=device)
-    z = model.latents(x, y, steps)
+    z = model.latents(x, y, steps, check=False)
     outs = [model.reage(z, torch.tensor([b], device=device)) for b in range(len(classes))]
     out.mkdir(parents=True, exist_ok=True)
     stem, written = image.stem, []
@@ -82,6 +86,7 @@ def age(
                 "assumed_input_bin": classes[y0],
                 "latent_steps": model.opts.latent_steps if steps is None else steps,
                 "identity": getattr(model.identity, "name", "none"),
+                "far_from_training": bool(far),
                 "files": [str(p) for p in written],
             }
         )

@@ -29,9 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import losses
+from ..config import added
+from ..data.images import to_float
 from ..errors import CheckpointError, ConfigError
-from ..nn import init_weights
-from ..nn.agecgan import AgeDiscriminator, AgeEncoder, AgeGenerator
+from ..nn import augment as _aug
+from ..nn import diff_augment, init_weights
+from ..nn.agecgan import AgeDiscriminator, AgeEncoder, AgeGenerator, InputCheck
 from ..nn.identity import EmojiIdentityNet
 from .base import Recipe, frozen, make_optimizer, predict
 
@@ -58,6 +61,12 @@ class Options:
     fake_label_source: Literal["real_batch", "random"] = "real_batch"
     balance: bool = True  # every age bin fills the same share of an epoch (the book: file order, unbalanced)
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
+    # stage 1 regularisers (issue 31; off by default: at 8 CPU-minutes they trade the speckle for blur and lose age
+    # accuracy, docs/ageing.md): DiffAugment on everything D sees (colour jitter blurs the age cues: grey hair, skin
+    # tone), R1 gamma (gamma / 2 * E||grad_x D(x, y)||^2 on reals), MSGAN weight (G's batch halves share an age)
+    diffaug: str = ""
+    r1: float = 0.0
+    mode_seeking: float = 0.0
     # stage 2
     init_from: str | None = None  # stage-1 run dir / checkpoint whose G stage 2 inverts
     init_ema: bool = True  # take the stage-1 run's EMA copy of G (when it has one) rather than its raw weights
@@ -68,6 +77,11 @@ class Options:
     n_identities: int = 0  # set from the data (emoji identities in the training split)
     # stage 3 (per-image latent optimisation, at use)
     latent_steps: int = 60
+    # warn when an input is far from the training faces (``ood_threshold``: the held-out faces' largest distance to
+    # the training faces x ``ood_margin``, calibrated and stored with stage 2)
+    ood_check: bool = added(True, before=False)
+    ood_margin: float = 1.25
+    ood_bank: int = 0  # set from the data: training faces whose features are kept
     latent_lr: float = 0.05
     identity_weight: float = 1.0
     pixel_weight: float = 1.0
@@ -114,6 +128,15 @@ class AgeCGAN(Recipe):
             )
         if o.latent_steps < 0:
             raise ConfigError(f"model.latent_steps must be >= 0, got {o.latent_steps}")
+        if o.r1 < 0 or o.mode_seeking < 0 or o.ood_margin <= 0:
+            raise ConfigError(
+                f"model.r1 and model.mode_seeking must be >= 0 and model.ood_margin > 0, got {o.r1}, "
+                f"{o.mode_seeking}, {o.ood_margin}"
+            )
+        try:
+            _aug.parse(o.diffaug)
+        except ValueError as e:
+            raise ConfigError(f"model.diffaug: {e}") from None
 
     @classmethod
     def load_data(cls, cfg):
@@ -129,6 +152,7 @@ class AgeCGAN(Recipe):
             if not data.identities:
                 raise ConfigError(f"model.identity=emoji needs identity labels; {cfg.data.name} has none (use dlib)")
             o.n_identities = len(data.identities)
+        o.ood_bank = min(int(data.images.shape[0]), 1024)
         return data
 
     def start_from(self, weights):
@@ -168,6 +192,8 @@ class AgeCGAN(Recipe):
         self.E = init_weights(
             AgeEncoder(o.latent_dim, c, size, o.e_channels, o.e_dense, o.bn_momentum, o.bn_eps), o.init
         )
+        if o.ood_check and o.ood_bank > 0:  # filled from the data by calibrate_check, saved with E
+            self.E.check = InputCheck(o.ood_bank, c, min(16, size // 2))
         if "F" in self.nets:
             self.F = EmojiIdentityNet(c, o.n_identities, o.id_dim)
         self.G.eval().requires_grad_(False)  # stage 2 inverts a fixed G (inference mode, as the book's predict)
@@ -204,19 +230,33 @@ class AgeCGAN(Recipe):
         else:
             with torch.no_grad():
                 fake = self.G(self.latent(n), one_hot(y_fake, k))
-        lr_ = self.w.D(x, one_hot(y, k))
+        x = x.detach().requires_grad_(o.r1 > 0)
+        lr_ = self._D(self.w.D, x, one_hot(y, k))
         d_real = losses.d_real("bce", lr_, o.real_label)
+        reg = 0.0
+        if o.r1:
+            r1 = losses.r1_penalty(lr_, x)
+            reg = 0.5 * o.r1 * r1
+            self.report("loss/D_r1", r1.detach())
         if o.d_split_steps:
-            self.update("D", d_real)
-        lf = self.w.D(fake, one_hot(y_fake, k))
+            self.update("D", d_real + reg)
+        lf = self._D(self.w.D, fake, one_hot(y_fake, k))
         d_fake = losses.d_fake("bce", lf, o.fake_label)
-        self.update("D", d_fake if o.d_split_steps else 0.5 * (d_real + d_fake))
+        self.update("D", d_fake if o.d_split_steps else 0.5 * (d_real + d_fake) + reg)
 
-        # G main: fresh z, ages drawn uniformly, target 1
+        # G main: fresh z, ages drawn uniformly, target 1; with mode seeking the batch's halves share their ages
         y_g = self.random_labels(n)
-        out = self.w.G(self.latent(n), one_hot(y_g, k))
+        ms = o.mode_seeking and n >= 2
+        if ms:
+            y_g = losses.mode_seeking_halves(y_g)
+        z = self.latent(n)
+        out = self.w.G(z, one_hot(y_g, k))
         with frozen(self.D):
-            g = losses.g_loss("bce", self.D(out, one_hot(y_g, k)))
+            g = losses.g_loss("bce", self._D(self.D, out, one_hot(y_g, k)))
+        if ms:
+            term, ratio = losses.mode_seeking(out, z, o.mode_seeking)
+            self.report("loss/G_ms_ratio", ratio.detach())
+            g = g + term
         self.update("G", g)
 
         acc_r, acc_f = losses.d_accuracy(lr_.detach(), lf.detach())
@@ -224,6 +264,9 @@ class AgeCGAN(Recipe):
             self.report(name, v.detach())
         self.report("D/acc_real", acc_r)
         self.report("D/acc_fake", acc_f)
+
+    def _D(self, net, x, y):
+        return net(diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x, y)
 
     def _encoder_step(self, batch):
         o, k = self.opts, self.num_classes
@@ -257,10 +300,26 @@ class AgeCGAN(Recipe):
             cols = max(1, round(n**0.5))
             z = self.latent(cols, generator).repeat(self.num_classes, 1)
             return {"z": z, "label": torch.arange(self.num_classes, device=self.device).repeat_interleave(cols)}
+        self.calibrate_check(data)
         pool = data.test if getattr(data, "test", None) is not None and len(data.test) else data
         idx = spread(pool.labels, self.opts.eval_images)
         b = pool.batch(idx, self.device)
         return {"image": b["image"], "label": b["label"]}
+
+    def calibrate_check(self, data) -> None:
+        """Stage 2 (called once with the data, before training): the input check's bank of training faces and its
+        threshold from the held-out faces (at most 2,048 of each, evenly spaced)."""
+        check = getattr(self.E, "check", None)
+        if check is None:
+            return
+
+        def some(images):
+            idx = torch.linspace(0, len(images) - 1, min(len(images), 2048)).round().long()
+            return to_float(images[idx]).to(self.device)
+
+        test = getattr(data, "test", None)
+        held = some(test.images) if test is not None and len(test) else None
+        check.fit(some(data.images), held, self.opts.ood_margin)
 
     @torch.no_grad()
     def visualize(self, nets, fixed):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+EXACT = "donot_use_mm_for_euclid_dist"  # cdist without the |a|^2 + |b|^2 - 2ab shortcut (exact 0 for a bank face)
+
 
 class AgeGenerator(nn.Module):
     """z ⊕ one-hot(age) -> dense -> dense (BN) -> reshape -> [nearest x2, conv5, BN, LeakyReLU]* -> x2, conv5,
@@ -104,3 +106,36 @@ class AgeEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class InputCheck(nn.Module):
+    """How far an input lies from the training faces: the distance from its picture, average-pooled to ``side`` x
+    ``side``, to the nearest of ``n`` training faces pooled alike (``bank``), against ``threshold`` (calibrated by
+    ``fit`` on held-out faces). Buffers only: saved with the encoder, never trained. An apple or a cat drawn like the
+    emoji lies well beyond the held-out people (``docs/ageing.md``)."""
+
+    def __init__(self, n: int, channels: int, side: int):
+        super().__init__()
+        self.side = side
+        self.register_buffer("bank", torch.zeros(n, channels * side * side))
+        self.register_buffer("threshold", torch.tensor(float("inf")))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.adaptive_avg_pool2d(x.detach().float(), self.side).flatten(1)
+
+    @torch.no_grad()
+    def distance(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(self.features(x), self.bank.to(x.device), compute_mode=EXACT).min(1).values
+
+    @torch.no_grad()
+    def fit(self, train: torch.Tensor, held: torch.Tensor | None, margin: float, q: float = 0.99) -> None:
+        """``bank``: the ``train`` faces (N >= len(bank), evenly spaced); ``threshold``: ``margin`` x the ``q``
+        quantile of the ``held`` faces' distances (without held-out faces: of each bank face to its nearest other)."""
+        idx = torch.linspace(0, len(train) - 1, len(self.bank)).round().long()
+        self.bank.copy_(self.features(train[idx]))
+        if held is not None and len(held):
+            d = self.distance(held)
+        else:
+            dd = torch.cdist(self.bank, self.bank, compute_mode=EXACT)
+            d = dd.fill_diagonal_(float("inf")).min(1).values
+        self.threshold.fill_(float(torch.quantile(d.float(), q)) * margin)

@@ -9,6 +9,8 @@ gradient, the steps are SPSA estimates. Photo models crop the largest frontal fa
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -41,6 +43,10 @@ def crop_face(im: Image.Image, margin: float = 0.4) -> Image.Image:
     cx, cy, side = (l + r) / 2, (t + b) / 2, max(r - l, b - t) * (1 + 2 * margin)
     box = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
     return im.convert("RGB").crop(box)  # PIL fills outside the picture with black; the margin rarely leaves it
+
+
+class FarInputWarning(UserWarning):
+    """An input far from the model's training faces: it is re-aged all the same, into a face of the training kind."""
 
 
 class EmojiEmbedder:
@@ -110,6 +116,24 @@ class AgePipeline(Pipeline):
         if self.shape[0] == 1:
             x = x.mean(0, keepdim=True)
         return x[None].to(self.device)
+
+    # ---------------------------------------------------------------- the input check
+    def far_inputs(self, x: torch.Tensor) -> list[tuple[int, float, float]]:
+        """(index, distance, threshold) of each input farther from the training faces than the threshold
+        calibrated on held-out faces and saved with the model (``nn/agecgan.py: InputCheck``); [] for a model
+        saved without the check."""
+        check = getattr(self.E, "check", None)
+        if check is None:
+            return []
+        d, t = check.distance(x).cpu(), float(check.threshold)
+        return [(i, float(v), t) for i, v in enumerate(d) if float(v) > t]
+
+    def far_message(self, what: str, distance: float, threshold: float) -> str:
+        return (
+            f"warning: {what} is far from the faces this model was trained on (distance {distance:.2f} > "
+            f"{threshold:.2f}, calibrated on held-out faces); it is re-aged all the same, as a face of the "
+            f"training kind, not as this picture"
+        )
 
     # ---------------------------------------------------------------- stage 3
     @torch.no_grad()
@@ -186,7 +210,12 @@ class AgePipeline(Pipeline):
                 p.requires_grad_(r)
             self.G.train(was)
 
-    def latents(self, x, y0, steps: int | None = None, **kw) -> torch.Tensor:
+    def latents(self, x, y0, steps: int | None = None, check: bool = True, **kw) -> torch.Tensor:
+        """z for each input (E, then ``steps`` of stage 3); ``check``: a ``FarInputWarning`` for each input far
+        from the training faces (``far_inputs``)."""
+        if check:
+            for i, d, t in self.far_inputs(x):
+                warnings.warn(self.far_message(f"input {i}", d, t), FarInputWarning, stacklevel=2)
         z0 = self.encode(x)
         steps = self.opts.latent_steps if steps is None else steps
         return self.optimise(x, y0, z0, steps, **kw)[0] if steps > 0 else z0
@@ -200,9 +229,9 @@ class AgePipeline(Pipeline):
         finally:
             self.G.train(was)
 
-    def strip(self, x, y0, steps: int | None = None) -> torch.Tensor:
+    def strip(self, x, y0, steps: int | None = None, check: bool = True) -> torch.Tensor:
         """N x (1 + k) x C x H x W: each input, then it re-aged to every bin."""
-        z = self.latents(x, y0, steps)
+        z = self.latents(x, y0, steps, check)
         outs = [self.reage(z, torch.full((x.shape[0],), b, device=x.device, dtype=torch.long)) for b in range(self.k)]
         return torch.stack([x.float()] + [o.float() for o in outs], 1)
 

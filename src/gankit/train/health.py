@@ -4,7 +4,9 @@
   ``health/diversity`` — mean pairwise distance of the fixed latent bank's samples (raw G, at every grid) divided by
   that of as many real images (features: images average-pooled to 8x8; ~1 for a varied G, 0 for a constant one); for a
   conditional recipe also ``health/diversity_class_min`` — the same ratio within each class of the bank (against
-  real images of that class), lowest class: a G that ignores z is varied across classes and constant within them.
+  real images of that class), lowest class: a G that ignores z is varied across classes and constant within them;
+  and ``health/distinct_class_min`` — the fewest distinct images in a class of the bank, as a fraction of its samples
+  (eight latents that draw three faces: 3/8), which the distance ratio misses when the few faces differ a lot.
   D accuracy on real and fake and D's logit gap come from the recipes (``D/*``).
 - Guard: when a logged value is NaN/Inf, or the weights are not finite at a checkpoint, the Trainer restores
   the last good checkpoint (the initial state before the first save), multiplies every learning rate by
@@ -25,6 +27,9 @@ import torch.nn.functional as F
 from ..errors import GankitError
 
 COLLAPSE_RATIO = 0.25  # diversity below this fraction of the real data's -> collapse suspected
+SAME_IMAGE = 0.2  # samples closer than this fraction of their class's real mean pairwise distance: one image
+# (eight random real emoji faces of one bin count 5 to 8 at 0.2 over 20 draws; as few as 4 at 0.3)
+DISTINCT_MIN = 0.5  # a class whose bank samples hold at most this fraction of distinct images has collapsed
 D_DOMINATES_ACC = 0.95  # D accuracy on real and fake both above this over the last stretch of the run
 
 
@@ -69,6 +74,35 @@ def class_diversity(sample, data, classes: int, n: int = 16) -> list[float]:
     return out
 
 
+def labelled_items(data) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(item indices, their labels), one item per stored image: a set whose ``rows`` map a balanced index space onto
+    its images (the age sets) gives the first index of each image; one whose labels index its items gives them all;
+    otherwise None."""
+    labels = getattr(data, "labels", None)
+    if labels is None:
+        return None
+    if hasattr(data, "rows"):
+        idx = torch.arange(len(data))
+        rows = data.rows(idx)
+        uniq, inv = torch.unique(rows, return_inverse=True)
+        first = torch.full((len(uniq),), len(idx)).scatter_reduce(0, inv, idx, "amin")
+        return first, labels[rows[first]]
+    if len(labels) == len(data):
+        return torch.arange(len(data)), labels
+    return None
+
+
+def distinct_count(images: torch.Tensor, radius: float) -> int:
+    """How many different images a set holds: greedily, each image joins the first kept one within ``radius``
+    (distance of the health features) or is kept itself. Eight latents drawing three faces count 3."""
+    f = features(images)
+    kept: list[torch.Tensor] = []
+    for v in f:
+        if not kept or float(torch.stack(kept).sub(v).norm(dim=1).min()) > radius:
+            kept.append(v)
+    return len(kept)
+
+
 def params_finite(nets) -> bool:
     return all(bool(torch.isfinite(p).all()) for net in nets for p in net.parameters())
 
@@ -83,6 +117,7 @@ class HealthMonitor:
         self.real_distance: float | None = None
         self.class_distance: dict[int, float] | None = None  # conditional models: per class, real data
         self.by_class: list[tuple[int, dict[int, float]]] = []  # (step, {class: ratio})
+        self.distinct: list[tuple[int, dict[int, tuple[int, int]]]] = []  # (step, {class: (distinct, samples)})
 
     # ---------------------------------------------------------------- signals
     def observe(self, row: dict) -> None:
@@ -103,10 +138,11 @@ class HealthMonitor:
         """Mean pairwise distance of ``per_class`` real images of each class (a fixed subset), computed once."""
         if self.class_distance is None:
             self.class_distance = {}
-            labels = getattr(data, "labels", None)
-            if labels is not None and len(labels) == len(data):  # labels indexed like the data set's items
-                order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1234))
-                lab = labels[order]
+            items = labelled_items(data)
+            if items is not None:
+                first, labels = items
+                perm = torch.randperm(len(first), generator=torch.Generator().manual_seed(1234))
+                order, lab = first[perm], labels[perm]
                 for c in lab.unique().tolist():
                     idx = order[lab == c][: max(2, per_class)]
                     if len(idx) >= 2:
@@ -135,6 +171,12 @@ class HealthMonitor:
             if ratios:
                 self.by_class.append((step, ratios))
                 out["health/diversity_class_min"] = min(ratios.values())
+                counts = {
+                    c: (distinct_count(images[labels == c], SAME_IMAGE * cref[c]), int((labels == c).sum()))
+                    for c in ratios
+                }
+                self.distinct.append((step, counts))
+                out["health/distinct_class_min"] = min(d / n for d, n in counts.values())
         return out
 
     # ---------------------------------------------------------------- the guard
@@ -195,7 +237,7 @@ class HealthMonitor:
                 "no diversity measurement after training began (none is made for recipes without a latent bank)",
             )
         trained = [b for b in self.by_class if b[0] > 0]
-        if trained:  # conditional: G may vary across classes yet draw one image per class (it ignores z)
+        if trained:  # conditional: G may vary across classes yet draw one image (or a few) per class
             last = trained[-min(2, len(trained)) :]
             worst = {c: max(r[c] for _, r in last if c in r) for c in last[-1][1]}
             low = sorted(c for c, r in worst.items() if r < COLLAPSE_RATIO)
@@ -204,9 +246,19 @@ class HealthMonitor:
                 f"diversity within each class of the fixed bank's samples relative to real images of that class "
                 f"(threshold {COLLAPSE_RATIO}) at step {step}: " + ", ".join(f"{c}: {r:.3f}" for c, r in ratios.items())
             )
+            counts = dict(self.distinct).get(step, {})
+            few = sorted(c for c, (d, n) in counts.items() if d <= DISTINCT_MIN * n)
+            if counts:
+                ev += (
+                    f"; distinct images per class (closer than {SAME_IMAGE} x the class's real mean pairwise "
+                    f"distance: one image; collapsed at <= {DISTINCT_MIN:.0%}): "
+                    + ", ".join(f"{c}: {d}/{n}" for c, (d, n) in counts.items())
+                )
+            if few:
+                ev = f"classes {few} draw few distinct images; " + ev
             if low:
                 ev = f"classes {low} collapsed (G ignores z there); " + ev
-            out["collapse within a class"] = (bool(low), ev)
+            out["collapse within a class"] = (bool(low or few), ev)
         # D dominating: D classifies both real and fake almost perfectly over the last stretch
         rows = [r for r in self.rows if "D/acc_real" in r and "D/acc_fake" in r]
         if rows:
