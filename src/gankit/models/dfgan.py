@@ -16,8 +16,10 @@ halves of G's batch share their captions), and a projection term in D's head.
 (``-p regression``): it proves the conditioning path (caption -> image) before any GAN is involved.
 
 The default departs from the paper where a CPU-minute budget needs it (``-p paper`` is the paper's settings): G's
-4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``), D is half as wide, the
-MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 / (0.5, 0.999) for G and D.
+4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image average-pooled to 8 x 8 (``l1``,
+``l1_size``: colour and layout per caption, the detail left to z), the caption vectors are centred and whitened on
+the training captions (``text_norm``), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam
+runs at 1e-3 / (0.5, 0.999) for G and D.
 
 Captions are embedded once by the frozen ``model.text_encoder`` (``minilm``, or the weight-free ``ngrams`` for
 tests); inference goes through ``gankit.pipelines.TextPipeline`` (``modality = "text"``: ``encoder``, ``noise``,
