@@ -193,6 +193,8 @@ def test_resume_is_bitwise_identical(shapes, tmp_path):
         "model.mode_seeking=1",
         "model.projection=true",
         "model.l1=0.5",
+        "model.text_norm=whiten",
+        "model.l1_size=8",
     ]
     a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert set(a) == set(b) and any(k.startswith("ema.") for k in a) and any(k.startswith("net.D.") for k in a)

@@ -16,10 +16,10 @@ halves of G's batch share their captions), and a projection term in D's head.
 (``-p regression``): it proves the conditioning path (caption -> image) before any GAN is involved.
 
 The default departs from the paper where a CPU-minute budget needs it (``-p paper`` is the paper's settings): G's
-4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image average-pooled to 8 x 8 (``l1``,
-``l1_size``: colour and layout per caption, the detail left to z), the caption vectors are centred and whitened on
-the training captions (``text_norm``), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam
-runs at 1e-3 / (0.5, 0.999) for G and D.
+4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``; ``l1_size`` pools both
+first, and ``text_norm`` centres and whitens the caption vectors: options, off by default, measured in
+docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 /
+(0.5, 0.999) for G and D.
 
 Captions are embedded once by the frozen ``model.text_encoder`` (``minilm``, or the weight-free ``ngrams`` for
 tests); inference goes through ``gankit.pipelines.TextPipeline`` (``modality = "text"``: ``encoder``, ``noise``,
@@ -75,12 +75,11 @@ class Options:
     text_scale: float = 0.0  # the nets see caption vectors times this; 0: sqrt(text_dim) (text_norm none), so the
     #                          unit-length embeddings' components have unit variance as z's do (else z drowns the
     #                          caption), or 1 (text_norm centre/whiten: already unit variance)
-    text_norm: Literal["none", "center", "whiten"] = added("whiten", before="none")  # caption vectors centred on
-    #   the training captions' mean and whitened (nn.dfgan.TextNorm, saved with G): the shared component of MiniLM's
-    #   vectors otherwise drowns the words that tell emoji apart, colours first
-    l1_size: int = added(8, before=0)  # L1 between G's image and the real one average-pooled to this size (0: full
-    #   size): it pins colour and layout per caption and leaves the detail to z and the adversary (at full size the
-    #   L1 optimum is one image per caption, whatever z)
+    text_norm: Literal["none", "center", "whiten"] = added("none")  # caption vectors centred on the training
+    #   captions' mean and whitened (nn.dfgan.TextNorm, saved with G): MiniLM's vectors share a large component beside
+    #   which colour words move them little; at 4 CPU-minutes it did not measurably help (docs/text2img.md): off
+    l1_size: int = added(0)  # L1 between G's image and the real one average-pooled to this size (0: full size), to
+    #   leave the detail to z and the adversary; at 4 CPU-minutes the seeds still drew near-identical images: off
 
 
 class DFGAN(Recipe):
