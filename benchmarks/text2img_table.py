@@ -19,7 +19,8 @@ Scoring (``gankit.metrics.retrieval``): R-precision@1 among 100 captions (the qu
 other emoji) for every held-out item (both renderings of the 452 held-out emoji, 3 noise seeds) and for the same
 number of training items (every 8th training emoji), the scorer trained on real training pairs only and cached;
 KID/FID with the Twemoji domain extractor (``gankit metrics train-extractor twemoji``) against the 904 held-out
-real images, every image at the scorer's 32 px.
+real images, every image at the scorer's 32 px; ``seed L1``: the mean |difference| (pixels in [-1, 1]) between
+images of one held-out caption drawn with different noise seeds (0: the noise changes nothing).
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ class Scoring:
             "rp_heldout_per_seed": [round(self.rp(x, self.held), 4) for x in held],
             "rp_train_per_seed": [round(self.rp(x, self.train_q), 4) for x in tr],
             **self.fid_kid(torch.cat(held)),
+            # how much the noise changes an image: mean |x(seed a) - x(seed b)| over held-out captions and seed pairs
+            "seed_l1": round(sum((a - b).abs().mean().item() for a, b in zip(held, held[1:] + held[:1])) / 3, 4),
         }
         row["rp_heldout"] = sum(row["rp_heldout_per_seed"]) / len(SEEDS)
         row["rp_train"] = sum(row["rp_train_per_seed"]) / len(SEEDS)
@@ -251,13 +254,13 @@ def table(a) -> str:
     real = json.loads((a.out / "real.json").read_text())["rows"]
     rows = [json.loads(p.read_text()) for p in sorted(a.out.glob("*-s*.json"))]
     lines = [
-        "| images scored | CPU-min | seeds | steps | R@1 held-out (%) | R@1 training (%) | KID | FID |",
-        "|---|---|---|---|---|---|---|---|",
+        "| images scored | CPU-min | seeds | steps | R@1 held-out (%) | R@1 training (%) | KID | FID | seed L1 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for k, v in real.items():
         lines.append(
             f"| {k} | | | | {_ms([v.get('rp_heldout')], 100)} | {_ms([v.get('rp_train')], 100)} | "
-            f"{_ms([v.get('kid')], 1, 4)} | {_ms([v.get('fid')], 1, 2)} |"
+            f"{_ms([v.get('kid')], 1, 4)} | {_ms([v.get('fid')], 1, 2)} | |"
         )
     order = list(dict.fromkeys(a.order or [r["name"] for r in rows]))
     for name in order:
@@ -266,7 +269,8 @@ def table(a) -> str:
             lines.append(
                 f"| {name} | {m:g} | {len(rs)} | {_ms([r['steps'] for r in rs], 1, 0)} | "
                 f"{_ms([r['rp_heldout'] for r in rs], 100)} | {_ms([r['rp_train'] for r in rs], 100)} | "
-                f"{_ms([r['kid'] for r in rs], 1, 4)} | {_ms([r['fid'] for r in rs], 1, 2)} |"
+                f"{_ms([r['kid'] for r in rs], 1, 4)} | {_ms([r['fid'] for r in rs], 1, 2)} | "
+                f"{_ms([r.get('seed_l1') for r in rs], 1, 3)} |"
             )
     md = "\n".join(lines) + "\n"
     (a.out / "table.md").write_text(md)

@@ -16,7 +16,7 @@ from gankit import losses
 from gankit.errors import ConfigError
 from gankit.metrics import retrieval as R
 from gankit.models import resolve_config
-from gankit.nn.dfgan import Affine, Discriminator, Fuse, Generator
+from gankit.nn.dfgan import Affine, Discriminator, Fuse, Generator, TextNorm
 from gankit.pipelines import TextPipeline
 from gankit.train.loader import load_recipe
 from gankit.train.trainer import Trainer
@@ -112,6 +112,23 @@ def test_text_fusion_starts_as_the_identity_and_learns_from_there():
     assert last is not None and last.abs().sum() > 0  # ... and its influence gets gradients from the first step
 
 
+def test_caption_vectors_are_centred_and_whitened_on_the_training_captions_and_saved_with_G():
+    g = torch.Generator().manual_seed(0)
+    shared = F.normalize(torch.randn(16, generator=g), dim=0)  # a large common component, small differences
+    words = torch.randn(300, 16, generator=g) * torch.linspace(0.01, 0.2, 16)  # ... of very unequal variance
+    emb = F.normalize(3 * shared + words, dim=1)
+    w = TextNorm(16).fit(emb, "whiten")(emb)
+    assert w.mean(0).abs().max() < 1e-4 and abs(w.var(0).mean() - 1) < 1e-3  # z's scale: unit variance on average
+    spread = [(ev.max() / ev.min()).item() for ev in map(torch.linalg.eigvalsh, (torch.cov(emb.T), torch.cov(w.T)))]
+    assert spread[1] < 10 < 100 < spread[0], spread  # every direction counts about as much (shrinkage: not exactly)
+    c = TextNorm(16).fit(emb, "center")(emb)
+    assert c.mean(0).abs().max() < 1e-4 and abs(c.var(0).mean() - 1) < 1e-3
+    assert torch.allclose(c / c.norm(dim=1, keepdim=True), F.normalize(emb - emb.mean(0), dim=1), atol=1e-5)
+    G = Generator(8, 16, 4, 16, text_norm=True)
+    assert {"text_norm.mean", "text_norm.proj"} <= set(G.state_dict())
+    assert "text_norm.mean" not in Generator(8, 16, 4, 16).state_dict()  # what a run from before text_norm saved
+
+
 def test_matching_aware_gp_takes_the_gradient_on_image_and_text():
     torch.manual_seed(0)
     D = Discriminator(12, 4, 16, projection=True)
@@ -176,6 +193,8 @@ def test_resume_is_bitwise_identical(shapes, tmp_path):
         "model.mode_seeking=1",
         "model.projection=true",
         "model.l1=0.5",
+        "model.text_norm=whiten",
+        "model.l1_size=8",
     ]
     a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert set(a) == set(b) and any(k.startswith("ema.") for k in a) and any(k.startswith("net.D.") for k in a)

@@ -16,8 +16,10 @@ halves of G's batch share their captions), and a projection term in D's head.
 (``-p regression``): it proves the conditioning path (caption -> image) before any GAN is involved.
 
 The default departs from the paper where a CPU-minute budget needs it (``-p paper`` is the paper's settings): G's
-4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``), D is half as wide, the
-MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 / (0.5, 0.999) for G and D.
+4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``; ``l1_size`` pools both
+first, and ``text_norm`` centres and whitens the caption vectors: options, off by default, measured in
+docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 /
+(0.5, 0.999) for G and D.
 
 Captions are embedded once by the frozen ``model.text_encoder`` (``minilm``, or the weight-free ``ngrams`` for
 tests); inference goes through ``gankit.pipelines.TextPipeline`` (``modality = "text"``: ``encoder``, ``noise``,
@@ -31,9 +33,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
+from ..config import added
 from ..errors import ConfigError, DataError
 from ..nn import augment as _aug
 from ..nn import diff_augment
@@ -68,8 +72,14 @@ class Options:
     )
     projection: bool = False  # + <W e, mean-pooled features> in D's head
     mode_seeking: float = 0.0  # MSGAN weight (G's batch halves share captions)
-    text_scale: float = 0.0  # the nets see caption vectors times this; 0: sqrt(text_dim), so the unit-length
-    #                          embeddings' components have unit variance as z's do (else z drowns the caption)
+    text_scale: float = 0.0  # the nets see caption vectors times this; 0: sqrt(text_dim) (text_norm none), so the
+    #                          unit-length embeddings' components have unit variance as z's do (else z drowns the
+    #                          caption), or 1 (text_norm centre/whiten: already unit variance)
+    text_norm: Literal["none", "center", "whiten"] = added("none")  # caption vectors centred on the training
+    #   captions' mean and whitened (nn.dfgan.TextNorm, saved with G): MiniLM's vectors share a large component beside
+    #   which colour words move them little; at 4 CPU-minutes it did not measurably help (docs/text2img.md): off
+    l1_size: int = added(0)  # L1 between G's image and the real one average-pooled to this size (0: full size), to
+    #   leave the detail to z and the adversary; at 4 CPU-minutes the seeds still drew near-identical images: off
 
 
 class DFGAN(Recipe):
@@ -101,6 +111,8 @@ class DFGAN(Recipe):
         for k in ("g_features", "d_features", "latent_dim", "text_dim", "ma_gp_every"):
             if getattr(o, k) < 1:
                 raise ConfigError(f"model.{k} must be >= 1, got {getattr(o, k)}")
+        if o.l1_size and (o.l1_size & (o.l1_size - 1) or o.l1_size > size):
+            raise ConfigError(f"model.l1_size={o.l1_size}: 0 (full size) or a power of two <= data.size ({size})")
         for k in ("l1", "ma_gp", "ma_gp_power", "wrong_weight", "mode_seeking", "text_scale"):
             if getattr(o, k) < 0:
                 raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
@@ -135,7 +147,9 @@ class DFGAN(Recipe):
     # ---------------------------------------------------------------- networks
     def build(self):
         o, (c, size, _) = self.opts, self.shape
-        self.G = Generator(o.latent_dim, o.text_dim, o.g_features, size, c, o.g_norm, o.fc_text)
+        self.G = Generator(
+            o.latent_dim, o.text_dim, o.g_features, size, c, o.g_norm, o.fc_text, text_norm=o.text_norm != "none"
+        )
         if o.adversarial:
             self.D = Discriminator(o.text_dim, o.d_features, size, c, o.projection)
 
@@ -148,13 +162,17 @@ class DFGAN(Recipe):
     def noise(self, n: int, generator: torch.Generator | None = None) -> dict:
         return {"z": self.latent(n, generator)}
 
-    def text(self, emb: torch.Tensor) -> torch.Tensor:
-        """Caption embeddings as the nets see them (``text_scale`` times the encoder's)."""
-        return emb * (self.opts.text_scale or self.opts.text_dim**0.5)
+    def text(self, emb: torch.Tensor, G: nn.Module | None = None) -> torch.Tensor:
+        """Caption embeddings as the nets see them: through ``G``'s ``TextNorm`` (``text_norm``), times
+        ``text_scale``."""
+        norm = (self.G if G is None else G).text_norm
+        if norm is None:
+            return emb * (self.opts.text_scale or self.opts.text_dim**0.5)
+        return norm(emb) * (self.opts.text_scale or 1.0)
 
     def draw(self, G: nn.Module, emb: torch.Tensor, noise: dict) -> dict[str, torch.Tensor]:
         """The text modality's drawing call (``gankit.pipelines.text``): ``image`` for encoder embeddings ``emb``."""
-        return {"image": G(noise["z"], self.text(emb))}
+        return {"image": G(noise["z"], self.text(emb, G))}
 
     # ---------------------------------------------------------------- training
     def _aug(self, x):
@@ -173,7 +191,12 @@ class DFGAN(Recipe):
         fake = self.w.G(z, emb)
         # L1 to the real image, its extremes pulled in to +-L1_REACH: against exactly +-1 (white backgrounds) the sign
         # gradient drives tanh's input to infinity, where its gradient vanishes for every pixel sharing that bias
-        l1 = (fake.float() - real_g.float().clamp(-L1_REACH, L1_REACH)).abs().mean() if o.l1 else None
+        l1 = None
+        if o.l1:
+            a, b = fake.float(), real_g.float().clamp(-L1_REACH, L1_REACH)
+            if o.l1_size and o.l1_size < a.shape[-1]:
+                a, b = F.adaptive_avg_pool2d(a, o.l1_size), F.adaptive_avg_pool2d(b, o.l1_size)
+            l1 = (a - b).abs().mean()
 
         if not o.adversarial:  # the regression baseline: G alone
             self.update("G", o.l1 * l1)
@@ -222,6 +245,9 @@ class DFGAN(Recipe):
         samples with fixed noise."""
         from ..data.captions import grid_rows
 
+        if self.G.text_norm is not None:  # the one hook that sees the training data before the first step (a resume
+            #                               then loads the saved statistics with G; the EMA copy takes them at step 1)
+            self.G.text_norm.fit(torch.unique(data.embeddings, dim=0).to(self.device), self.opts.text_norm)
         held, items, caps = grid_rows(data, n, min_side=2)
         side = len(items)
         self.grid_captions = [held.captions[c] for c in caps]

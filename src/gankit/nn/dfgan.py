@@ -10,6 +10,10 @@ discriminator whose one-way head judges (image features, caption) together.
   scaled to unit RMS per pixel, so activations cannot grow from block to block); G's condition is
   ``[z, caption embedding]`` as in the official code; its output goes through LeakyReLU, a 3x3 conv and tanh.
 - ``DBlock``: ``avgpool(shortcut(x)) + gamma * residual(x)`` with a learnt scalar gamma starting at 0.
+- ``TextNorm``: caption embeddings centred on the training captions' mean and whitened (or only rescaled): a
+  sentence encoder's vectors share a large common component, beside which the words that tell two emoji apart
+  (a colour) move the vector little; G and D see them with every direction of the training captions at about unit
+  variance, as z's components are.
 - ``Discriminator``: image -> 4x4 features (``features``); ``head(features, caption)``: the caption replicated
   over the 4x4 map, concatenated, 3x3 conv, LeakyReLU, 4x4 conv to one logit (the one-way output), plus, with
   ``projection``, ``<W c, mean-pooled features>`` (Miyato & Koyama's projection term).
@@ -26,6 +30,41 @@ def widths(features: int, size: int) -> list[int]:
     """Channels from the 4x4 map up to ``size`` (G; D reads the list backwards): ``features * min(2^k, 8)``."""
     n = size.bit_length() - 2  # 4 px -> 1 entry, 8 -> 2, ..., 32 -> 4
     return [features * min(2**k, 8) for k in range(n)][::-1]
+
+
+class TextNorm(nn.Module):
+    """``(e - mean) @ proj``, fitted once on the training captions' embeddings (``fit``) and saved with G (buffers).
+
+    ``whiten``: ``proj = U diag((lambda + s * mean(lambda))^-1/2) U^T`` (ZCA with shrinkage ``s``, so directions of
+    almost no variance are not blown up), scaled so the components' mean variance is 1; ``center``: ``proj`` a
+    multiple of the identity with the same mean variance."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("proj", torch.eye(dim))
+
+    @torch.no_grad()
+    def fit(self, emb: torch.Tensor, mode: str = "whiten", shrink: float = 0.1) -> "TextNorm":
+        e = emb.double()
+        mean = e.mean(0)
+        cov = torch.cov((e - mean).T)
+        if mode == "whiten":
+            lam, u = torch.linalg.eigh(cov)
+            lam = lam.clamp_min(0)
+            w = (lam + shrink * lam.mean()).rsqrt()
+            proj = (u * w) @ u.T
+            proj = proj * (len(lam) / (lam * w.square()).sum()).sqrt()
+        elif mode == "center":
+            proj = torch.eye(len(mean), dtype=e.dtype) * (len(mean) / cov.trace()).sqrt()
+        else:
+            raise ValueError(f"TextNorm mode {mode!r}: center or whiten")
+        self.mean.copy_(mean)
+        self.proj.copy_(proj)
+        return self
+
+    def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        return (emb.to(self.mean.dtype) - self.mean) @ self.proj
 
 
 class Affine(nn.Module):
@@ -87,9 +126,11 @@ class Generator(nn.Module):
         channels: int = 3,
         norm: bool = False,
         fc_text: bool = False,
+        text_norm: bool = False,
     ):
         super().__init__()
         ch = widths(features, size)
+        self.text_norm = TextNorm(text_dim) if text_norm else None  # applied by the recipe (D sees the same vectors)
         self.latent_dim, self.fc_text = latent_dim, fc_text
         self.fc = nn.Linear(latent_dim + (text_dim if fc_text else 0), ch[0] * 16)
         cond = latent_dim + text_dim
