@@ -52,6 +52,28 @@ def test_book_nets_parameter_counts(book_code_bn, g_params, d_params):
     assert v.shape == (2, 1, 64, 64, 64) and 0 <= v.min() and v.max() <= 1
 
 
+def test_g_upsample_default_old_checkpoints_and_book_presets():
+    """The default's last G stage is nearest upsample + conv 3 (no transposed conv at the output); small/paper/book
+    keep the book's transposed convs, and a config saved before the option existed loads as the book's."""
+    from torch import nn
+
+    from gankit.config import to_plain
+    from gankit.models import config_from_dict
+
+    r = tiny_recipe()
+    assert r.opts.g_upsample == "last"
+    assert isinstance(r.G.net[-2], nn.Upsample) and isinstance(r.G.net[-1], nn.Conv3d)
+    with torch.no_grad():
+        assert r.G(r.latent(2, torch.Generator().manual_seed(0))).shape == (2, 1, 16, 16, 16)
+    r_all = tiny_recipe(["model.g_upsample=all"])
+    assert not any(isinstance(m, nn.ConvTranspose3d) for m in r_all.G.net[1:])
+    for preset in ("small", "paper", "book"):
+        assert resolve_config("gan3d", preset).model.g_upsample == "convT", preset
+    raw = to_plain(resolve_config("gan3d", "default"))
+    del raw["model"]["g_upsample"]
+    assert config_from_dict(raw).model.g_upsample == "convT"
+
+
 def test_resolution_mismatch_is_a_config_error():
     with pytest.raises(C.ConfigError, match="model.g_channels"):
         resolve_config("gan3d", "small", None, ["data.size=64"])
@@ -226,6 +248,35 @@ def test_meshes_are_watertight_where_the_voxels_are_one_solid():
         assert m.is_watertight and m.is_volume
         assert abs(m.volume * 32**3 - v.sum()) < 0.25 * v.sum()  # encloses about the occupied volume
     assert voxels_to_mesh(np.zeros((8, 8, 8))) is None
+
+
+def test_fragment_share_flags_floating_specks_and_keep_largest_drops_them():
+    """One solid shape has fragment share 0; a floating 2^3 speck and scattered dust raise it. Meshes keep every
+    part unless asked (``keep_largest`` off by default, as `gankit voxels --keep-largest`); with it, one watertight
+    part of the shape's volume is left."""
+    from scipy import ndimage
+
+    from gankit.data.meshes import fragment_share, largest_part, voxels_to_mesh
+
+    vols, _ = furniture.generate(12, 32)
+    v = next(x for x in vols if ndimage.label(x)[1] == 1).astype(np.float32)
+    assert fragment_share(v) == 0.0 and fragment_share(np.zeros((8, 8, 8))) == 0.0
+    specked = v.copy()
+    free = np.argwhere(ndimage.binary_dilation(v > 0, iterations=3) == 0)
+    x, y, z = free[len(free) // 2]
+    specked[x : x + 2, y : y + 2, z : z + 2] = 1.0
+    assert specked.sum() == v.sum() + 8 and abs(fragment_share(specked) - 8 / specked.sum()) < 1e-9
+    dust = v.copy()
+    rng = np.random.default_rng(0)
+    pick = free[rng.choice(len(free), 300, replace=False)]
+    dust[tuple(pick.T)] = 1.0
+    assert fragment_share(dust) > 0.1 > fragment_share(specked) > 0
+    assert np.array_equal(largest_part(specked > 0.5), v > 0.5)
+
+    assert len(voxels_to_mesh(specked).split(only_watertight=False)) == 2  # off by default: the speck stays
+    m = voxels_to_mesh(specked, keep_largest=True)
+    assert len(m.split(only_watertight=False)) == 1 and m.is_watertight
+    assert abs(m.volume * 32**3 - v.sum()) < 0.25 * v.sum()
 
 
 def test_render_draws_shaded_shapes_on_white():

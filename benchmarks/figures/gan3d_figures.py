@@ -1,7 +1,7 @@
 """Figures of docs/gan3d.md: real procedural furniture next to a gan3d checkpoint's samples, and the data set at 64^3.
 
     PYTHONPATH=src python benchmarks/figures/gan3d_figures.py --ckpt RUN_DIR [--n 36] [--seed 0] \
-        [--label "default, 600 steps"]
+        [--label "default, 3 CPU-min (EMA G)"]
 
 Writes docs/img/gan3d_real_vs_generated.png (left: held-out shapes, right: samples of the checkpoint's EMA
 generator, seed ``--seed``) and docs/img/gan3d_furniture64.png (the first 24 training shapes at 64^3).

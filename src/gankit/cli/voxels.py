@@ -26,7 +26,9 @@ def voxels(
     cls: Optional[str] = typer.Option(None, "--class", help="class name or index (conditional models)"),
     turntable: bool = typer.Option(False, "--turntable", help="also write turntable.gif"),
     threshold: float = typer.Option(0.5, "--threshold", help="occupancy level of the surface"),
-    keep_largest: bool = typer.Option(False, "--keep-largest", help="meshes: keep only the largest connected part"),
+    keep_largest: bool = typer.Option(
+        False, "--keep-largest", help="meshes: keep only the largest face-connected part (off: export what G made)"
+    ),
     no_ema: bool = typer.Option(False, "--no-ema", help="use the raw generator instead of its EMA copy"),
     device: str = typer.Option("cpu", "--device"),
 ):

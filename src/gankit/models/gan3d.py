@@ -2,6 +2,8 @@
 
 G: z (200-d, N(0, z_std), the book's code draws sigma 0.33) -> ConvT3d 4 s1 to 4^3 x g_channels[0] -> one
 ConvT3d 4 s2 p1 stage per further entry of ``g_channels`` (BN + ReLU) -> ConvT3d 4 s2 p1 to 1 channel -> sigmoid.
+``g_upsample: last`` (the default; the book's ``convT`` in ``small``, ``paper``, ``book``) makes that last stage a
+nearest x2 upsample + Conv3d 3 p1, ``all`` every stage.
 The book: g_channels 512, 256, 128, 64 -> 64^3 (17,570,625 parameters; 17,570,627 with the book code's BN on the
 output layer, ``g_bn_out``). D mirrors it: Conv3d 4 s2 p1 per ``d_channels`` entry with LeakyReLU 0.2 (BN on all
 but the first unless ``d_bn_first``), then Conv3d 4 s1 p0 on the 4^3 map -> one logit (11,049,665 parameters;
@@ -24,6 +26,7 @@ from typing import Literal
 import torch
 
 from .. import losses
+from ..config import added
 from ..errors import ConfigError
 from ..nn import init_weights
 from ..nn.gan3d import Discriminator3D, Generator3D
@@ -36,6 +39,9 @@ class Options:
     z_std: float = 0.33  # the book's training code; the same sigma is used for sampling
     g_channels: list[int] = field(default_factory=lambda: [128, 64, 32])  # 4^3, then one x2 stage each (book: 512-64)
     d_channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # one stride-2 conv each (book: 64-512)
+    # G's x2 stages: convT (the book: transposed conv 4 s2 p1 each), last (the last one nearest upsample + conv 3,
+    # against checkerboard speckle on the surface), all (every stage; about 3.4x G's multiply-adds)
+    g_upsample: Literal["convT", "last", "all"] = added("last", before="convT")
     g_bn_out: bool = False  # the book code's BN on G's 1-channel output layer (the text says none)
     d_bn_first: bool = False  # BN on D's first layer (book text: yes; companion repo and DCGAN: no)
     d_bn_out: bool = False  # the book code's BN on D's output layer

@@ -1,6 +1,12 @@
 """3D-GAN's volumetric networks (book ch.2; Wu et al. 2016), built by ``models/gan3d.py`` from its Options ``o``
-(``latent_dim``, ``g_channels``, ``d_channels``, batch-norm placement, ``conditional``, ``embed_dim``): G maps z
-to voxel occupancies in [0, 1] through 3D transposed convolutions, D scores voxel grids with one logit each."""
+(``latent_dim``, ``g_channels``, ``d_channels``, batch-norm placement, ``g_upsample``, ``conditional``,
+``embed_dim``): G maps z to voxel occupancies in [0, 1] through 3D transposed convolutions, D scores voxel grids with
+one logit each.
+
+``g_upsample``: ``convT`` (the book) makes every x2 stage a transposed conv 4 s2 p1; ``last`` makes G's last one a
+nearest x2 upsample + conv 3 s1 p1 (Odena et al. 2016: a 4/2 transposed conv overlaps unevenly, every other
+output voxel gets a different mix of inputs, which shows as checkerboard speckle at the surface); ``all`` does
+that at every stage (about 3.4x the multiply-adds of G)."""
 
 from __future__ import annotations
 
@@ -9,17 +15,24 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def up2(cin: int, cout: int, resize: bool) -> list[nn.Module]:
+    """One x2 stage: nearest upsample + conv 3 (``resize``) or the book's transposed conv 4 s2 p1."""
+    if resize:
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv3d(cin, cout, 3, 1, 1)]
+    return [nn.ConvTranspose3d(cin, cout, 4, 2, 1)]
+
+
 class Generator3D(nn.Module):
     def __init__(self, o, num_classes: int = 0):
         super().__init__()
         self.embed = nn.Embedding(num_classes, o.embed_dim) if o.conditional and num_classes else None
         cin = o.latent_dim + (o.embed_dim if self.embed is not None else 0)
         bn = lambda c: nn.BatchNorm3d(c, momentum=o.bn_momentum, eps=o.bn_eps)  # noqa: E731
-        ch = o.g_channels
+        ch, how = o.g_channels, o.g_upsample
         layers = [nn.ConvTranspose3d(cin, ch[0], 4, 1, 0), bn(ch[0]), nn.ReLU(inplace=True)]
         for a, b in zip(ch, ch[1:]):
-            layers += [nn.ConvTranspose3d(a, b, 4, 2, 1), bn(b), nn.ReLU(inplace=True)]
-        layers.append(nn.ConvTranspose3d(ch[-1], 1, 4, 2, 1))
+            layers += [*up2(a, b, how == "all"), bn(b), nn.ReLU(inplace=True)]
+        layers += up2(ch[-1], 1, how != "convT")
         if o.g_bn_out:
             layers.append(bn(1))
         self.net = nn.Sequential(*layers)
