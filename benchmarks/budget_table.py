@@ -32,6 +32,13 @@ from gankit.models import resolve_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def parse_run(spec: str) -> tuple[str, str, list[str]]:
+    """``LABEL=PRESET:key=value,...`` (or just ``PRESET``): a row label, the preset, its overrides."""
+    label, _, rest = spec.partition("=")
+    preset, _, over = (rest or label).partition(":")
+    return label, preset, [o for o in over.split(",") if o]
+
+
 def run_one(
     recipe: str,
     data: str,

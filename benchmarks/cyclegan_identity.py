@@ -12,7 +12,8 @@ optimizer (``book``: ngf 32, batch 1, identity weight 1, ...). Each mark is scor
 copies where the preset keeps them (and, at the last mark, without them: ``raw``). Each finished (preset, seed) run
 is written to ``--out`` (and its table to the ``.md`` beside it) at once; a rerun skips the runs already there.
 ``--figure``: rows of input | output | paired target for both directions from the first seed's last mark of the
-first preset (``--figure-from CKPT`` draws it from a saved checkpoint and trains nothing).
+first preset (``--figure-from CKPT`` draws it from a saved checkpoint and trains nothing). A ``--presets`` entry
+may be ``LABEL=PRESET:key=value,...``: a preset with overrides, shown as LABEL.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from budget_table import budget_trainer  # noqa: E402
+from budget_table import budget_trainer, parse_run  # noqa: E402
 
 from gankit.data.pairs import load_pairs  # noqa: E402
 from gankit.fileio import write_text_atomic  # noqa: E402
@@ -61,7 +62,9 @@ def scores(ckpt, ema: bool = True) -> dict:
 
 
 def run(preset: str, seed: int, marks: list[float], runs: Path) -> list[dict]:
-    """Train ``preset`` until the last mark (CPU-minutes), scoring each mark's checkpoint as it is saved."""
+    """Train ``preset`` (``LABEL=PRESET:key=value,...`` or a preset's name) until the last mark (CPU-minutes),
+    scoring each mark's checkpoint as it is saved."""
+    label, preset, extra = parse_run(preset)
     torch.set_num_threads(1)
     overrides = [
         *DATA,
@@ -75,13 +78,13 @@ def run(preset: str, seed: int, marks: list[float], runs: Path) -> list[dict]:
         "train.log_every=250",
         f"train.keep={len(marks) + 1}",
     ]
-    cfg = resolve_config("cyclegan", preset, overrides=overrides)
+    cfg = resolve_config("cyclegan", preset, overrides=overrides + extra)
     tr = budget_trainer(cfg, marks, "cpu", out=runs, progress=False)
     rows, save = [], tr.save_checkpoint
 
     def save_and_score():  # called by the budget trainer as a mark is crossed (after it took the mark off _todo)
         path = save()
-        row = {"preset": preset, "seed": seed, "steps": tr.step, "scores": scores(path)}
+        row = {"preset": label, "seed": seed, "steps": tr.step, "scores": scores(path)}
         if cfg.train.ema > 0 and not tr._todo:  # the last mark, also without EMA
             row["raw"] = scores(path, ema=False)
         print(json.dumps(row), flush=True)
@@ -131,7 +134,7 @@ def table(result: dict) -> str:
     for which in ("scores", "raw"):
         for p, m in sorted({(r["preset"], r["minutes"]) for r in rows if which in r}):
             rs = [r for r in rows if (r["preset"], r["minutes"]) == (p, m) and which in r]
-            name = f"`{p}`" + (" (raw G, no EMA)" if which == "raw" else "")
+            name = (f"`{p}`" if p.isidentifier() else p) + (" (raw G, no EMA)" if which == "raw" else "")
             cells = [name, f"{m:g}", str(len(rs)), stats([r["steps"] for r in rs]).split(".")[0]]
             cells += [stats([r[which][d][k] for r in rs]) for d in DIRECTIONS for k in KEYS]
             lines.append("| " + " | ".join(cells) + " |")
@@ -165,7 +168,8 @@ def main():
     }
     for seed in a.seeds:
         for preset in a.presets:
-            done = [r for r in result["runs"] if (r["preset"], r["seed"]) == (preset, seed)]
+            label = parse_run(preset)[0]
+            done = [r for r in result["runs"] if (r["preset"], r["seed"]) == (label, seed)]
             if {r["minutes"] for r in done} >= set(a.minutes):
                 continue
             result["runs"] = [r for r in result["runs"] if r not in done] + run(preset, seed, a.minutes, a.runs)
@@ -174,7 +178,7 @@ def main():
             print(table(result), flush=True)
             if a.figure and seed == a.seeds[0] and preset == a.presets[0]:
                 last = max(
-                    (r for r in result["runs"] if (r["preset"], r["seed"]) == (preset, seed)),
+                    (r for r in result["runs"] if (r["preset"], r["seed"]) == (label, seed)),
                     key=lambda r: r["minutes"],
                 )
                 figure(last["checkpoint"], a.figure)

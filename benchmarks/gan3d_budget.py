@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from budget_table import budget_trainer
+from budget_table import budget_trainer, parse_run
 from gan3d_metrics import evaluate, reference, sample_ckpt, training_floor
 
 from gankit.config import DataConfig
@@ -33,12 +33,6 @@ from gankit.data.voxels import load_voxels
 from gankit.models import resolve_config
 
 KEYS = ("mmd_iou", "cov_iou", "1nna_iou", "mmd_cd", "cov_cd", "1nna_cd", "fragments", "fragmented", "occupancy")
-
-
-def parse_run(spec: str) -> tuple[str, str, list[str]]:
-    label, _, rest = spec.partition("=")
-    preset, _, over = (rest or label).partition(":")
-    return label, preset, [o for o in over.split(",") if o]
 
 
 def slug(label: str) -> str:

@@ -1,4 +1,4 @@
-"""Text to image per CPU-minute (issue 30): train text -> image models on emoji-captions for CPU-time budgets, score
+"""Text to image per CPU-minute: train text -> image models on emoji-captions for CPU-time budgets, score
 every budget mark with a retrieval scorer no model trained against and with KID/FID, and write the table.
 
     # train (one process per run, one thread each, at most --jobs at once; a checkpoint as each mark is crossed)

@@ -27,7 +27,7 @@ RUNS = {  # preset -> overrides that keep the run small (the nets and the optimi
     "lsgan": ["data.limit=256"],
     "cgan": ["data.limit=512"],
     "pix2pix": ["data.limit=48"],
-    "cyclegan": ["data.limit=48", "model.g_out=tanh", "model.g_up=transpose"],  # the generator recorded (issue 31)
+    "cyclegan": ["data.limit=48", "model.g_out=tanh", "model.g_up=transpose"],  # the generator recorded
     "srgan": ["data.limit=48"],
 }
 PRECISIONS = ("fp32", "preset")

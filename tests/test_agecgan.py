@@ -342,7 +342,7 @@ def test_old_encoder_checkpoints_have_no_input_check():
 
 
 def test_stage1_regularisers_run_and_report():
-    """DiffAugment, R1 and mode seeking (issue 31's options): a few stage-1 steps report the R1 term and the
+    """DiffAugment, R1 and mode seeking (stage-1 options): a few stage-1 steps report the R1 term and the
     mode-seeking ratio, and every weight stays finite."""
     torch.manual_seed(0)
     r = _recipe("gan", "model.diffaug=translation,cutout", "model.r1=1", "model.mode_seeking=0.1")

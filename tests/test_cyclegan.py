@@ -139,13 +139,13 @@ def test_resume_is_bitwise_identical_including_the_pool(tmp_path):
     assert [r["step"] for r in rows if "loss/cycle" in r] == [2, 4, 6, 8]
 
 
-def test_default_generators_start_as_the_identity_and_paper_keeps_its_net():
-    """The default's G and F return their input exactly until training moves them (residual output, last conv zeroed
-    after the weight init), so the untrained default already scores as well as doing nothing; the paper's net (and
-    the book's, built on it) keeps the tanh output and the transposed convs."""
+def test_residual_generators_start_as_the_identity_and_presets_keep_the_paper_net():
+    """With ``g_out=residual`` G and F return their input exactly until training moves them (last conv zeroed after
+    the weight init), so an untrained model scores as well as doing nothing; the presets keep the paper's tanh output
+    and transposed convs."""
     torch.manual_seed(0)
-    r = CycleGAN(resolve_config("cyclegan", "default", None, TINY), (3, 16, 16), 0, "cpu")
-    assert (r.opts.g_out, r.opts.g_up, r.cfg.train.ema) == ("residual", "resize", 0.999)
+    over = TINY + ["model.g_out=residual", "model.g_up=resize", "train.ema=0.999"]
+    r = CycleGAN(resolve_config("cyclegan", "default", None, over), (3, 16, 16), 0, "cpu")
     x = torch.rand(2, 3, 16, 16) * 2 - 1
     for G in (r.G, r.F):
         assert not any(isinstance(m, (nn.ConvTranspose2d, nn.Tanh)) for m in G.modules())
@@ -154,7 +154,7 @@ def test_default_generators_start_as_the_identity_and_paper_keeps_its_net():
         G.train()
     same = ResnetGenerator(3, 3, 4, 1)  # resize-conv has the transposed conv's parameter count
     assert n_params(ResnetGenerator(3, 3, 4, 1, up="resize", out="residual")) == n_params(same)
-    for preset in ("paper", "book"):
+    for preset in ("default", "paper", "book"):
         o = resolve_config("cyclegan", preset, None, []).model
         assert (o.g_out, o.g_up) == ("tanh", "transpose"), preset
         assert resolve_config("cyclegan", preset, None, []).train.ema == 0.0

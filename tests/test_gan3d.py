@@ -52,22 +52,23 @@ def test_book_nets_parameter_counts(book_code_bn, g_params, d_params):
     assert v.shape == (2, 1, 64, 64, 64) and 0 <= v.min() and v.max() <= 1
 
 
-def test_g_upsample_default_old_checkpoints_and_book_presets():
-    """The default's last G stage is nearest upsample + conv 3 (no transposed conv at the output); small/paper/book
-    keep the book's transposed convs, and a config saved before the option existed loads as the book's."""
+def test_g_upsample_options_and_book_presets():
+    """``g_upsample=last`` makes G's last stage nearest upsample + conv 3 (no transposed conv at the output), ``all``
+    every stage; the default and small/paper/book keep the book's transposed convs, as do configs saved before the
+    option existed."""
     from torch import nn
 
     from gankit.config import to_plain
     from gankit.models import config_from_dict
 
-    r = tiny_recipe()
-    assert r.opts.g_upsample == "last"
+    assert tiny_recipe().opts.g_upsample == "convT"
+    r = tiny_recipe(["model.g_upsample=last"])
     assert isinstance(r.G.net[-2], nn.Upsample) and isinstance(r.G.net[-1], nn.Conv3d)
     with torch.no_grad():
         assert r.G(r.latent(2, torch.Generator().manual_seed(0))).shape == (2, 1, 16, 16, 16)
     r_all = tiny_recipe(["model.g_upsample=all"])
     assert not any(isinstance(m, nn.ConvTranspose3d) for m in r_all.G.net[1:])
-    for preset in ("small", "paper", "book"):
+    for preset in ("default", "small", "paper", "book"):
         assert resolve_config("gan3d", preset).model.g_upsample == "convT", preset
     raw = to_plain(resolve_config("gan3d", "default"))
     del raw["model"]["g_upsample"]

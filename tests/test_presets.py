@@ -88,8 +88,6 @@ def test_a_saved_config_without_a_newer_option_keeps_its_old_behaviour():
         ("cgan", "g_cond", "input"),
         ("dcgan", "reuse_fakes", False),
         ("mlp-gan", "mode_seeking", 0.0),
-        ("cyclegan", "g_out", "tanh"),
-        ("cyclegan", "g_up", "transpose"),
     ]:
         new = resolve_config(recipe, "default")
         record = C.to_plain(new)

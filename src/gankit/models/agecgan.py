@@ -61,7 +61,7 @@ class Options:
     fake_label_source: Literal["real_batch", "random"] = "real_batch"
     balance: bool = True  # every age bin fills the same share of an epoch (the book: file order, unbalanced)
     people: Literal["faces", "all"] = "faces"  # emoji-people: adults drawn as heads only, or every role/activity
-    # stage 1 regularisers (issue 31; off by default: at 8 CPU-minutes they trade the speckle for blur and lose age
+    # stage 1 regularisers (off by default: at 8 CPU-minutes they trade the speckle for blur and lose age
     # accuracy, docs/ageing.md): DiffAugment on everything D sees (colour jitter blurs the age cues: grey hair, skin
     # tone), R1 gamma (gamma / 2 * E||grad_x D(x, y)||^2 on reals), MSGAN weight (G's batch halves share an age)
     diffaug: str = ""

@@ -2,8 +2,8 @@
 
 G: z (200-d, N(0, z_std), the book's code draws sigma 0.33) -> ConvT3d 4 s1 to 4^3 x g_channels[0] -> one
 ConvT3d 4 s2 p1 stage per further entry of ``g_channels`` (BN + ReLU) -> ConvT3d 4 s2 p1 to 1 channel -> sigmoid.
-``g_upsample: last`` (the default; the book's ``convT`` in ``small``, ``paper``, ``book``) makes that last stage a
-nearest x2 upsample + Conv3d 3 p1, ``all`` every stage.
+``g_upsample: last`` makes that last stage a nearest x2 upsample + Conv3d 3 p1, ``all`` every stage (the default
+and the book: ``convT``; ``last`` leaves fewer floating fragments but costs 1.6x the CPU per step, docs/gan3d.md).
 The book: g_channels 512, 256, 128, 64 -> 64^3 (17,570,625 parameters; 17,570,627 with the book code's BN on the
 output layer, ``g_bn_out``). D mirrors it: Conv3d 4 s2 p1 per ``d_channels`` entry with LeakyReLU 0.2 (BN on all
 but the first unless ``d_bn_first``), then Conv3d 4 s1 p0 on the 4^3 map -> one logit (11,049,665 parameters;
@@ -26,7 +26,6 @@ from typing import Literal
 import torch
 
 from .. import losses
-from ..config import added
 from ..errors import ConfigError
 from ..nn import init_weights
 from ..nn.gan3d import Discriminator3D, Generator3D
@@ -41,7 +40,7 @@ class Options:
     d_channels: list[int] = field(default_factory=lambda: [32, 64, 128])  # one stride-2 conv each (book: 64-512)
     # G's x2 stages: convT (the book: transposed conv 4 s2 p1 each), last (the last one nearest upsample + conv 3,
     # against checkerboard speckle on the surface), all (every stage; about 3.4x G's multiply-adds)
-    g_upsample: Literal["convT", "last", "all"] = added("last", before="convT")
+    g_upsample: Literal["convT", "last", "all"] = "convT"
     g_bn_out: bool = False  # the book code's BN on G's 1-channel output layer (the text says none)
     d_bn_first: bool = False  # BN on D's first layer (book text: yes; companion repo and DCGAN: no)
     d_bn_out: bool = False  # the book code's BN on D's output layer
