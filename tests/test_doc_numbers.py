@@ -124,4 +124,4 @@ def test_cyclegan_identity_table_is_the_one_its_json_makes():
     res = json.loads((BENCH / "cyclegan_identity.json").read_text())
     doc = (ROOT / "docs" / "translation.md").read_text()
     assert "<!-- CYCLEGAN-TABLE -->\n" + ci.table(res) + "<!-- /CYCLEGAN-TABLE -->" in doc
-    assert {r["preset"] for r in res["runs"]} == {"identity start", "book"}
+    assert {r["preset"] for r in res["runs"]} == {"default", "identity start", "book"}
