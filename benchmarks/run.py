@@ -166,9 +166,15 @@ def finish_with_others() -> None:
     text = (HERE / "RESULTS.md").read_text()
     if trailer not in text:
         sys.exit(f"benchmarks/RESULTS.md does not end with '{trailer}': run the whole bench")
-    lines = text[: text.index(trailer)].rstrip("\n").split("\n") + [""]
-    print("other benchmark scripts ...", flush=True)
-    lines += ["## Other benchmarks", "", *other_scripts(), ""]
+    finish(text[: text.index(trailer)].rstrip("\n").split("\n") + [""])
+
+
+def finish(lines: list[str], others: bool = True) -> None:
+    """Part 6 (the other bench_*.py scripts) and the closing load average, then RESULTS.md."""
+    if others:
+        save(lines, "the other benchmark scripts")
+        print("other benchmark scripts ...", flush=True)
+        lines += ["## Other benchmarks", "", *other_scripts(), ""]
     lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
     save(lines)
 
@@ -279,12 +285,7 @@ def main():
         "\n".join(ln for ln in prof.splitlines() if ln.startswith("|") or "GEMM peak" in ln),
         "",
     ]
-    if not a.no_others:
-        save(lines, "the other benchmark scripts")
-        print("other benchmark scripts ...", flush=True)
-        lines += ["## Other benchmarks", "", *other_scripts(), ""]
-    lines += [f"Load average (1 min) when the run ended: {os.getloadavg()[0]:.1f}", ""]
-    save(lines)
+    finish(lines, others=not a.no_others)
     print("\n".join(lines))
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,33 @@ def held_out_emoji(k: int = 3) -> Path:
     return twemoji_dir() / f"{split_codes(emoji_codes())[1][k]}.png"
 
 
+@contextmanager
+def studio_page(runs: list[Path], height: int):
+    """`gankit serve RUNS` and a headless Chromium page on it, the studio ready; both closed on exit."""
+    from playwright.sync_api import sync_playwright
+    from studio_load import start
+
+    proc, url = start(runs, threads=1)
+    try:
+        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+            ctx = p.chromium.launch_persistent_context(
+                profile,
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=ARGS,
+                viewport={"width": 1100, "height": height},
+            )
+            page = ctx.new_page()
+            page.set_default_timeout(120_000)
+            page.goto(url + "/")
+            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders >= 2")
+            yield page
+            ctx.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("noise_run", type=Path, nargs="?")
@@ -52,74 +80,34 @@ def main(argv=None) -> int:
         voxel_shot(a.voxel, a.voxel_seed, a.out)
     if a.noise_run is None:
         return 0
-    from playwright.sync_api import sync_playwright
-    from studio_load import start
-
-    proc, url = start([a.noise_run, a.translate_run], threads=1)
-    try:
-        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            ctx = p.chromium.launch_persistent_context(
-                profile,
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=ARGS,
-                viewport={"width": 1100, "height": 900},
-            )
-            page = ctx.new_page()
-            page.set_default_timeout(120_000)
-            page.goto(url + "/")
-            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders >= 2")
-            page.fill("#seed", "11")
-            page.focus("#sliders input[data-index='0']")
-            for _ in range(12):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_timeout(500)
-            page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
-            page.screenshot(path=str(a.out / "studio-noise.png"))
-            second = page.eval_on_selector("#model", "s => s.options[1].value")
-            page.select_option("#model", second)
-            page.wait_for_selector("#image-panel", state="visible")
-            n = page.evaluate("() => window.studio.renders")
-            page.set_input_files("#file", str(held_out_emoji(a.emoji)))
-            page.wait_for_function("n => window.studio.renders > n", arg=n)
-            page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
-            page.eval_on_selector("#compare-pos", "el => { el.value = 40; el.dispatchEvent(new Event('input')); }")
-            page.screenshot(path=str(a.out / "studio-translate.png"))
-            ctx.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with studio_page([a.noise_run, a.translate_run], height=900) as page:
+        page.fill("#seed", "11")
+        page.focus("#sliders input[data-index='0']")
+        for _ in range(12):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(500)
+        page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
+        page.screenshot(path=str(a.out / "studio-noise.png"))
+        second = page.eval_on_selector("#model", "s => s.options[1].value")
+        page.select_option("#model", second)
+        page.wait_for_selector("#image-panel", state="visible")
+        n = page.evaluate("() => window.studio.renders")
+        page.set_input_files("#file", str(held_out_emoji(a.emoji)))
+        page.wait_for_function("n => window.studio.renders > n", arg=n)
+        page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
+        page.eval_on_selector("#compare-pos", "el => { el.value = 40; el.dispatchEvent(new Event('input')); }")
+        page.screenshot(path=str(a.out / "studio-translate.png"))
     print(f"wrote {a.out / 'studio-noise.png'} and {a.out / 'studio-translate.png'}")
     return 0
 
 
 def voxel_shot(run: Path, seed: int, out: Path) -> None:
-    from playwright.sync_api import sync_playwright
-    from studio_load import start
-
-    proc, url = start([run], threads=1)
-    try:
-        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            ctx = p.chromium.launch_persistent_context(
-                profile,
-                executable_path="/usr/bin/chromium",
-                headless=True,
-                args=ARGS,
-                viewport={"width": 1100, "height": 700},
-            )
-            page = ctx.new_page()
-            page.set_default_timeout(120_000)
-            page.goto(url + "/")
-            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders >= 2")
-            n = page.evaluate("() => window.studio.renders")
-            page.fill("#voxel-seed", str(seed))
-            page.wait_for_function("n => window.studio.renders >= n + 2", arg=n)
-            page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
-            page.screenshot(path=str(out / "studio-3d.png"))
-            ctx.close()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with studio_page([run], height=700) as page:
+        n = page.evaluate("() => window.studio.renders")
+        page.fill("#voxel-seed", str(seed))
+        page.wait_for_function("n => window.studio.renders >= n + 2", arg=n)
+        page.wait_for_function("() => Object.keys(window.studio.pending).length === 0")
+        page.screenshot(path=str(out / "studio-3d.png"))
     print(f"wrote {out / 'studio-3d.png'}")
 
 
