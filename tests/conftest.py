@@ -1,9 +1,14 @@
 import gzip
+import json
 import os
 import pickle
+import select
+import signal
 import struct
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +25,11 @@ def _isolate(monkeypatch, tmp_path_factory):
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setenv("GANKIT_CACHE", str(cache))
     torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests marked slow run first: under ``-n 2`` a long test drawn last would leave the other worker idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def write_idx(path: Path, arr: np.ndarray, gz: bool = True) -> Path:
@@ -78,31 +88,76 @@ def png_folder(tmp_path):
     return d
 
 
+class _ForkServer:
+    """The client of ``tests/cli_forkserver.py``: one server per pytest worker, started on first use."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "cli_forkserver.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+            cwd=ROOT,
+        )
+        self.buf = b""
+
+    def line(self, timeout: float | None) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not select.select([self.proc.stdout], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError(f"the CLI fork server died (exit {self.proc.wait()})")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def run(self, argv: list[str], env: dict, kill: list[str] | None, timeout: float):
+        with tempfile.TemporaryDirectory() as d:
+            out, err = Path(d) / "stdout", Path(d) / "stderr"
+            req = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(out), "stderr": str(err), "kill": kill}
+            self.proc.stdin.write((json.dumps(req) + "\n").encode())
+            self.proc.stdin.flush()
+            pid = int(self.line(60).split()[1])
+            try:
+                code = int(self.line(timeout).split()[1])
+            except TimeoutError:
+                os.kill(pid, signal.SIGKILL)
+                self.line(None)
+                raise subprocess.TimeoutExpired(["gankit", *argv], timeout) from None
+            return subprocess.CompletedProcess(["gankit", *argv], code, out.read_text(), err.read_text())
+
+
+_server: _ForkServer | None = None
+
+
+def _run_cli(argv: list[str], env: dict, kill: list[str] | None, timeout: float) -> subprocess.CompletedProcess:
+    """``python -m gankit.cli *argv`` (through tests/killed_run.py when ``kill``) in a process of its own: forked
+    from the worker's fork server (imports already paid), or started fresh when GANKIT_TEST_FRESH=1."""
+    global _server
+    if os.environ.get("GANKIT_TEST_FRESH") == "1":
+        head = [str(ROOT / "tests" / "killed_run.py"), *kill] if kill else ["-m", "gankit.cli"]
+        return subprocess.run([sys.executable, *head, *argv], capture_output=True, text=True, env=env, timeout=timeout)
+    if _server is None or _server.proc.poll() is not None:
+        _server = _ForkServer()
+    return _server.run(argv, env, kill, timeout)
+
+
 def gankit(*args, env=None, check=True, timeout=600):
-    """Run the gankit CLI in a fresh process (as a user would)."""
-    e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    p = subprocess.run(
-        [sys.executable, "-m", "gankit.cli", *map(str, args)], capture_output=True, text=True, env=e, timeout=timeout
-    )
+    """Run the gankit CLI in a process of its own (as a user would; see ``_run_cli``)."""
+    p = _run_cli([str(a) for a in args], {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, None, timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"gankit {' '.join(map(str, args))} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
 
 
 def gankit_killed(*args, at_step: int | None = None, in_write: str | None = None, timeout=600):
-    """Run ``gankit *args`` in a fresh process that is SIGKILLed at the end of step ``at_step``, or inside the write of
-    checkpoint ``in_write`` (tests/killed_run.py); asserts that it died so and returns the process."""
-    import signal
-
+    """Run ``gankit *args`` in a process of its own that is SIGKILLed at the end of step ``at_step``, or inside the
+    write of checkpoint ``in_write`` (tests/killed_run.py); asserts that it died so and returns the process."""
     how = ["--at-step", str(at_step)] if at_step is not None else ["--in-write", in_write]
-    e = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "killed_run.py"), *how, *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=e,
-        timeout=timeout,
-    )
+    p = _run_cli([str(a) for a in args], {**os.environ, "OMP_NUM_THREADS": "1"}, how, timeout)
     assert p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"{p.returncode}\n{p.stdout}\n{p.stderr}"
     return p
 

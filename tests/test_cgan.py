@@ -47,6 +47,7 @@ def test_cgan_needs_labels():
 
 
 @needs_fmnist
+@pytest.mark.slow
 def test_generated_samples_are_of_the_requested_class(tmp_path):
     run = api.train(
         "cgan",

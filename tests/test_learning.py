@@ -2,6 +2,7 @@
 the confidence and class spread of a Fashion-MNIST classifier on the samples (an Inception-Score analogue), and
 the distance from each sample to its nearest real image."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from conftest import needs_fmnist
@@ -47,6 +48,7 @@ def nearest_real(images, real):
 
 
 @needs_fmnist
+@pytest.mark.slow
 def test_mlp_gan_learns_fashion_mnist(tmp_path):
     cfg = resolve_config(
         "mlp-gan",

@@ -514,6 +514,27 @@ def test_age_model_reages_an_uploaded_face(client, ids):
     assert r.status_code == 400 and "only for ageing models" in r.json()["error"]
 
 
+def test_age_model_warns_of_a_picture_far_from_its_training_faces(client, ids, runs):
+    """The far-input check saved with stage 2 reaches the page: a training face comes back plain, noise comes back
+    re-aged all the same, with the warning in the X-Gankit-Warning header (app.js shows it above the panels)."""
+    from gankit.data.ages import load_ages
+    from gankit.data.images import to_uint8
+    from gankit.train import checkpoint as ckpt
+    from gankit.train.loader import config_from_dict
+
+    url = f"/api/models/{ids['agecgan-encoder']}/apply"
+    data = config_from_dict(ckpt.load(runs["agecgan-encoder"]).config).data
+    face = to_uint8(load_ages(data).images[:1])[0].permute(1, 2, 0).numpy()
+    noise = np.random.default_rng(0).integers(0, 256, face.shape, dtype=np.uint8)
+    for arr, far in ((face, False), (noise, True)):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")
+        r = client.post(url, files={"file": ("x.png", buf.getvalue())}, data={"steps": "0", "target": "older"})
+        assert r.status_code == 200 and as_image(r).size == (64, 64)
+        warning = r.headers.get("x-gankit-warning", "")
+        assert ("far from the faces this model was trained on" in warning) == far, warning
+
+
 def test_agecgan_stage1_is_a_noise_model_with_age_bins(client, ids):
     url = f"/api/models/{ids['agecgan']}/sample.png"
     child, older = (pixels(client.get(url, params={"seed": 0, "n": 4, "cls": k})) for k in (0, 2))

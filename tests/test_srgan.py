@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
-from conftest import gankit_killed
+from conftest import gankit, gankit_killed
 from PIL import Image
 
 from gankit import config as C
@@ -187,14 +184,6 @@ def test_short_srresnet_training_beats_bicubic_on_heldout(tmp_path):
     assert after["sr"]["ssim_y"] > after["bicubic"]["ssim_y"]
 
 
-def _cli(args, env_extra=None, check=True):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    r = subprocess.run([sys.executable, "-m", "gankit.cli", *args], capture_output=True, text=True, env=env)
-    if check:
-        assert r.returncode == 0, r.stderr[-2000:]
-    return r
-
-
 def test_resume_of_srgan_is_bitwise_equal(tmp_path, vgg_file):
     over = [*TINY, "train.steps=4", "train.ckpt_every=2", "model.content=vgg22", f"model.vgg_weights={vgg_file}"]
     args = ["train", "srgan", "--no-progress", *over]
@@ -204,7 +193,7 @@ def test_resume_of_srgan_is_bitwise_equal(tmp_path, vgg_file):
     gankit_killed(*args, "--out", str(tmp_path / "b"), at_step=2)  # SIGKILLed right after the step-2 checkpoint
     (run_b,) = (tmp_path / "b").iterdir()
     assert ckpt.load(run_b).step == 2
-    _cli(["train", "--resume", str(run_b), "--no-progress"])
+    gankit("train", "--resume", run_b, "--no-progress")
     (run_a,) = (tmp_path / "a").iterdir()
     a, b = ckpt.load(run_a), ckpt.load(run_b)
     assert a.step == b.step == 4

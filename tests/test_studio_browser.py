@@ -332,6 +332,15 @@ def test_drop_a_face_on_an_ageing_model(page, server):
     assert differs(strip, shot(page, "#out-img")), "picking a target age did not change the output"
     assert page.get_attribute("#download-out", "download") == "face-agecgan.png"
     page.screenshot(path=str(server["shots"] / "studio-age.png"), full_page=True)
+    # a picture unlike the training faces is re-aged all the same, and the page says so (the far-input check)
+    noise = server["base"] / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(noise)
+    v = version(page, "out-img")
+    page.set_input_files("#file", str(noise))
+    wait_new(page, "out-img", v)
+    settled(page, "out-img")
+    assert "far from the faces this model was trained on" in page.inner_text("#status")
+    assert page.get_attribute("#status", "class") == "warning"
 
 
 # What a user sees of each pipeline's panel: the page element (a control or the picture it drives) by modality. An

@@ -7,7 +7,8 @@ Routes (``{mid}`` is a model id from ``GET /api/models``):
 - ``GET  /api/models/{mid}/sample.png``   noise models: ``seed, n, cls, truncation, sliders=a,b,...`` -> a PNG grid
 - ``GET  /api/models/{mid}/interpolate.png``  ``seed_a, seed_b, steps, cls, truncation, mode`` -> a PNG strip
 - ``POST /api/models/{mid}/apply``        image models: multipart ``file`` (+ ``direction``; ageing models:
-                                          ``target``, ``source``, ``steps``) -> the output PNG
+                                          ``target``, ``source``, ``steps``) -> the output PNG (with an
+                                          ``X-Gankit-Warning`` header for a face far from the training faces)
 - ``GET  /api/models/{mid}/text.png``     text models: ``caption, seed, n, stage1`` -> a PNG grid
 - ``GET  /api/models/{mid}/text-interpolate.png``  ``caption_a, caption_b, seed, steps, stage1`` -> a PNG strip
 - ``GET  /api/models/{mid}/views.png``    voxel models: ``seed, n, cls, views, threshold`` -> shaded views of each shape
@@ -173,7 +174,12 @@ def create_app(
         return m
 
     def png(im) -> Response:
-        return Response(png_bytes(im), media_type="image/png", headers={"Cache-Control": "no-store"})
+        """The image as a PNG response; a warning the panel attached to it (``im.info["warning"]``, e.g. an ageing
+        model's far-input check) travels in the ``X-Gankit-Warning`` header, which the page shows."""
+        headers = {"Cache-Control": "no-store"}
+        if im.info.get("warning"):
+            headers["X-Gankit-Warning"] = str(im.info["warning"]).encode("ascii", "replace").decode()
+        return Response(png_bytes(im), media_type="image/png", headers=headers)
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -405,11 +405,15 @@ class AgePanel(ImagePanel):
             raise GankitError(f"steps must be between 0 and {self.max_steps}, got {steps}")
         x = self.face(im)
         with self.gate.turn():
-            z = self.pipe.latents(x, torch.tensor([y0], device=x.device), steps)
+            far = self.pipe.far_inputs(x)
+            z = self.pipe.latents(x, torch.tensor([y0], device=x.device), steps, check=False)
             bins = [one] if one is not None else list(range(k))
             outs = [self.pipe.reage(z, torch.tensor([b], device=x.device)) for b in bins]
         images = torch.cat(([] if one is not None else [x.float()]) + [o.float() for o in outs]).cpu()
-        return upscale_small(grid_image(images, images.shape[0], pad=0 if one is not None else 2), images.shape[-1])
+        out = upscale_small(grid_image(images, images.shape[0], pad=0 if one is not None else 2), images.shape[-1])
+        if far:  # the page shows it beside the picture (app.py sends it as the X-Gankit-Warning header)
+            out.info["warning"] = self.pipe.far_message("this picture", *far[0][1:])
+        return out
 
 
 # --------------------------------------------------------------------------- serving checkpoints

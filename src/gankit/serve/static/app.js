@@ -4,10 +4,10 @@ const $ = (id) => document.getElementById(id);
 const studio = { models: [], current: null, renders: 0, errors: 0, pending: {}, timers: {} };
 window.studio = studio;
 
-function status(msg, isError) {
+function status(msg, isError, isWarning) {
   const el = $("status");
   el.textContent = msg || "";
-  el.className = isError ? "error" : "";
+  el.className = isError ? "error" : (isWarning && msg ? "warning" : "");
   if (isError) studio.errors += 1;
 }
 
@@ -36,7 +36,7 @@ async function showImage(imgId, url, init, linkId, fileName) {
     if (linkId) { $(linkId).href = src; $(linkId).download = fileName; }
     studio.renders += 1;
     img.dataset.version = String(studio.renders);
-    status("");
+    status(resp.headers.get("X-Gankit-Warning") || "", false, true);  // e.g. a face unlike the training faces
     return src;
   } catch (e) {
     if (e.name !== "AbortError") status(e.message, true);
