@@ -83,6 +83,17 @@ TEXT_NETS = [
     "train.report_every_epochs=null",
     "train.grid=2",
 ]
+DFGAN_NETS = [
+    "data.limit=8",
+    "data.size=16",
+    "model.text_encoder=ngrams",
+    "model.text_dim=32",
+    "model.g_features=4",
+    "model.d_features=4",
+    "model.latent_dim=8",
+    "train.report_every_epochs=null",
+    "train.grid=2",
+]
 VOXEL_NETS = [
     "data.size=16",
     "data.limit=32",
@@ -96,7 +107,7 @@ VOXEL_NETS = [
 
 
 def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "mlp-gan", "lsgan")) -> dict:
-    """{recipe: run directory} for the recipes named (tiny, CPU, ~1-3 s each). Also ``stackgan``,
+    """{recipe: run directory} for the recipes named (tiny, CPU, ~1-3 s each). Also ``stackgan``, ``dfgan``,
     ``gan3d``, ``agecgan`` (stage 1) and ``agecgan-encoder`` (stage 2, on the stage-1 run)."""
     from gankit import api
 
@@ -151,6 +162,8 @@ def train_runs(base: Path, kinds=("dcgan", "cgan", "pix2pix", "cyclegan", "srgan
             continue
         elif k == "stackgan":
             ov = [*COMMON, *TEXT_NETS, "train.steps=30", "train.sample_every=30"]
+        elif k == "dfgan":
+            ov = [*COMMON, *DFGAN_NETS, "train.steps=30", "train.sample_every=30"]
         elif k == "gan3d":
             ov = [*COMMON, *VOXEL_NETS, "train.steps=12", "train.batch_size=8", "train.sample_every=12"]
         elif k == "agecgan":

@@ -34,7 +34,18 @@ def runs(tmp_path_factory):
         mp.setenv("GANKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
         return train_runs(
             tmp_path_factory.mktemp("serve"),
-            ("dcgan", "cgan", "pix2pix", "cyclegan", "srgan", "stackgan", "gan3d", "agecgan", "agecgan-encoder"),
+            (
+                "dcgan",
+                "cgan",
+                "pix2pix",
+                "cyclegan",
+                "srgan",
+                "stackgan",
+                "dfgan",
+                "gan3d",
+                "agecgan",
+                "agecgan-encoder",
+            ),
         )
 
 
@@ -112,11 +123,13 @@ def test_models_listing_describes_each_kind(client, ids):
         "cyclegan": "translate",
         "srgan": "upscale",
         "stackgan": "text",
+        "dfgan": "text",
         "gan3d": "voxel",
         "agecgan": "noise",
         "agecgan-encoder": "age",
     }
     assert info["stackgan"]["stage"] == "stage1" and info["stackgan"]["text_encoder"] == "ngrams"
+    assert info["dfgan"]["text_encoder"] == "ngrams" and "stage1" not in info["dfgan"]["outputs"]
     assert info["gan3d"]["resolution"] == 16 and info["gan3d"]["mesh_formats"] == ["obj", "ply"]
     assert info["gan3d"]["conditional"] and info["gan3d"]["classes"] == [
         "chair",
@@ -385,8 +398,9 @@ def test_same_checkpoint_named_twice_is_loaded_once(runs):
 # --------------------------------------------------------------------------- text, 3D and ageing models
 
 
-def test_text_model_draws_the_caption_and_walks_between_captions(client, ids):
-    url = f"/api/models/{ids['stackgan']}/text.png"
+@pytest.mark.parametrize("family", ["stackgan", "dfgan"])
+def test_text_model_draws_the_caption_and_walks_between_captions(client, ids, family):
+    url = f"/api/models/{ids[family]}/text.png"
     a = pixels(client.get(url, params={"caption": "a red apple", "seed": 3, "n": 4}))
     assert a.shape == (4 * (2 + 2 * 18), 4 * (2 + 2 * 18), 3)  # 2 x 2 images of 16 px, enlarged x4
     assert np.array_equal(a, pixels(client.get(url, params={"caption": "a red apple", "seed": 3, "n": 4})))
@@ -395,7 +409,7 @@ def test_text_model_draws_the_caption_and_walks_between_captions(client, ids):
     assert np.abs(a - other_caption).mean() > 0.2 and np.abs(a - other_seed).mean() > 0.2
     walk = pixels(
         client.get(
-            f"/api/models/{ids['stackgan']}/text-interpolate.png",
+            f"/api/models/{ids[family]}/text-interpolate.png",
             params={"caption_a": "a red apple", "caption_b": "a blue car", "seed": 3, "steps": 4},
         )
     )
