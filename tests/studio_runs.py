@@ -5,7 +5,8 @@
 the surface at a level some voxels cross (a quantile of the model's own output);
 ``agecgan`` is a stage-1 run (a noise model to the studio), ``agecgan-encoder`` the stage-2 run on top of it.
 
-Shared by test_serve.py, test_studio_browser.py, test_export.py and benchmarks/studio_load.py."""
+Shared by test_serve.py, test_studio_browser.py, test_export.py, benchmarks/studio_load.py and
+benchmarks/figures/studio_screenshots.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# Debian's Chromium for the browser tests and the studio screenshots; the flags keep it from stalling on a closed
+# network (no update, sync or background fetches) and let it run as root in a container
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 COMMON = [
     "train.steps=3",
     "train.batch_size=4",

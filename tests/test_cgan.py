@@ -83,7 +83,7 @@ def test_generated_samples_are_of_the_requested_class(tmp_path):
             pred = clf(gen.sample(50, seed=c, cls=c).flatten(1)).argmax(1)
             hits.append((pred == c).float().mean().item())
     assert sum(hits) / 10 > 0.5, hits  # chance is 0.1
-    # diverse within each class (issue 18: a G that ignores z draws one image per class and scores 0 here)
+    # diverse within each class (a G that ignores z draws one image per class and scores 0 here)
     ratios = class_diversity(lambda c, n: gen.sample(n, seed=100 + c, cls=c), test, 10)
     # at least half the real variety on average over the classes (16 samples each is noisy per class), and no
     # class below health.md's collapse threshold
@@ -99,9 +99,9 @@ def test_generated_samples_are_of_the_requested_class(tmp_path):
 @needs_fmnist
 @pytest.mark.slow
 def test_default_is_diverse_within_each_class(tmp_path):
-    """Issue 18: the default's own nets and optimiser (batch 32 to keep it short) after 200 steps on 6000 images.
+    """The default's own nets and optimiser (batch 32 to keep it short) after 200 steps on 6000 images.
     Without the mode-seeking term this G already draws near one image per class: mean ratio 0.39, min 0.30
-    (``model.mode_seeking=0``); with the default's 0.3: 1.09 / 0.79. The bar is the issue's: half the real data's
+    (``model.mode_seeking=0``); with the default's 0.3: 1.09 / 0.79. The bar: half the real data's
     variety, and no class under health.md's collapse threshold."""
     from gankit.train.trainer import Trainer
 

@@ -1,4 +1,4 @@
-"""R3GAN (issue 18): the relativistic pairing loss and R1/R2 maths, nets without normalisation that start as
+"""R3GAN: the relativistic pairing loss and R1/R2 maths, nets without normalisation that start as
 identity residual stacks, conditional and unconditional, resume bit for bit, and a short training that learns."""
 
 import pytest
@@ -282,5 +282,5 @@ def test_r3gan_learns_fashion_mnist(tmp_path):
     )
     # measured at train.seed 0 / 1: score +1.31 / +0.98, nearest real x0.74 / x0.44 (an untrained or stuck G: ~+0, x1);
     # batch 32 and no mode seeking, the recipe these thresholds were set at (with the default's 0.2: +2.03, x0.87), then
-    # with G's linear output; with round 12's tanh, seed 0: +2.59, x0.75
+    # with G's linear output; with the tanh output G has now, seed 0: +2.59, x0.75
     assert s_after > s_before + 0.75 and d_after < 0.8 * d_before

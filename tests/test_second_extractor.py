@@ -1,4 +1,4 @@
-"""The second ruler (issue 18): `wide:<dataset>`, another architecture trained with another recipe, stored beside
+"""The second ruler: `wide:<dataset>`, another architecture trained with another recipe, stored beside
 the domain extractor and reported next to it by `gankit eval`."""
 
 import json

@@ -20,22 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from studio_runs import train_runs
+from studio_runs import CHROMIUM, CHROMIUM_ARGS, train_runs
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is not installed (make test installs it)"
 )
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 60_000
 
 
@@ -103,7 +92,11 @@ def page(server):
 
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=ARGS, viewport={"width": 1200, "height": 1000}
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1200, "height": 1000},
         )
         pg = ctx.new_page()
         pg.set_default_timeout(WAIT_MS)

@@ -18,16 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def held_out_emoji(k: int = 3) -> Path:
@@ -43,14 +33,17 @@ def studio_page(runs: list[Path], height: int):
     from playwright.sync_api import sync_playwright
     from studio_load import start
 
+    sys.path.insert(0, str(ROOT / "tests"))
+    from studio_runs import CHROMIUM, CHROMIUM_ARGS
+
     proc, url = start(runs, threads=1)
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
             ctx = p.chromium.launch_persistent_context(
                 profile,
-                executable_path="/usr/bin/chromium",
+                executable_path=str(CHROMIUM),
                 headless=True,
-                args=ARGS,
+                args=CHROMIUM_ARGS,
                 viewport={"width": 1100, "height": height},
             )
             page = ctx.new_page()
