@@ -158,6 +158,19 @@ def test_config_errors_name_the_key_and_presets_build_on_the_default():
         resolve_config("dfgan", "default", overrides=["data.size=24"])
     with pytest.raises(ConfigError, match="model.diffaug"):
         resolve_config("dfgan", "default", overrides=["model.diffaug=blur"])
+    for preset, bad in (("default", ["-1"]), ("default", ["10", "model.l1=0"]), ("regression", ["10"])):
+        with pytest.raises(ConfigError, match="model.l1_until"):
+            resolve_config("dfgan", preset, overrides=[f"model.l1_until={bad[0]}", *bad[1:]])
+
+
+def test_the_l1_weight_falls_linearly_to_zero_at_l1_until_by_step():
+    from gankit.models.dfgan import DFGAN
+
+    cfg = resolve_config("dfgan", "default", overrides=TINY + ["model.l1=0.8", "model.l1_until=100"])
+    r = DFGAN(cfg, (3, 16, 16))
+    assert [r.l1_weight(s) for s in (0, 25, 50, 100, 101, 10**6)] == pytest.approx([0.8, 0.6, 0.4, 0, 0, 0])
+    kept = DFGAN(resolve_config("dfgan", "default", overrides=TINY), (3, 16, 16))
+    assert kept.opts.l1_until == 0 and kept.l1_weight(10**6) == kept.opts.l1 == 1.0  # the default: L1 kept
 
 
 # --------------------------------------------------------------------------- learning
@@ -195,6 +208,7 @@ def test_resume_is_bitwise_identical(shapes, tmp_path):
         "model.l1=0.5",
         "model.text_norm=whiten",
         "model.l1_size=8",
+        "model.l1_until=3",  # a schedule by step: the resumed steps must see the same weights
     ]
     a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert set(a) == set(b) and any(k.startswith("ema.") for k in a) and any(k.startswith("net.D.") for k in a)
