@@ -18,8 +18,8 @@ halves of G's batch share their captions), and a projection term in D's head.
 The default departs from the paper where a CPU-minute budget needs it (``-p paper`` is the paper's settings): G's
 4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``; ``l1_size`` pools both
 first, ``l1_until`` anneals its weight to 0 by step, and ``text_norm`` centres and whitens the caption vectors:
-options, off by default, measured in docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 /
-(0.5, 0.999) for G and D.
+options, off by default, measured in docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x
+the weight) and Adam runs at 1e-3 / (0.5, 0.999) for G and D.
 
 Captions are embedded once by the frozen ``model.text_encoder`` (``minilm``, or the weight-free ``ngrams`` for
 tests); inference goes through ``gankit.pipelines.TextPipeline`` (``modality = "text"``: ``encoder``, ``noise``,
@@ -71,7 +71,8 @@ class Options:
         "translation,cutout"  # DiffAugment policy on everything D sees ("color,translation,cutout" or a subset)
     )
     projection: bool = False  # + <W e, mean-pooled features> in D's head
-    mode_seeking: float = 0.0  # MSGAN weight (G's batch halves share captions)
+    mode_seeking: float = 0.0  # MSGAN weight (G's batch halves share captions); at 4 CPU-minutes 0.005-1 made seeds
+    #                            differ but cost most of the retrieval (docs/text2img.md): off
     text_scale: float = 0.0  # the nets see caption vectors times this; 0: sqrt(text_dim) (text_norm none), so the
     #                          unit-length embeddings' components have unit variance as z's do (else z drowns the
     #                          caption), or 1 (text_norm centre/whiten: already unit variance)
@@ -80,6 +81,7 @@ class Options:
     #   which colour words move them little; at 4 CPU-minutes it did not measurably help (docs/text2img.md): off
     l1_until: int = added(0)  # the L1 weight falls linearly from model.l1 at step 0 to 0 at this step, after which
     #   the adversary and MA-GP alone train G (L1 pins G to the caption's mean image, so G learns to ignore z); 0: kept
+    #   (at lr 1e-3, 4 CPU-minutes, G saturated to flat yellow once the L1 was gone: docs/text2img.md)
     l1_size: int = added(0)  # L1 between G's image and the real one average-pooled to this size (0: full size), to
     #   leave the detail to z and the adversary; at 4 CPU-minutes the seeds still drew near-identical images: off
 
