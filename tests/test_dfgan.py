@@ -158,6 +158,8 @@ def test_config_errors_name_the_key_and_presets_build_on_the_default():
         resolve_config("dfgan", "default", overrides=["data.size=24"])
     with pytest.raises(ConfigError, match="model.diffaug"):
         resolve_config("dfgan", "default", overrides=["model.diffaug=blur"])
+    with pytest.raises(ConfigError, match="model.l1_z0"):
+        resolve_config("dfgan", "regression", overrides=["model.l1_z0=true"])
     for preset, bad in (("default", ["-1"]), ("default", ["10", "model.l1=0"]), ("regression", ["10"])):
         with pytest.raises(ConfigError, match="model.l1_until"):
             resolve_config("dfgan", preset, overrides=[f"model.l1_until={bad[0]}", *bad[1:]])

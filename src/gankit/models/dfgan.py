@@ -82,6 +82,8 @@ class Options:
     l1_until: int = added(0)  # the L1 weight falls linearly from model.l1 at step 0 to 0 at this step, after which
     #   the adversary and MA-GP alone train G (L1 pins G to the caption's mean image, so G learns to ignore z); 0: kept
     #   (at lr 1e-3, 4 CPU-minutes, G saturated to flat yellow once the L1 was gone: docs/text2img.md)
+    l1_z0: bool = added(False)  # the L1 only on a quarter of G's batch, drawn at z = 0: the caption's mean image is
+    #   pinned at z = 0 and every other z is left to the adversary (against the within-caption collapse)
     l1_size: int = added(0)  # L1 between G's image and the real one average-pooled to this size (0: full size), to
     #   leave the detail to z and the adversary; at 4 CPU-minutes the seeds still drew near-identical images: off
 
@@ -122,6 +124,8 @@ class DFGAN(Recipe):
                 raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
         if not o.adversarial and not o.l1:
             raise ConfigError("model.adversarial=false trains G by L1 alone: set model.l1 > 0 (e.g. -p regression)")
+        if o.l1_z0 and not (o.adversarial and o.l1):
+            raise ConfigError("model.l1_z0=true needs an adversarial run with model.l1 > 0 (its L1 is at z = 0 only)")
         if o.l1_until < 0 or (o.l1_until and not (o.adversarial and o.l1)):
             raise ConfigError(
                 f"model.l1_until={o.l1_until}: a step >= 1 at which an adversarial run's L1 (model.l1 > 0) reaches 0, "
@@ -202,12 +206,15 @@ class DFGAN(Recipe):
         else:
             real_g = real
         z = self.latent(n)
+        k = max(1, n // 4) if o.l1_z0 else n  # the rows the L1 sees (l1_z0: drawn at z = 0)
+        if o.l1_z0:
+            z = torch.cat([torch.zeros_like(z[:k]), z[k:]])
         fake = self.w.G(z, emb)
         # L1 to the real image, its extremes pulled in to +-L1_REACH: against exactly +-1 (white backgrounds) the sign
         # gradient drives tanh's input to infinity, where its gradient vanishes for every pixel sharing that bias
         l1, w_l1 = None, self.l1_weight(self.step)
         if w_l1:
-            a, b = fake.float(), real_g.float().clamp(-L1_REACH, L1_REACH)
+            a, b = fake[:k].float(), real_g[:k].float().clamp(-L1_REACH, L1_REACH)
             if o.l1_size and o.l1_size < a.shape[-1]:
                 a, b = F.adaptive_avg_pool2d(a, o.l1_size), F.adaptive_avg_pool2d(b, o.l1_size)
             l1 = (a - b).abs().mean()
