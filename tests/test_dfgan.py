@@ -276,3 +276,15 @@ def test_export_takes_the_caption_embedding_and_matches_the_pipeline(shapes, tmp
     got = sess.run(None, {"embedding": emb.numpy(), "noise": noise["z"].numpy()})[0]
     assert got.shape == (3, 3, 16, 16) and np.abs(got - want).max() <= 1e-4
     assert read_metadata(out)["recipe"] == "dfgan"
+
+
+def test_l1_z0_draws_a_quarter_of_gs_batch_at_z_zero(shapes, tmp_path):
+    cfg = resolve_config(
+        "dfgan", "default", overrides=TINY + [f"data.name=folder:{shapes}", "train.steps=1", "model.l1_z0=true"]
+    )
+    t = Trainer(cfg, out=tmp_path, progress=False)
+    seen = []
+    t.recipe.G.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    t.fit()
+    z = next(z for z in seen if z.shape[0] == 16)  # the training step's call (the grid's has 4 rows)
+    assert z[:4].abs().sum() == 0 and (z[4:].abs().sum(1) > 0).all()  # 4 at z = 0 (the L1's rows), 12 drawn
