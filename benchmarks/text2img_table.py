@@ -20,7 +20,9 @@ other emoji) for every held-out item (both renderings of the 452 held-out emoji,
 number of training items (every 8th training emoji), the scorer trained on real training pairs only and cached;
 KID/FID with the Twemoji domain extractor (``gankit metrics train-extractor twemoji``) against the 904 held-out
 real images, every image at the scorer's 32 px; ``seed L1``: the mean |difference| (pixels in [-1, 1]) between
-images of one held-out caption drawn with different noise seeds (0: the noise changes nothing).
+images of one held-out caption drawn with different noise seeds (0: the noise changes nothing); ``seed div``: seed L1
+over the mean |difference| between real held-out images of two different emoji (1: two seeds of one caption differ
+as much as two emoji do; the table also gives one emoji's two renderings on that scale).
 """
 
 from __future__ import annotations
@@ -150,6 +152,24 @@ class Scoring:
         self.ex = load_extractor("domain:twemoji")
         self.feats = lambda x: extract(self.ex, to_uint8(R.to_size(x, self.spec.size)))[0]  # noqa: E731
         self.ref = self.feats(self.data.test.images.float() / 127.5 - 1)
+        self.real_l1 = self.real_pair_l1()
+
+    def real_pair_l1(self) -> dict:
+        """Mean |difference| between real held-out images: of two different emoji (each query image against one of
+        another group, a seeded draw) and of one emoji's two renderings: the rulers seed L1 is read against."""
+        x, groups = self.data.test.images[self.held.items].float() / 127.5 - 1, self.held.groups
+        g = torch.Generator().manual_seed(0)
+        other = []
+        for gi in groups:  # one image of another emoji per query image
+            pool = torch.nonzero(groups != gi).flatten()
+            other.append(int(pool[torch.randint(len(pool), (1,), generator=g)]))
+        keys = [self.data.test.keys[i] for i in self.held.items.tolist()]
+        first: dict[str, int] = {}
+        a, b = zip(*[(first[k], i) for i, k in enumerate(keys) if first.setdefault(k, i) != i])
+        return {
+            "different_emoji": round((x - x[other]).abs().mean().item(), 4),
+            "two_renderings": round((x[list(a)] - x[list(b)]).abs().mean().item(), 4),
+        }
 
     def rp(self, images: torch.Tensor, q) -> float:
         return self.R.r_precision(self.R.embed_images(self.scorer, images, self.spec.size), q)
@@ -175,6 +195,7 @@ class Scoring:
                 "rp_train": self.rp(tr, self.train_q),
             },
             "real training images": {**self.fid_kid(other)},
+            "real held-out images, pairs": {"pair_l1": self.real_l1},
         }
 
     def model_row(self, model) -> tuple[dict, list[torch.Tensor]]:
@@ -187,6 +208,7 @@ class Scoring:
             # how much the noise changes an image: mean |x(seed a) - x(seed b)| over held-out captions and seed pairs
             "seed_l1": round(sum((a - b).abs().mean().item() for a, b in zip(held, held[1:] + held[:1])) / 3, 4),
         }
+        row["seed_div"] = round(row["seed_l1"] / self.real_l1["different_emoji"], 3)  # 1: seeds differ as emoji do
         row["rp_heldout"] = sum(row["rp_heldout_per_seed"]) / len(SEEDS)
         row["rp_train"] = sum(row["rp_train_per_seed"]) / len(SEEDS)
         return row, held
@@ -254,15 +276,27 @@ def table(a) -> str:
     real = json.loads((a.out / "real.json").read_text())["rows"]
     rows = [json.loads(p.read_text()) for p in sorted(a.out.glob("*-s*.json"))]
     lines = [
-        "| images scored | CPU-min | seeds | steps | R@1 held-out (%) | R@1 training (%) | KID | FID | seed L1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| images scored | CPU-min | seeds | steps | R@1 held-out (%) | R@1 training (%) | KID | FID | seed L1 "
+        "| seed div |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    pairs = real.pop("real held-out images, pairs", {}).get("pair_l1", {})
     for k, v in real.items():
         lines.append(
             f"| {k} | | | | {_ms([v.get('rp_heldout')], 100)} | {_ms([v.get('rp_train')], 100)} | "
-            f"{_ms([v.get('kid')], 1, 4)} | {_ms([v.get('fid')], 1, 2)} | |"
+            f"{_ms([v.get('kid')], 1, 4)} | {_ms([v.get('fid')], 1, 2)} | | |"
         )
+    for k, what in (("different_emoji", "two different emoji"), ("two_renderings", "one emoji's two renderings")):
+        if k in pairs:  # the rulers for seed L1: real held-out image pairs
+            ratio = pairs[k] / pairs["different_emoji"]
+            lines.append(f"| real held-out images: {what} (pair L1) | | | | | | | | {pairs[k]:.3f} | {ratio:.2f} |")
     order = list(dict.fromkeys(a.order or [r["name"] for r in rows]))
+
+    def div(r: dict) -> float | None:  # rows scored before seed div existed: their seed L1 on today's ruler
+        if r.get("seed_div") is not None or r.get("seed_l1") is None or not pairs:
+            return r.get("seed_div")
+        return r["seed_l1"] / pairs["different_emoji"]
+
     for name in order:
         for m in sorted({r["minutes"] for r in rows if r["name"] == name}):
             rs = [r for r in rows if r["name"] == name and r["minutes"] == m]
@@ -270,7 +304,7 @@ def table(a) -> str:
                 f"| {name} | {m:g} | {len(rs)} | {_ms([r['steps'] for r in rs], 1, 0)} | "
                 f"{_ms([r['rp_heldout'] for r in rs], 100)} | {_ms([r['rp_train'] for r in rs], 100)} | "
                 f"{_ms([r['kid'] for r in rs], 1, 4)} | {_ms([r['fid'] for r in rs], 1, 2)} | "
-                f"{_ms([r.get('seed_l1') for r in rs], 1, 3)} |"
+                f"{_ms([r.get('seed_l1') for r in rs], 1, 3)} | {_ms([div(r) for r in rs], 1, 2)} |"
             )
     md = "\n".join(lines) + "\n"
     (a.out / "table.md").write_text(md)

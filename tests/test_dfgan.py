@@ -158,6 +158,21 @@ def test_config_errors_name_the_key_and_presets_build_on_the_default():
         resolve_config("dfgan", "default", overrides=["data.size=24"])
     with pytest.raises(ConfigError, match="model.diffaug"):
         resolve_config("dfgan", "default", overrides=["model.diffaug=blur"])
+    with pytest.raises(ConfigError, match="model.l1_z0"):
+        resolve_config("dfgan", "regression", overrides=["model.l1_z0=true"])
+    for preset, bad in (("default", ["-1"]), ("default", ["10", "model.l1=0"]), ("regression", ["10"])):
+        with pytest.raises(ConfigError, match="model.l1_until"):
+            resolve_config("dfgan", preset, overrides=[f"model.l1_until={bad[0]}", *bad[1:]])
+
+
+def test_the_l1_weight_falls_linearly_to_zero_at_l1_until_by_step():
+    from gankit.models.dfgan import DFGAN
+
+    cfg = resolve_config("dfgan", "default", overrides=TINY + ["model.l1=0.8", "model.l1_until=100"])
+    r = DFGAN(cfg, (3, 16, 16))
+    assert [r.l1_weight(s) for s in (0, 25, 50, 100, 101, 10**6)] == pytest.approx([0.8, 0.6, 0.4, 0, 0, 0])
+    kept = DFGAN(resolve_config("dfgan", "default", overrides=TINY), (3, 16, 16))
+    assert kept.opts.l1_until == 0 and kept.l1_weight(10**6) == kept.opts.l1 == 1.0  # the default: L1 kept
 
 
 # --------------------------------------------------------------------------- learning
@@ -195,6 +210,7 @@ def test_resume_is_bitwise_identical(shapes, tmp_path):
         "model.l1=0.5",
         "model.text_norm=whiten",
         "model.l1_size=8",
+        "model.l1_until=3",  # a schedule by step: the resumed steps must see the same weights
     ]
     a, b, full, run = crash_and_resume(args, tmp_path, n)
     assert set(a) == set(b) and any(k.startswith("ema.") for k in a) and any(k.startswith("net.D.") for k in a)
@@ -260,3 +276,15 @@ def test_export_takes_the_caption_embedding_and_matches_the_pipeline(shapes, tmp
     got = sess.run(None, {"embedding": emb.numpy(), "noise": noise["z"].numpy()})[0]
     assert got.shape == (3, 3, 16, 16) and np.abs(got - want).max() <= 1e-4
     assert read_metadata(out)["recipe"] == "dfgan"
+
+
+def test_l1_z0_draws_a_quarter_of_gs_batch_at_z_zero(shapes, tmp_path):
+    cfg = resolve_config(
+        "dfgan", "default", overrides=TINY + [f"data.name=folder:{shapes}", "train.steps=1", "model.l1_z0=true"]
+    )
+    t = Trainer(cfg, out=tmp_path, progress=False)
+    seen = []
+    t.recipe.G.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    t.fit()
+    z = next(z for z in seen if z.shape[0] == 16)  # the training step's call (the grid's has 4 rows)
+    assert z[:4].abs().sum() == 0 and (z[4:].abs().sum(1) > 0).all()  # 4 at z = 0 (the L1's rows), 12 drawn

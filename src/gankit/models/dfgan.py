@@ -17,9 +17,9 @@ halves of G's batch share their captions), and a projection term in D's head.
 
 The default departs from the paper where a CPU-minute budget needs it (``-p paper`` is the paper's settings): G's
 4 x 4 start map sees the caption too (``fc_text``), G also regresses the real image (``l1``; ``l1_size`` pools both
-first, and ``text_norm`` centres and whitens the caption vectors: options, off by default, measured in
-docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x the weight) and Adam runs at 1e-3 /
-(0.5, 0.999) for G and D.
+first, ``l1_until`` anneals its weight to 0 by step, and ``text_norm`` centres and whitens the caption vectors:
+options, off by default, measured in docs/text2img.md), D is half as wide, the MA-GP is lazy (every 4th step, 4x
+the weight) and Adam runs at 1e-3 / (0.5, 0.999) for G and D.
 
 Captions are embedded once by the frozen ``model.text_encoder`` (``minilm``, or the weight-free ``ngrams`` for
 tests); inference goes through ``gankit.pipelines.TextPipeline`` (``modality = "text"``: ``encoder``, ``noise``,
@@ -71,13 +71,19 @@ class Options:
         "translation,cutout"  # DiffAugment policy on everything D sees ("color,translation,cutout" or a subset)
     )
     projection: bool = False  # + <W e, mean-pooled features> in D's head
-    mode_seeking: float = 0.0  # MSGAN weight (G's batch halves share captions)
+    mode_seeking: float = 0.0  # MSGAN weight (G's batch halves share captions); at 4 CPU-minutes 0.005-1 made seeds
+    #                            differ but cost most of the retrieval (docs/text2img.md): off
     text_scale: float = 0.0  # the nets see caption vectors times this; 0: sqrt(text_dim) (text_norm none), so the
     #                          unit-length embeddings' components have unit variance as z's do (else z drowns the
     #                          caption), or 1 (text_norm centre/whiten: already unit variance)
     text_norm: Literal["none", "center", "whiten"] = added("none")  # caption vectors centred on the training
     #   captions' mean and whitened (nn.dfgan.TextNorm, saved with G): MiniLM's vectors share a large component beside
     #   which colour words move them little; at 4 CPU-minutes it did not measurably help (docs/text2img.md): off
+    l1_until: int = added(0)  # the L1 weight falls linearly from model.l1 at step 0 to 0 at this step, after which
+    #   the adversary and MA-GP alone train G (L1 pins G to the caption's mean image, so G learns to ignore z); 0: kept
+    #   (at lr 1e-3, 4 CPU-minutes, G saturated to flat yellow once the L1 was gone: docs/text2img.md)
+    l1_z0: bool = added(False)  # the L1 only on a quarter of G's batch, drawn at z = 0: the caption's mean image is
+    #   pinned at z = 0 and every other z is left to the adversary (against the within-caption collapse)
     l1_size: int = added(0)  # L1 between G's image and the real one average-pooled to this size (0: full size), to
     #   leave the detail to z and the adversary; at 4 CPU-minutes the seeds still drew near-identical images: off
 
@@ -118,6 +124,13 @@ class DFGAN(Recipe):
                 raise ConfigError(f"model.{k} must be >= 0, got {getattr(o, k)}")
         if not o.adversarial and not o.l1:
             raise ConfigError("model.adversarial=false trains G by L1 alone: set model.l1 > 0 (e.g. -p regression)")
+        if o.l1_z0 and not (o.adversarial and o.l1):
+            raise ConfigError("model.l1_z0=true needs an adversarial run with model.l1 > 0 (its L1 is at z = 0 only)")
+        if o.l1_until < 0 or (o.l1_until and not (o.adversarial and o.l1)):
+            raise ConfigError(
+                f"model.l1_until={o.l1_until}: a step >= 1 at which an adversarial run's L1 (model.l1 > 0) reaches 0, "
+                f"or 0 (kept)"
+            )
         try:
             _aug.parse(o.diffaug)
         except ValueError as e:
@@ -175,6 +188,11 @@ class DFGAN(Recipe):
         return {"image": G(noise["z"], self.text(emb, G))}
 
     # ---------------------------------------------------------------- training
+    def l1_weight(self, step: int) -> float:
+        """The L1 term's weight at ``step``: ``l1``, falling linearly to 0 at ``l1_until`` (when set)."""
+        o = self.opts
+        return o.l1 * max(0.0, 1.0 - step / o.l1_until) if o.l1_until else o.l1
+
     def _aug(self, x):
         return diff_augment(x, self.opts.diffaug, self.gen) if self.opts.diffaug else x
 
@@ -188,18 +206,21 @@ class DFGAN(Recipe):
         else:
             real_g = real
         z = self.latent(n)
+        k = max(1, n // 4) if o.l1_z0 else n  # the rows the L1 sees (l1_z0: drawn at z = 0)
+        if o.l1_z0:
+            z = torch.cat([torch.zeros_like(z[:k]), z[k:]])
         fake = self.w.G(z, emb)
         # L1 to the real image, its extremes pulled in to +-L1_REACH: against exactly +-1 (white backgrounds) the sign
         # gradient drives tanh's input to infinity, where its gradient vanishes for every pixel sharing that bias
-        l1 = None
-        if o.l1:
-            a, b = fake.float(), real_g.float().clamp(-L1_REACH, L1_REACH)
+        l1, w_l1 = None, self.l1_weight(self.step)
+        if w_l1:
+            a, b = fake[:k].float(), real_g[:k].float().clamp(-L1_REACH, L1_REACH)
             if o.l1_size and o.l1_size < a.shape[-1]:
                 a, b = F.adaptive_avg_pool2d(a, o.l1_size), F.adaptive_avg_pool2d(b, o.l1_size)
             l1 = (a - b).abs().mean()
 
         if not o.adversarial:  # the regression baseline: G alone
-            self.update("G", o.l1 * l1)
+            self.update("G", w_l1 * l1)
             self.report("loss/G_l1", l1.detach())
             return
 
@@ -228,7 +249,7 @@ class DFGAN(Recipe):
             g = g + term
         if l1 is not None:
             self.report("loss/G_l1", l1.detach())
-            g = g + o.l1 * l1
+            g = g + w_l1 * l1
         self.update("G", g)
 
         self.report("loss/D_real", d_r.detach())
