@@ -67,3 +67,16 @@ def recompute_bn_stats(net: nn.Module, forward: Callable[[torch.Generator], bool
         for m, was in modes:
             m.training = was
     return done
+
+
+def standing_stats(recipe, name: str, net: nn.Module, batch_size: int, seed: int, data=None) -> bool:
+    """``train.ema_bn=recompute`` for the EMA copy ``net`` of ``recipe``'s network ``name``: its statistics from
+    ``EMA_BN_BATCHES`` batches of ``batch_size`` that ``recipe.ema_bn_forward`` draws (seeded by the run's
+    ``train.seed``). A copy of a net that is not trained (agecgan stage 2's frozen G) keeps what it was given."""
+    if not any(p.requires_grad for p in getattr(recipe, name).parameters()):
+        return False
+
+    def forward(gen):
+        return recipe.ema_bn_forward(name, net, batch_size, gen, data)
+
+    return recompute_bn_stats(net, forward, EMA_BN_BATCHES, seed=seed * 7919 + 4099)

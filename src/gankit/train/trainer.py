@@ -29,7 +29,7 @@ from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
-from .ema import EMA_BN_BATCHES, recompute_bn_stats
+from .ema import standing_stats
 from .fast import apply_fast_path, resolve_precision, to_channels_last
 from .health import HealthMonitor, TrainingDiverged, params_finite  # noqa: E402  (TrainingDiverged: re-exported)
 from .loader import start_weights
@@ -325,20 +325,14 @@ class Trainer:
 
     def ema_bn_stats(self) -> None:
         """``train.ema_bn=recompute``: the EMA copies' batch-norm statistics re-estimated from their own forward
-        passes (``train/ema.py``), once per step at which they are sampled, evaluated or saved. A copy of a net that
-        is not trained (agecgan stage 2's frozen G) keeps what it was given; nets without batch norm cost nothing."""
+        passes (``train/ema.py``), once per step at which they are sampled, evaluated or saved; nets without batch
+        norm cost nothing."""
         t = self.cfg.train
         if t.ema_bn != "recompute" or self._bn_step == self.step:
             return
         self._bn_step = self.step
         for n, e in self.ema.items():
-            if not any(p.requires_grad for p in getattr(self.recipe, n).parameters()):
-                continue
-
-            def forward(gen, n=n, e=e):
-                return self.recipe.ema_bn_forward(n, e, t.batch_size, gen, self.data)
-
-            recompute_bn_stats(e, forward, EMA_BN_BATCHES, seed=t.seed * 7919 + 4099)
+            standing_stats(self.recipe, n, e, t.batch_size, t.seed, self.data)
 
     def save_grid(self, name: str):
         if not self.is_main:
