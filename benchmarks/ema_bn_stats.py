@@ -78,16 +78,22 @@ def variants(path: str) -> tuple[object, dict[str, nn.Module], dict]:
 
 def agecgan_rows(paths, grids: Path | None) -> list[dict]:
     cfg = ckpt.load(paths[0]).config  # every run is judged on the first one's data
-    data = load_ages(DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]), balance=True,
-                     people=cfg["model"].get("people", "faces"))
+    data = load_ages(
+        DataConfig(name=cfg["data"]["name"], size=cfg["data"]["size"]),
+        balance=True,
+        people=cfg["model"].get("people", "faces"),
+    )
     k = data.num_classes
     clf = train_classifier(data, 600)
     torch.set_grad_enabled(False)
     real = to_float(data.images)
     test = data.test.batch(torch.arange(len(data.test)))["image"]
     real_feats = features(clf, real[:2000]).numpy()
-    ref = {"speckle_real_heldout": speckle_ratio(test, real), "colour_speckle_real_heldout": speckle_ratio(
-        chroma(test), chroma(real)), "age_acc_real_heldout": float((predict(clf, test) == data.test.labels).float().mean())}
+    ref = {
+        "speckle_real_heldout": speckle_ratio(test, real),
+        "colour_speckle_real_heldout": speckle_ratio(chroma(test), chroma(real)),
+        "age_acc_real_heldout": float((predict(clf, test) == data.test.labels).float().mean()),
+    }
     rows = [{"family": "agecgan", "row": "real held-out faces", **ref}]
     g = torch.Generator().manual_seed(12345)
     for path in paths:
@@ -98,12 +104,18 @@ def agecgan_rows(paths, grids: Path | None) -> list[dict]:
         grid_y = torch.arange(k).repeat_interleave(8)
         for name, G in nets.items():
             x = r.sample(G, z, y)
-            rows.append({
-                "family": "agecgan", "run": path, "row": name, **info,
-                "speckle": speckle_ratio(x, real), "colour_speckle": speckle_ratio(chroma(x), chroma(real)),
-                "target_age_acc": float((predict(clf, x) == y).float().mean()),
-                "fid_domain": fid(real_feats, features(clf, x).numpy()),
-            })
+            rows.append(
+                {
+                    "family": "agecgan",
+                    "run": path,
+                    "row": name,
+                    **info,
+                    "speckle": speckle_ratio(x, real),
+                    "colour_speckle": speckle_ratio(chroma(x), chroma(real)),
+                    "target_age_acc": float((predict(clf, x) == y).float().mean()),
+                    "fid_domain": fid(real_feats, features(clf, x).numpy()),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr)
             if grids is not None:
                 tag = f"run{paths.index(path)}"
@@ -141,8 +153,16 @@ def fid_rows(paths, n: int = 5000) -> list[dict]:
         z = r.latent(n, torch.Generator().manual_seed(12345))
         for name, G in nets.items():
             m = evaluate(r.sample(G, z), r.cfg.data.name, metrics=("fid", "pr"), n=n)
-            rows.append({"family": r.name, "run": path, "row": name, **info,
-                         **{k: m[k] for k in ("fid", "precision", "recall")}, "extractor": m["card"].get("extractor")})
+            rows.append(
+                {
+                    "family": r.name,
+                    "run": path,
+                    "row": name,
+                    **info,
+                    **{k: m[k] for k in ("fid", "precision", "recall")},
+                    "extractor": m["card"].get("extractor"),
+                }
+            )
             print(json.dumps(rows[-1]), file=sys.stderr)
     return rows
 
@@ -161,8 +181,9 @@ def rewrite(run: str, out: str) -> None:
     for n in loaded.ema:
         standing_stats(loaded.recipe, n, loaded.nets[n], c.config["train"]["batch_size"], c.config["train"]["seed"])
         tensors.update({f"ema.{n}.{k}": v.detach().cpu().clone() for k, v in loaded.nets[n].state_dict().items()})
-    state = {k: v for k, v in c.state.items() if k not in ("format", "schema", "gankit", "torch", "created",
-                                                           "tensor_index")}
+    state = {
+        k: v for k, v in c.state.items() if k not in ("format", "schema", "gankit", "torch", "created", "tensor_index")
+    }
     state["config"] = {**state["config"], "train": {**state["config"]["train"], "ema_bn": "recompute"}}
     print(ckpt.write(dst / "checkpoints", Path(c.path).name, tensors, state))
 
@@ -172,9 +193,13 @@ def main(argv=None):
     ap.add_argument("--agecgan", nargs="*", default=[])
     ap.add_argument("--gan3d", nargs="*", default=[])
     ap.add_argument("--fid", nargs="*", default=[], help="runs of noise families scored by FID on their data set")
-    ap.add_argument("--rewrite", nargs=2, metavar=("RUN", "OUT"),
-                    help="only copy run RUN to OUT with its latest checkpoint's EMA statistics recomputed, as the "
-                    "trainer saves them with train.ema_bn=recompute (then exit)")
+    ap.add_argument(
+        "--rewrite",
+        nargs=2,
+        metavar=("RUN", "OUT"),
+        help="only copy run RUN to OUT with its latest checkpoint's EMA statistics recomputed, as the "
+        "trainer saves them with train.ema_bn=recompute (then exit)",
+    )
     ap.add_argument("--json", default="benchmarks/ema_bn_stats.json")
     ap.add_argument("--grids", default=None, help="folder for the agecgan sample grids of every row")
     a = ap.parse_args(argv)
@@ -192,8 +217,20 @@ def main(argv=None):
     out = {"batches": EMA_BN_BATCHES, "seconds": round(time.time() - t), "threads": 1, "rows": rows}
     Path(a.json).write_text(json.dumps(out, indent=1))
     for row in rows:
-        keys = ("fid", "precision", "recall", "speckle", "colour_speckle", "target_age_acc", "fid_domain", "mmd_iou", "cov_iou", "1nna_iou",
-                "fragments", "fragmented")
+        keys = (
+            "fid",
+            "precision",
+            "recall",
+            "speckle",
+            "colour_speckle",
+            "target_age_acc",
+            "fid_domain",
+            "mmd_iou",
+            "cov_iou",
+            "1nna_iou",
+            "fragments",
+            "fragmented",
+        )
         print(row["family"], row.get("run", "")[-60:], row["row"], {k: round(row[k], 3) for k in keys if k in row})
 
 

@@ -11,8 +11,13 @@ from gankit.train.ema import EMA_BN_BATCHES, batch_norms, recompute_bn_stats
 def net_with_bn():
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Linear(4, 8), nn.Dropout(0.5), nn.BatchNorm1d(8, momentum=0.3), nn.ReLU(), nn.Linear(8, 3),
-        nn.BatchNorm1d(3), nn.Tanh(),
+        nn.Linear(4, 8),
+        nn.Dropout(0.5),
+        nn.BatchNorm1d(8, momentum=0.3),
+        nn.ReLU(),
+        nn.Linear(8, 3),
+        nn.BatchNorm1d(3),
+        nn.Tanh(),
     ).eval()
 
 
@@ -59,7 +64,7 @@ def test_deterministic_and_leaves_the_global_rng_alone():
     recompute_bn_stats(a, draw(a, []), 3, seed=11)
     assert torch.equal(torch.random.get_rng_state(), before)
     recompute_bn_stats(b, draw(b, []), 3, seed=11)
-    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (ka, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(va, vb), ka
 
 
@@ -86,9 +91,20 @@ def tiny_dcgan(tmp_path, mode):
     return api.train(
         "dcgan",
         overrides=[
-            "train.steps=3", "train.batch_size=8", "train.threads=1", "train.sample_every=100", "train.ckpt_every=100",
-            "data.name=twemoji", "data.size=16", "data.limit=32", "model.g_base=16", "model.g_channels=[8,8]",
-            "model.d_stem=8", "model.d_channels=[8,8]", "train.ema=0.9", f"train.ema_bn={mode}",
+            "train.steps=3",
+            "train.batch_size=8",
+            "train.threads=1",
+            "train.sample_every=100",
+            "train.ckpt_every=100",
+            "data.name=twemoji",
+            "data.size=16",
+            "data.limit=32",
+            "model.g_base=16",
+            "model.g_channels=[8,8]",
+            "model.d_stem=8",
+            "model.d_channels=[8,8]",
+            "train.ema=0.9",
+            f"train.ema_bn={mode}",
         ],
         out=tmp_path / mode,
     )
