@@ -1,14 +1,15 @@
 """Batch-norm statistics for an EMA copy of a network (``train.ema_bn``).
 
 The EMA copy averages G's weights, but batch norm's running mean and variance are not weights: they describe the
-activations of the *raw* G. Copied into the averaged net they normalise activations they were never measured on, and
-in inference mode that shows as pixel noise (agecgan's colour speckle, gan3d's floating fragments:
-``benchmarks/ema_bn_stats.py``). ``recompute`` re-estimates them from the EMA net's own forward passes instead,
-BigGAN's "standing statistics" (Brock et al. 2019): reset, then a cumulative average (``momentum=None``) over a few
-batches drawn by the recipe (``Recipe.ema_bn_forward``), with only the batch norms in training mode (dropout and any
-other layer stay as in inference, so the statistics are those of the activations the net sees when it is used).
-The draws come from their own seeded generator and the global RNG is forked, so the training run is untouched and
-the result is a function of the EMA weights alone: resume stays bitwise.
+activations of the *raw* G. Copied into the averaged net they normalise activations they were never measured on: on
+trained checkpoints the EMA G's samples come out washed out and FID suffers (agecgan 115 against 65, dcgan 42
+against 8, mlp-gan 16 against 13.5 with them re-estimated: ``benchmarks/ema_bn_stats.py``, ``docs/ageing.md``).
+``recompute`` re-estimates them from the EMA net's own forward passes instead, BigGAN's "standing statistics" (Brock
+et al. 2019): reset, then a cumulative average (``momentum=None``) over a few batches drawn by the recipe
+(``Recipe.ema_bn_forward``), with only the batch norms in training mode (dropout and any other layer stay as in
+inference, so the statistics are those of the activations the net sees when it is used). The draws come from their
+own seeded generator and the global RNG is forked, so the training run is untouched and the result is a function of
+the EMA weights alone: resume stays bitwise.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-EMA_BN_BATCHES = 16  # batches of train.batch_size per re-estimation (BigGAN: 16 passes; ample on the checkpoints
-# measured by benchmarks/ema_bn_stats.py)
+EMA_BN_BATCHES = 16  # batches of train.batch_size per re-estimation (4x as many moved FID by 0.5-1.9 on the
+# checkpoints measured by benchmarks/ema_bn_stats.py)
 
 
 def batch_norms(net: nn.Module) -> list[_BatchNorm]:
