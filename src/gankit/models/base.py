@@ -148,6 +148,20 @@ class Recipe:
         so early on the average follows G closely and a short run's EMA is not dominated by the initial weights."""
         return min(ema, (1 + step) / (10 + step))
 
+    def ema_bn_forward(self, name: str, net: nn.Module, n: int, generator: torch.Generator, data) -> bool:
+        """One forward pass of ``net``, the EMA copy of network ``name``, on ``n`` inputs drawn from ``generator``
+        as training draws them (``train.ema_bn=recompute`` re-estimates its batch-norm statistics from a few of
+        these). Default, for the G of a family drawn from latents (modality noise, age, voxel): latents and uniform
+        labels through ``generate``. False where this recipe cannot draw the net's inputs (a family whose G takes
+        images or text overrides this to draw them from ``data``): its statistics are then copied from the raw net."""
+        if name != "G" or self.modality not in ("noise", "age", "voxel"):
+            return False
+        label = None
+        if self.conditional:
+            label = torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+        self.generate(net, self.latent(n, generator), label)
+        return True
+
     def update(self, name: str, loss: torch.Tensor) -> None:
         """One optimizer step of optimizer ``name`` on ``loss``: zero-grad, backward, ``health/grad_<name>``, step.
 

@@ -29,6 +29,7 @@ from ..models import recipe_class
 from ..viz.grid import save_grid
 from ..viz.plots import plot_losses
 from . import checkpoint as ckpt
+from .ema import standing_stats
 from .fast import apply_fast_path, resolve_precision, to_channels_last
 from .health import HealthMonitor, TrainingDiverged, params_finite  # noqa: E402  (TrainingDiverged: re-exported)
 from .loader import start_weights
@@ -146,6 +147,7 @@ class Trainer:
             for n in self.recipe.ema_nets
             if t.ema > 0
         }
+        self._bn_step = None  # the step the EMA copies' batch-norm statistics were last re-estimated at
         self._autocast = apply_fast_path(self.recipe, t, self.device)  # after the EMA copies: they stay eager
         if resolve_precision(t.precision, self.device) == "fp16":  # bf16 and fp32 need no loss scaling
             self.recipe.scalers = {n: torch.amp.GradScaler(self.device.type) for n in self.recipe.optim}
@@ -216,6 +218,7 @@ class Trainer:
             e.load_state_dict(getattr(self.recipe, n).state_dict())
 
     def _restore(self, c: ckpt.Checkpoint):
+        self._bn_step = None
         nets = self.recipe.networks()
         for n, net in nets.items():
             sd = c.net(f"net.{n}")
@@ -317,7 +320,19 @@ class Trainer:
                     w.add_scalar(k, v, row["step"])
 
     def sampling_nets(self) -> dict:
+        self.ema_bn_stats()
         return {n: self.ema.get(n, getattr(self.recipe, n)) for n in self.recipe.nets}
+
+    def ema_bn_stats(self) -> None:
+        """``train.ema_bn=recompute``: the EMA copies' batch-norm statistics re-estimated from their own forward
+        passes (``train/ema.py``), once per step at which they are sampled, evaluated or saved; nets without batch
+        norm cost nothing."""
+        t = self.cfg.train
+        if t.ema_bn != "recompute" or self._bn_step == self.step:
+            return
+        self._bn_step = self.step
+        for n, e in self.ema.items():
+            standing_stats(self.recipe, n, e, t.batch_size, t.seed, self.data)
 
     def save_grid(self, name: str):
         if not self.is_main:
@@ -331,6 +346,7 @@ class Trainer:
             self.log({"step": self.step, **div})
 
     def checkpoint_tensors(self) -> tuple[dict, dict]:
+        self.ema_bn_stats()
         tensors, optim = {}, {}
         for n, net in self.recipe.networks().items():
             for k, v in net.state_dict().items():
