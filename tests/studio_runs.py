@@ -84,19 +84,7 @@ AGE_NETS = [
     "data.limit=24",
     "train.grid=2",
 ]
-TEXT_NETS = [
-    "data.limit=8",
-    "data.size=16",
-    "model.text_encoder=ngrams",
-    "model.text_dim=32",
-    "model.g_features=4",
-    "model.d_features=4",
-    "model.condition_dim=8",
-    "model.d_text_dim=8",
-    "model.latent_dim=8",
-    "train.report_every_epochs=null",
-    "train.grid=2",
-]
+# dfgan and stackgan share the text options; stackgan adds its conditioning augmentation and D's text projection
 DFGAN_NETS = [
     "data.limit=8",
     "data.size=16",
@@ -108,6 +96,7 @@ DFGAN_NETS = [
     "train.report_every_epochs=null",
     "train.grid=2",
 ]
+TEXT_NETS = [*DFGAN_NETS, "model.condition_dim=8", "model.d_text_dim=8"]
 VOXEL_NETS = [
     "data.size=16",
     "data.limit=32",
