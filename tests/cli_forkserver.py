@@ -44,8 +44,7 @@ def run_child(req: dict) -> None:
     if req["kill"]:
         import killed_run
 
-        how, where = req["kill"]
-        killed_run.kill_at_step(int(where)) if how == "--at-step" else killed_run.kill_in_write(where)
+        killed_run.arm(*req["kill"])
     sys.argv = ["gankit", *req["argv"]]
     runpy.run_module("gankit.cli", run_name="__main__", alter_sys=True)
 

@@ -120,7 +120,7 @@ class _ForkServer:
             req = {"argv": argv, "env": env, "cwd": os.getcwd(), "stdout": str(out), "stderr": str(err), "kill": kill}
             self.proc.stdin.write((json.dumps(req) + "\n").encode())
             self.proc.stdin.flush()
-            pid = int(self.line(60).split()[1])
+            pid = int(self.line(timeout).split()[1])  # the first request also waits for the server's imports
             try:
                 code = int(self.line(timeout).split()[1])
             except TimeoutError:
@@ -133,10 +133,12 @@ class _ForkServer:
 _server: _ForkServer | None = None
 
 
-def _run_cli(argv: list[str], env: dict, kill: list[str] | None, timeout: float) -> subprocess.CompletedProcess:
-    """``python -m gankit.cli *argv`` (through tests/killed_run.py when ``kill``) in a process of its own: forked
-    from the worker's fork server (imports already paid), or started fresh when GANKIT_TEST_FRESH=1."""
+def _run_cli(args, env: dict | None, kill: list[str] | None, timeout: float) -> subprocess.CompletedProcess:
+    """``python -m gankit.cli *args`` (through tests/killed_run.py when ``kill``) in a process of its own, one thread,
+    this process's environment plus ``env``: forked from the worker's fork server (imports already paid), or started
+    fresh when GANKIT_TEST_FRESH=1."""
     global _server
+    argv, env = [str(a) for a in args], {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     if os.environ.get("GANKIT_TEST_FRESH") == "1":
         head = [str(ROOT / "tests" / "killed_run.py"), *kill] if kill else ["-m", "gankit.cli"]
         return subprocess.run([sys.executable, *head, *argv], capture_output=True, text=True, env=env, timeout=timeout)
@@ -147,7 +149,7 @@ def _run_cli(argv: list[str], env: dict, kill: list[str] | None, timeout: float)
 
 def gankit(*args, env=None, check=True, timeout=600):
     """Run the gankit CLI in a process of its own (as a user would; see ``_run_cli``)."""
-    p = _run_cli([str(a) for a in args], {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, None, timeout)
+    p = _run_cli(args, env, None, timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"gankit {' '.join(map(str, args))} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
     return p
@@ -157,7 +159,7 @@ def gankit_killed(*args, at_step: int | None = None, in_write: str | None = None
     """Run ``gankit *args`` in a process of its own that is SIGKILLed at the end of step ``at_step``, or inside the
     write of checkpoint ``in_write`` (tests/killed_run.py); asserts that it died so and returns the process."""
     how = ["--at-step", str(at_step)] if at_step is not None else ["--in-write", in_write]
-    p = _run_cli([str(a) for a in args], {**os.environ, "OMP_NUM_THREADS": "1"}, how, timeout)
+    p = _run_cli(args, None, how, timeout)
     assert p.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), f"{p.returncode}\n{p.stdout}\n{p.stderr}"
     return p
 

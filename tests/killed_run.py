@@ -49,8 +49,13 @@ def kill_in_write(name: str) -> None:
     checkpoint.save_file = save_then_die
 
 
+def arm(how: str, where: str) -> None:
+    """``--at-step N`` or ``--in-write NAME``: set the process to die there (also used by tests/cli_forkserver.py)."""
+    {"--at-step": lambda: kill_at_step(int(where)), "--in-write": lambda: kill_in_write(where)}[how]()
+
+
 if __name__ == "__main__":
     how, where, *args = sys.argv[1:]
-    {"--at-step": lambda: kill_at_step(int(where)), "--in-write": lambda: kill_in_write(where)}[how]()
+    arm(how, where)
     sys.argv = ["gankit", *args]
     runpy.run_module("gankit.cli", run_name="__main__", alter_sys=True)

@@ -73,8 +73,8 @@ class TrainConfig:
     nesterov: bool = False  # sgd only
     ema: float = 0.0  # EMA decay of G's weights for sampling; 0 turns it off
     # the EMA copy's batch-norm statistics: recompute (re-estimated from its own forward passes whenever it is
-    # sampled, evaluated or saved: train/ema.py) or copy (the raw G's, as before the option existed; training itself
-    # is the same either way, so a resumed older run simply saves recomputed statistics from then on)
+    # sampled, evaluated or saved: train/ema.py) or copy (the raw G's); training itself is the same either way, so a
+    # run saved without this key resumes with recompute
     ema_bn: Literal["recompute", "copy"] = "recompute"
     log_every: int = 50
     sample_every: int = 500
